@@ -1,0 +1,273 @@
+/**
+ * The channel adapter SDK (CONTRACT.md section 7). A channel is one folder exporting one
+ * `ChannelDefinition`; the core only ever talks to this interface and never branches on a
+ * channel's name. Rules (windows, attachment types, rates) are declared here as data and
+ * enforced by the core.
+ */
+import type { ZodType } from 'zod';
+import type { Logger } from 'pino';
+import type { AccountConfig } from './config/types.ts';
+import type { Clock } from './clock.ts';
+import type { HttpClient } from './http-client.ts';
+import type { DeliveryStatus, InboundMediaRef, InboundPart, MediaPartType, Part } from './model.ts';
+
+/** A webhook request as the adapter sees it: the raw bytes, never a parsed body. */
+export interface WebhookRequest {
+  method: 'GET' | 'POST';
+  url: URL;
+  /** Lower-cased header names. */
+  headers: ReadonlyMap<string, string>;
+  body: Uint8Array;
+}
+
+/** What the core answers to the platform. */
+export interface WebhookAnswer {
+  status: number;
+  body?: string | Uint8Array;
+  contentType?: string;
+}
+
+/**
+ * A webhook that passed verification. `body` is the authentic plaintext (WeChat decrypts here).
+ * `replayGuard`, when present, is recorded in the same transaction as the events: a second
+ * delivery with the same key but another fingerprint is refused as a replay.
+ */
+export interface VerifiedWebhook {
+  request: WebhookRequest;
+  body: Uint8Array;
+  replayGuard?: { key: string; fingerprint: string; expiresAt: Date };
+  /** Adapter-private facts to carry from verify to parse/answer (e.g. decryption context). */
+  context?: Record<string, unknown>;
+}
+
+/** A customer identity as an inbound event names it. */
+export interface InboundIdentity {
+  /** Stable platform id of the person on this account (BSUID, wa_id, Telegram user id, OpenID). */
+  externalId: string;
+  /** Other ids the platform uses for the same person on this account (e.g. wa_id beside a BSUID). */
+  aliases?: string[];
+  displayName?: string;
+  username?: string;
+  /** E.164 or platform digits; only with `phoneVerified` is it merge evidence. */
+  phone?: string;
+  phoneVerified?: boolean;
+  /** Evidence for automatic merge beyond the phone, e.g. `{ type: 'wechat_unionid', value }`. */
+  evidence?: Array<{ type: 'phone' | 'email' | 'wechat_unionid'; value: string }>;
+}
+
+/** A message from a customer. */
+export interface InboundMessage {
+  kind: 'message';
+  /** Unique per account across redeliveries (wamid, `chat:message_id`, webhookEventId, MsgId). */
+  dedupeKey: string;
+  externalId: string;
+  conversation: { externalId: string; kind: 'direct' | 'group'; title?: string };
+  sender: InboundIdentity;
+  timestamp: Date;
+  parts: InboundPart[];
+  replyTo?: { externalId: string };
+  /** Entry-point facts (click-to-WhatsApp ad, QR scene) kept on the message and the session. */
+  referral?: Record<string, unknown>;
+  /**
+   * Which session grant this event triggers (a key of `capabilities.session.grants`), or null
+   * when it does not open or refresh a window (edits, group chatter the bot may not answer).
+   */
+  sessionGrant: string | null;
+  /** A pricing window the platform opens beside the service window (WhatsApp free entry point). */
+  pricingWindow?: { kind: string; durationMs: number };
+  raw: unknown;
+}
+
+/** A delivery receipt for a message the daemon sent. */
+export interface InboundStatus {
+  kind: 'status';
+  dedupeKey: string;
+  /** The platform id of the outbound message (wamid, ...). */
+  externalId: string;
+  status: Exclude<DeliveryStatus, 'queued'>;
+  timestamp: Date;
+  recipient?: string;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  raw: unknown;
+}
+
+/** Something happened to a customer identity rather than a conversation. */
+export interface InboundIdentityEvent {
+  kind: 'identity';
+  dedupeKey: string;
+  identity: InboundIdentity;
+  change: 'unreachable' | 'reachable' | 'changed_id' | 'erase';
+  /** For `changed_id`: the identity's new platform id. */
+  newExternalId?: string;
+  timestamp: Date;
+  raw: unknown;
+}
+
+/** An event the adapter understood but that carries nothing to record; counted, not stored. */
+export interface InboundIgnored {
+  kind: 'ignored';
+  reason: string;
+}
+
+/** Everything `parse` can yield; one webhook may carry many. */
+export type InboundEvent = InboundMessage | InboundStatus | InboundIdentityEvent | InboundIgnored;
+
+/** A session grant: how long a trigger opens the window and how many messages it allows. */
+export interface SessionGrant {
+  durationMs: number | null;
+  /** Messages the business may send in this window; null = unlimited. */
+  quota: number | null;
+}
+
+/** Capabilities as data: the core enforces every rule from these, never from a channel name. */
+export interface ChannelCapabilities {
+  session: {
+    /** The customer-service window after a customer message; null = none. */
+    windowMs: number | null;
+    /** Named grants (`message`, `follow`, ...); `message` mirrors `windowMs`. */
+    grants: Readonly<Record<string, SessionGrant>>;
+    /** What may still be sent when no window is open (`['template']` on WhatsApp, `[]` on WeChat). */
+    allowedOutsideWindow: ReadonlyArray<'template'>;
+  };
+  attachments: {
+    /** Extensions allowed on this account (decided from bytes). */
+    allow: ReadonlyArray<string>;
+    /** Per part type size limits of the platform, in bytes. */
+    maxBytes: Readonly<Partial<Record<MediaPartType, number>>>;
+    /** Inbound media larger than this is not fetched. */
+    inboundMaxBytes: number;
+  };
+  templates: { maxBodyParams: number; maxNameLength: number } | null;
+  /** The statuses the platform reports after `sent`. */
+  receipts: ReadonlyArray<Exclude<DeliveryStatus, 'queued' | 'failed'>>;
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+  /** Events of one conversation are published in order. */
+  ordering: 'conversation';
+  inbound: ReadonlyArray<'webhook' | 'polling'>;
+}
+
+/** Bytes of a media object fetched from the platform, streamed. */
+export interface FetchedMedia {
+  body: AsyncIterable<Uint8Array>;
+  declaredMime?: string;
+  declaredSize?: number;
+}
+
+/** An outbound message, checked by the core, ready for the platform. */
+export interface OutboundMessage {
+  /** The daemon's message id; adapters may pass it as the platform's idempotency key. */
+  messageId: string;
+  to: { externalId: string; conversationExternalId: string };
+  parts: Array<Part<{ bytes?: Uint8Array; url?: string; mime: string; ext: string; size: number; filename?: string }>>;
+  template?: { name: string; language: string; params: Record<string, unknown> };
+  replyTo?: { externalId: string };
+}
+
+/** The platform's acceptance of a send. */
+export interface SendResult {
+  externalId: string;
+  raw?: unknown;
+}
+
+/** Shared, cross-replica key/value state for adapters (tokens, poll offsets). */
+export interface SharedState {
+  get(key: string): Promise<{ value: string; revision: number } | null>;
+  /** Compare-and-set: `revision` 0 creates; returns false if someone else wrote first. */
+  put(key: string, value: string, revision: number): Promise<boolean>;
+}
+
+/** What the core hands an adapter when it creates one for an account. */
+export interface AdapterContext<C> {
+  account: AccountConfig<C>;
+  logger: Logger;
+  http: HttpClient;
+  clock: Clock;
+  shared: SharedState;
+}
+
+/** One account's adapter. Every call is scoped to that account. */
+export interface ChannelAdapter {
+  readonly channel: string;
+  readonly account: string;
+  readonly capabilities: ChannelCapabilities;
+  /** Answer a GET verification handshake; throw WebhookVerificationError to answer 403. */
+  handshake?(request: WebhookRequest): WebhookAnswer;
+  /** Authenticate a POST on its raw bytes (constant-time); throw WebhookVerificationError. */
+  verify(request: WebhookRequest): Promise<VerifiedWebhook> | VerifiedWebhook;
+  /** Turn an authentic body into events; throw WebhookPayloadError for an unreadable body. */
+  parse(webhook: VerifiedWebhook): InboundEvent[];
+  /** The answer once events are durably recorded (default 200 with an empty JSON object). */
+  answer?(webhook: VerifiedWebhook, events: InboundEvent[]): WebhookAnswer;
+  /** Check the credentials against the platform; throw OmniError naming the config field. */
+  checkCredentials(signal?: AbortSignal): Promise<void>;
+  /** Stream inbound media from the platform's own hosts. */
+  fetchMedia(ref: InboundMediaRef, signal: AbortSignal): Promise<FetchedMedia>;
+  /** Send one message; throw OmniError with a contract code on failure. */
+  send?(message: OutboundMessage, signal: AbortSignal): Promise<SendResult>;
+  /** Poll for updates instead of webhooks; `deliver` resolves once events are recorded. */
+  poll?(deliver: (events: InboundEvent[]) => Promise<void>, signal: AbortSignal): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Channel defaults from the platform's rules (CONTRACT.md section 1 table). */
+export interface ChannelDefaults {
+  window: string;
+  attachments: ReadonlyArray<string>;
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+}
+
+/** What a channel folder exports: its config schema, defaults and adapter factory. */
+export interface ChannelDefinition<C = any> {
+  id: string;
+  /** Schema of the channel-specific fields of a channel file (secrets already substituted). */
+  settingsSchema: ZodType<C>;
+  defaults: ChannelDefaults;
+  /** Names of settings that are secrets: never logged, never echoed. */
+  secretFields: ReadonlyArray<string>;
+  create(context: AdapterContext<C>): ChannelAdapter;
+  /** The built-in fake of the platform's API for sandbox mode and tests. */
+  sandbox?: SandboxDefinition<C>;
+}
+
+/** A channel's sandbox: a fake platform API and a customer simulator. */
+export interface SandboxDefinition<C> {
+  /** The fake platform API; the daemon mounts it at `/sandbox/<channel>` in sandbox mode. */
+  createFake(options: FakeOptions<C>): SandboxFake<C>;
+  /** Build a signed webhook exactly as the platform would send it. */
+  simulateInbound(account: AccountConfig<C>, input: SimulateInput): WebhookRequestSpec;
+}
+
+/** What a fake needs: the accounts it serves and a way to call the daemon back (status webhooks). */
+export interface FakeOptions<C> {
+  accounts: ReadonlyArray<AccountConfig<C>>;
+  clock: Clock;
+  /** Posts a webhook to the daemon, as the platform would. */
+  deliverWebhook?(request: WebhookRequestSpec): Promise<void>;
+}
+
+/** A running fake: a fetch handler plus hooks tests use to inspect and steer it. */
+export interface SandboxFake<C = any> {
+  fetch(request: Request): Response | Promise<Response>;
+  /** Store bytes as platform media and return the platform's media id (for simulate --file). */
+  putMedia(bytes: Uint8Array, mime: string, filename?: string): { id: string; sha256: string };
+  /** Replace the served accounts after a config reload. */
+  setAccounts(accounts: ReadonlyArray<AccountConfig<C>>): void;
+}
+
+/** Input for `omnibus simulate <channel>`. */
+export interface SimulateInput {
+  from: string;
+  text?: string;
+  name?: string;
+  /** A media id already uploaded to the fake, with its mime type. */
+  media?: { id: string; mime: string; filename?: string; sha256?: string };
+  timestamp?: Date;
+}
+
+/** A request to send to the daemon's webhook route. */
+export interface WebhookRequestSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}

@@ -1,0 +1,64 @@
+/**
+ * The shapes of validated, frozen configuration (CONTRACT.md section 1). The loader in
+ * `load.ts` produces them; nothing else reads YAML or the environment.
+ */
+
+/** One API token with its scopes. */
+export interface ApiToken {
+  token: string;
+  scopes: ReadonlyArray<'read' | 'write'>;
+}
+
+/** `config/omnibus.yaml`, with every default filled in. */
+export interface DaemonConfig {
+  http: { host: string; port: number; publicUrl: string | null; bodyLimitBytes: number };
+  nats: { url: string | null; prefix: string };
+  database: { url: string | null };
+  /** Absolute path. */
+  dataDir: string;
+  media: { maxBytes: number };
+  api: { tokens: ReadonlyArray<ApiToken> };
+  merge: { auto: ReadonlyArray<'phone' | 'email' | 'wechat_unionid'>; defaultRegion: string | null };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  sandbox: boolean;
+}
+
+/** A parsed duration: milliseconds, or null for `none`. */
+export type WindowMs = number | null;
+
+/** The fields every channel file has, with channel defaults applied. */
+export interface AccountCommon {
+  id: string;
+  channel: string;
+  enabled: boolean;
+  apiBase: string | null;
+  session: {
+    /** Milliseconds; null = no window. */
+    windowMs: WindowMs;
+    /** The window as written (`24h`, `none`), for events. */
+    window: string;
+    expiringNoticeMs: number;
+  };
+  attachments: { allow: ReadonlyArray<string>; maxBytes: number | null };
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+}
+
+/** A channel file: common fields plus the channel's own (`C`), frozen. */
+export type AccountConfig<C = Record<string, unknown>> = Readonly<AccountCommon & { settings: Readonly<C> }>;
+
+/** What the loader returns: the daemon file and every channel file, keyed by account id. */
+export interface LoadedConfig {
+  dir: string;
+  daemon: Readonly<DaemonConfig>;
+  accounts: ReadonlyMap<string, AccountConfig>;
+  /** Source file of each account, for reload and error messages. */
+  accountFiles: ReadonlyMap<string, string>;
+}
+
+/** One configuration problem: file, line (when YAML gives one) and the field path. */
+export interface ConfigIssue {
+  file: string;
+  line: number | null;
+  path: string;
+  message: string;
+}

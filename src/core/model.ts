@@ -1,0 +1,120 @@
+/**
+ * The one message model (CONTRACT.md section 4): what adapters produce at the edge and what
+ * helpdesks receive on NATS. Adapters speak platform formats; everything past them speaks this.
+ */
+
+/** The channel ids the contract names; third-party adapters may add their own. */
+export type ChannelId = 'whatsapp' | 'telegram' | 'line' | 'wechat' | (string & {});
+
+/** A customer identity on one account of one channel. */
+export interface IdentityKey {
+  channel: ChannelId;
+  account: string;
+  externalId: string;
+}
+
+/** Media status on a published part. */
+export type MediaStatus = 'pending' | 'ready' | 'rejected' | 'failed';
+
+/** Media as published in `omni.message/v1`. */
+export interface MediaInfo {
+  id: string;
+  mime: string | null;
+  ext: string | null;
+  size: number | null;
+  sha256: string | null;
+  status: MediaStatus;
+  url: string | null;
+  filename?: string;
+  reason?: string;
+}
+
+/**
+ * What an adapter knows about inbound media before it is fetched. `ref` is adapter-private
+ * (a WhatsApp media id, a Telegram file_id, ...) and is handed back to `fetchMedia`.
+ */
+export interface InboundMediaRef {
+  ref: string;
+  declaredMime?: string;
+  filename?: string;
+  sha256?: string;
+  /** Size the platform announced, if any; used to refuse oversized media before fetching. */
+  declaredSize?: number;
+}
+
+interface PartBase {
+  /** Extra platform facts kept on the part (voice `format`, sticker ids, ...). */
+  meta?: Record<string, unknown>;
+}
+
+/** A normalised message part. Media parts carry `media` (a ref inbound, MediaInfo once stored). */
+export type Part<M = MediaInfo> =
+  | (PartBase & { type: 'text'; text: string })
+  | (PartBase & { type: 'image' | 'video' | 'audio' | 'voice' | 'file' | 'sticker'; caption?: string; filename?: string; media: M })
+  | (PartBase & { type: 'location'; latitude: number; longitude: number; name?: string; address?: string })
+  | (PartBase & { type: 'contact_card'; name: string; phones: string[]; emails?: string[]; raw?: unknown })
+  | (PartBase & { type: 'reply'; id: string; title: string })
+  | (PartBase & { type: 'reaction'; emoji: string; targetExternalId: string })
+  | (PartBase & { type: 'unsupported'; reason: string });
+
+export type PartType = Part['type'];
+export const MEDIA_PART_TYPES = ['image', 'video', 'audio', 'voice', 'file', 'sticker'] as const;
+export type MediaPartType = (typeof MEDIA_PART_TYPES)[number];
+
+/** A part as it leaves an adapter: media not fetched yet. */
+export type InboundPart = Part<InboundMediaRef>;
+
+/** Delivery status of a message; only ever moves forward (failed is terminal). */
+export type DeliveryStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+export const STATUS_RANK: Record<DeliveryStatus, number> = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** `omni.message/v1` */
+export interface MessageEvent {
+  schema: 'omni.message/v1';
+  id: string;
+  direction: 'in' | 'out';
+  channel: ChannelId;
+  account: string;
+  externalId: string | null;
+  conversationId: string;
+  contact: {
+    id: string;
+    identity: IdentityKey;
+    displayName: string | null;
+    phone: string | null;
+  };
+  timestamp: string;
+  receivedAt: string;
+  parts: Part[];
+  replyTo?: { externalId: string };
+  referral?: Record<string, unknown>;
+  session: { window: string; expiresAt: string } | null;
+  raw: unknown;
+}
+
+/** `omni.status/v1` */
+export interface StatusEvent {
+  schema: 'omni.status/v1';
+  messageId: string | null;
+  idempotencyKey: string | null;
+  channel: ChannelId;
+  account: string;
+  externalId: string;
+  status: DeliveryStatus;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  at: string;
+}
+
+/** `omni.session/v1` */
+export interface SessionEvent {
+  schema: 'omni.session/v1';
+  state: 'opened' | 'expiring' | 'expired';
+  channel: ChannelId;
+  account: string;
+  conversationId: string;
+  contactId: string;
+  window: string;
+  openedAt: string;
+  expiresAt: string;
+  quota?: { limit: number; used: number; remaining: number };
+}
