@@ -1,0 +1,135 @@
+/**
+ * The WhatsApp sandbox: a fake Graph API speaking Meta's wire formats, and the customer
+ * simulator. The daemon serves the fake at `/sandbox/whatsapp` and points sandbox accounts'
+ * `apiBase` there; tests serve it on their own. Routes are grouped by Graph capability
+ * (`sandbox-media.ts`; the send endpoint will get its own file) and share one `FakeState`.
+ *
+ * Mounting: the fake matches full request paths, so pass it the request unchanged with
+ * `createFake({ ..., basePath: '/sandbox/whatsapp' })` (e.g. `app.all('/sandbox/whatsapp/*',
+ * (c) => fake.fetch(c.req.raw))`). Do not use Hono's `app.mount`, which strips the prefix: the
+ * fake needs it to hand out absolute download URLs.
+ */
+import { Hono, type Context } from 'hono';
+import type { FakeOptions, SandboxDefinition, SandboxFake } from '../../core/adapter.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { WhatsAppSettings } from './config.ts';
+import {
+  authenticate,
+  displayPhoneNumber,
+  graphJson,
+  indexAccounts,
+  invalidParameter,
+  invalidToken,
+  unknownError,
+  unknownObject,
+  unknownPath,
+  type FakeState,
+} from './sandbox-graph.ts';
+import { INBOUND_RETENTION_MS, MediaStore, lookupMedia, registerMediaRoutes } from './sandbox-media.ts';
+import { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
+
+export { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound };
+export type { StatusInput } from './sandbox-webhooks.ts';
+
+/** Graph versions look like `v23.0`; anything else is an unknown path, as on Graph. */
+const VERSION = ':version{v[0-9]+\\.[0-9]+}';
+
+/** Options of the WhatsApp fake: the common ones plus the path prefix it is served under. */
+export interface WhatsAppFakeOptions extends FakeOptions<WhatsAppSettings> {
+  /** Prefix of every route, e.g. `/sandbox/whatsapp` in the daemon; default '' (served at `/`). */
+  basePath?: string;
+}
+
+// The fields Graph returns for a phone number node; with no `fields` the default set is the
+// first seven, as on Graph.
+const PHONE_NUMBER_FIELDS: Readonly<Record<string, (phoneNumberId: string) => unknown>> = {
+  verified_name: () => 'Omnibus Sandbox',
+  code_verification_status: () => 'VERIFIED',
+  display_phone_number: (id) => formatDisplayNumber(displayPhoneNumber(id)),
+  quality_rating: () => 'GREEN',
+  platform_type: () => 'CLOUD_API',
+  throughput: () => ({ level: 'STANDARD' }),
+  id: (id) => id,
+  name_status: () => 'APPROVED',
+  status: () => 'CONNECTED',
+  messaging_limit_tier: () => 'TIER_1K',
+  is_official_business_account: () => false,
+};
+const DEFAULT_PHONE_NUMBER_FIELDS = Object.keys(PHONE_NUMBER_FIELDS).slice(0, 7);
+
+/** `15551234567` → `+1 555-123-4567`, the way Graph formats a number on the node. */
+function formatDisplayNumber(digits: string): string {
+  return `+1 ${digits.slice(1, 4)}-${digits.slice(4, 7)}-${digits.slice(7)}`;
+}
+
+/** `GET /{version}/{phone-number-id}?fields=…`: what the adapter's credential check reads. */
+function phoneNumberNode(c: Context, phoneNumberId: string): Response {
+  const requested = c.req.query('fields');
+  const names =
+    requested === undefined || requested.trim() === ''
+      ? DEFAULT_PHONE_NUMBER_FIELDS
+      : requested.split(',').map((field) => field.split('{')[0]!.trim()).filter((field) => field !== '');
+  const node: Record<string, unknown> = {};
+  for (const name of names) {
+    const field = PHONE_NUMBER_FIELDS[name];
+    if (field === undefined) {
+      return invalidParameter(`Tried accessing nonexisting field (${name}) on node type (WhatsAppBusinessPhoneNumber)`);
+    }
+    node[name] = field(phoneNumberId);
+  }
+  node['id'] = phoneNumberId;
+  return graphJson(node);
+}
+
+/** Strip a trailing slash and make sure of a leading one, so `''`, `/x` and `/x/` all work. */
+function normaliseBasePath(basePath: string | undefined): string {
+  const trimmed = (basePath ?? '').replace(/\/+$/, '');
+  return trimmed === '' ? '' : trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+/** Build the fake Graph API for the given accounts. */
+export function createFake(options: WhatsAppFakeOptions): SandboxFake<WhatsAppSettings> {
+  const clock = options.clock ?? systemClock;
+  const basePath = normaliseBasePath(options.basePath);
+  const state: FakeState = {
+    accounts: indexAccounts(options.accounts),
+    clock,
+    media: new MediaStore(() => clock.now().getTime()),
+    basePath,
+    deliverWebhook: options.deliverWebhook,
+  };
+
+  const app = new Hono().basePath(basePath || '/');
+  registerMediaRoutes(app, state, VERSION);
+
+  // Graph has one node route for every object type; the id decides what it is.
+  app.get(`/${VERSION}/:id`, (c) => {
+    const id = c.req.param('id');
+    if (!state.accounts.has(id)) return lookupMedia(c, state, id);
+    const principal = authenticate(state, c.req.raw);
+    if (principal === null) return invalidToken();
+    if (!principal.phoneNumberIds.has(id)) return unknownObject('GET', id);
+    return phoneNumberNode(c, id);
+  });
+
+  app.notFound((c) => {
+    const path = c.req.path;
+    return unknownPath(basePath !== '' && path.startsWith(basePath) ? path.slice(basePath.length) || '/' : path);
+  });
+  // A fake that throws would take the daemon's sandbox down with it; answer like Graph instead.
+  app.onError(() => unknownError());
+
+  return {
+    fetch: (request) => app.fetch(request),
+    putMedia(bytes, mime, filename) {
+      const media = state.media.put(bytes.slice(), mime, { filename, owner: null, retentionMs: INBOUND_RETENTION_MS });
+      return { id: media.id, sha256: media.sha256 };
+    },
+    setAccounts(accounts) {
+      state.accounts = indexAccounts(accounts);
+    },
+  };
+}
+
+/** The WhatsApp sandbox definition the channel's `index.ts` exposes as `sandbox`. */
+export const whatsappSandbox: SandboxDefinition<WhatsAppSettings> = { createFake, simulateInbound };

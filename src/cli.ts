@@ -1,0 +1,177 @@
+/**
+ * The `omnibus` command line: start, config check, migrate, simulate, tail.
+ * This is the composition root's front door: it hands the channel definitions to the core.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { channels } from './channels/index.ts';
+import { Daemon } from './core/daemon.ts';
+import { ConfigError, loadConfig } from './core/config/load.ts';
+import { formatIssues } from './core/config/format.ts';
+import { createLogger } from './core/logger.ts';
+import { openDatabase } from './core/storage/db.ts';
+import { detectMediaType } from './core/media/detect.ts';
+import { extensions } from './extensions.ts';
+
+const USAGE = `omnibus — omnichannel message broker
+
+Usage:
+  omnibus start [--config DIR]                 run the daemon (default DIR: $OMNIBUS_CONFIG_DIR or ./config)
+  omnibus config check [DIR]                   validate the configuration without starting (exit 0/1)
+  omnibus migrate [--config DIR]               apply database migrations and exit
+  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--url URL] [--config DIR]
+                                               play a customer: post a signed webhook to a running sandbox daemon
+  omnibus tail [--subject S] [--config DIR] [--nats URL]
+                                               print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>)
+`;
+
+/** Entry point; `argv` without node and script. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(rest);
+      case 'config':
+        if (rest[0] === 'check') return await configCheck(rest.slice(1));
+        break;
+      case 'migrate':
+        return await migrate(rest);
+      case 'simulate':
+        return await simulate(rest);
+      case 'tail':
+        return await tail(rest);
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE);
+        return;
+    }
+    process.stderr.write(`unknown command: ${argv.join(' ')}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration is invalid:\n${formatIssues(error.issues)}\n`);
+    } else {
+      process.stderr.write(`omnibus: ${error instanceof Error ? error.message : String(error)}\n`);
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (cause instanceof Error) process.stderr.write(`  caused by: ${cause.message}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+function configDir(value: string | undefined): string {
+  return path.resolve(value ?? process.env.OMNIBUS_CONFIG_DIR ?? 'config');
+}
+
+async function start(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const daemon = await Daemon.start({ configDir: configDir(values.config), channels, extensions: extensions() });
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    daemon.logger.info({ signal }, 'shutting down');
+    // The contract: drain and exit within 10 s, whatever hangs.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function configCheck(args: string[]): Promise<void> {
+  const dir = configDir(args[0]);
+  const config = await loadConfig(dir, channels);
+  const accounts = [...config.accounts.values()].map((a) => `${a.id} (${a.channel}${a.enabled ? '' : ', disabled'})`);
+  process.stdout.write(`configuration in ${dir} is valid: ${accounts.length} account(s)${accounts.length ? `: ${accounts.join(', ')}` : ''}\n`);
+}
+
+async function migrate(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const config = await loadConfig(configDir(values.config), channels);
+  const logger = createLogger(config.daemon.log.level);
+  const database = await openDatabase({ url: config.daemon.database.url, dataDir: config.daemon.dataDir, logger });
+  try {
+    await database.migrate();
+  } finally {
+    await database.close();
+  }
+}
+
+async function simulate(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      account: { type: 'string' },
+      from: { type: 'string' },
+      text: { type: 'string' },
+      name: { type: 'string' },
+      file: { type: 'string' },
+      url: { type: 'string' },
+      config: { type: 'string' },
+    },
+  });
+  const channel = positionals[0];
+  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH]');
+  const definition = channels.get(channel);
+  if (!definition?.sandbox) throw new Error(`channel ${channel} has no sandbox simulator`);
+  const config = await loadConfig(configDir(values.config), channels);
+  const account = config.accounts.get(values.account);
+  if (!account || account.channel !== channel) throw new Error(`no ${channel} account named ${values.account} in the configuration`);
+  const base = values.url ?? `http://127.0.0.1:${config.daemon.http.port}`;
+  let mediaRef: { id: string; mime: string; filename?: string; sha256?: string } | undefined;
+  if (values.file) {
+    const bytes = new Uint8Array(await readFile(values.file));
+    const type = await detectMediaType(bytes.subarray(0, 4100));
+    const mime = type?.mime ?? 'application/octet-stream';
+    const filename = path.basename(values.file);
+    const upload = await fetch(`${base}/sandbox/${channel}/_omnibus/media?filename=${encodeURIComponent(filename)}`, {
+      method: 'POST',
+      headers: { 'content-type': mime },
+      body: bytes,
+    });
+    if (!upload.ok) throw new Error(`the sandbox refused the file (HTTP ${upload.status}); is the daemon running with sandbox: true?`);
+    const stored = (await upload.json()) as { id: string; sha256: string };
+    mediaRef = { id: stored.id, mime, filename, sha256: stored.sha256 };
+  }
+  const spec = definition.sandbox.simulateInbound(account, {
+    from: values.from,
+    ...(values.text !== undefined ? { text: values.text } : {}),
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(mediaRef ? { media: mediaRef } : {}),
+  });
+  const response = await fetch(`${base}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
+  const answer = await response.text();
+  process.stdout.write(`${spec.method} ${spec.path} → ${response.status} ${answer}\n`);
+  if (!response.ok) process.exitCode = 1;
+}
+
+async function tail(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { subject: { type: 'string' }, config: { type: 'string' }, nats: { type: 'string' } } });
+  const config = await loadConfig(configDir(values.config), channels);
+  const prefix = config.daemon.nats.prefix;
+  let servers = values.nats ?? config.daemon.nats.url;
+  if (!servers) {
+    servers = (await readFile(path.join(config.daemon.dataDir, 'nats', 'url'), 'utf8').catch(() => '')).trim() || 'nats://127.0.0.1:4222';
+  }
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: servers.split(',') });
+  const subject = values.subject ?? `${prefix}.v1.evt.>`;
+  process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
+  const sub = nc.subscribe(subject);
+  process.on('SIGINT', () => void nc.drain().then(() => process.exit(0)));
+  for await (const msg of sub) {
+    let body: unknown;
+    try {
+      body = msg.json();
+    } catch {
+      body = msg.string();
+    }
+    process.stdout.write(`${JSON.stringify({ subject: msg.subject, msgId: msg.headers?.get('Nats-Msg-Id') ?? null, data: body })}\n`);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The schema of `config/omnibus.yaml` (CONTRACT.md section 1). Every key is optional; the
+ * defaults here are the contract's. Strict: an unknown key is an error, not a silent no-op.
+ */
+import { resolve } from 'node:path';
+import { isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { envBoolean, envInteger, hasScheme, httpUrl, section } from './fields.ts';
+import type { DaemonConfig } from './types.ts';
+
+/** Paths in the daemon file whose values are secret (or may embed credentials): never echoed. */
+export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [/^api\.tokens\[\d+\]\.token$/, /^database\.url$/, /^nats\.url$/];
+
+/** Evidence kinds that may merge contacts without a human. */
+export const MERGE_EVIDENCE = ['phone', 'email', 'wechat_unionid'] as const;
+
+/** Log levels accepted by `log.level` (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The API token fallback of the shipped sample config: public, so only valid in sandbox mode. */
+export const SAMPLE_API_TOKEN = 'sandbox-token-change-me';
+
+const NATS_PREFIX_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+const natsServers = z
+  .string()
+  .refine(
+    (text) => text.split(',').every((server) => hasScheme(server, ['nats:', 'tls:'])),
+    'must be a nats:// or tls:// URL, or a comma-separated list of them',
+  )
+  .transform((text) =>
+    text
+      .split(',')
+      .map((server) => server.trim())
+      .join(','),
+  );
+
+const postgresUrl = z
+  .string()
+  .refine((text) => hasScheme(text, ['postgres:', 'postgresql:']), 'must be a postgres:// or postgresql:// URL')
+  .transform((text) => text.trim());
+
+const region = z
+  .string()
+  .transform((text) => text.trim().toUpperCase())
+  .refine(
+    (code) => /^[A-Z]{2}$/.test(code) && isSupportedCountry(code),
+    'must be a two-letter ISO 3166 country code with a phone numbering plan, like US or DE',
+  );
+
+const apiToken = z.strictObject({
+  token: z.string().min(16, 'must be at least 16 characters').describe('The bearer token (at least 16 characters).'),
+  scopes: z
+    .array(z.enum(['read', 'write']))
+    .min(1, 'must name at least one scope: read, write')
+    .transform((scopes) => [...new Set(scopes)]),
+});
+
+/** Validates and fills in the daemon file; its output is exactly `DaemonConfig`. */
+export const daemonSchema = z
+  .strictObject({
+    http: section({
+      host: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server listens on.'),
+      port: envInteger(z.int().min(0).max(65535)).default(8080).describe('Port the HTTP server listens on (0 = any free port, for tests).'),
+      publicUrl: httpUrl()
+        .nullable()
+        .default(null)
+        .describe('The http(s) URL the platforms reach this daemon at (webhooks, signed media links).'),
+      bodyLimitBytes: envInteger(z.int().positive()).default(4_194_304).describe('Largest request body accepted, in bytes.'),
+    }),
+    nats: section({
+      url: natsServers
+        .nullable()
+        .default(null)
+        .describe('nats:// or tls:// server URL(s), comma-separated; null starts a local nats-server with JetStream, data in dataDir.'),
+      prefix: z
+        .string()
+        .regex(NATS_PREFIX_RE, 'must start with a lowercase letter and use only a-z, 0-9, _ and - (at most 32)')
+        .default('omni')
+        .describe('First token of every NATS subject and stream name.'),
+    }),
+    database: section({
+      url: postgresUrl.nullable().default(null).describe('postgres:// URL; null uses an embedded PGlite database in dataDir.'),
+    }),
+    // Relative to the working directory, as an operator typing `omnibus start` would expect.
+    dataDir: z
+      .string()
+      .min(1)
+      .transform((dir) => resolve(process.cwd(), dir))
+      .prefault('./data')
+      .describe('Directory for the embedded database, the local NATS server and media; relative to the working directory.'),
+    media: section({
+      maxBytes: envInteger(z.int().positive()).default(104_857_600).describe('Largest media object stored, in bytes.'),
+    }),
+    api: section({
+      tokens: z.array(apiToken).default([]).describe('Bearer tokens for /v1/*: read for GET, write otherwise.'),
+    }),
+    merge: section({
+      auto: z
+        .array(z.enum(MERGE_EVIDENCE))
+        .transform((kinds) => [...new Set(kinds)])
+        .prefault(['phone', 'wechat_unionid'])
+        .describe('Evidence that merges contacts without a human.'),
+      defaultRegion: region
+        .nullable()
+        .default(null)
+        .describe('ISO country code used to read phone numbers written without a country code; null = none.'),
+    }),
+    log: section({ level: z.enum(LOG_LEVELS).default('info').describe('Log level.') }),
+    sandbox: envBoolean().default(false).describe('Start the built-in fake platform APIs (sandbox mode).'),
+  })
+  .superRefine((config, ctx) => {
+    // A copied sample with sandbox switched off would otherwise serve the API on a public token.
+    if (config.sandbox) return;
+    config.api.tokens.forEach((entry, index) => {
+      if (entry.token !== SAMPLE_API_TOKEN) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'tokens', index, 'token'],
+        message: 'the sample sandbox token is public; outside sandbox mode set a real token (e.g. OMNIBUS_API_TOKEN)',
+      });
+    });
+  }) satisfies z.ZodType<DaemonConfig, unknown>;

@@ -1,0 +1,313 @@
+/**
+ * The daemon's lifecycle: start (config → database → NATS → HTTP → adapters → workers) and
+ * stop (HTTP → workers and relay → NATS → database), each step idempotent. Nothing here
+ * knows a channel: the definitions come in from the composition root.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type pino from 'pino';
+import type { ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
+import type { AccountConfig, LoadedConfig } from './config/types.ts';
+import { loadConfig } from './config/load.ts';
+import { watchChannelFiles } from './config/watch.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { openDatabase, type Database } from './storage/db.ts';
+import { openBus, type Bus } from './nats/bus.ts';
+import { startLocalNatsServer } from './nats/local-server.ts';
+import { subjects as subjectsFor } from './schemas/subjects.ts';
+import { createHttpClient } from './http-client.ts';
+import { createFileMediaStore } from './media/store.ts';
+import { MediaWorker } from './media/worker.ts';
+import { Ingestor } from './ingest.ts';
+import { OutboxRelay } from './outbox-relay.ts';
+import { AdapterRegistry } from './registry.ts';
+import { createApp } from './http/app.ts';
+import { outboxStats } from './outbox-stats.ts';
+
+/** How to start a daemon. */
+export interface DaemonOptions {
+  configDir: string;
+  channels: ReadonlyMap<string, ChannelDefinition>;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  logDestination?: pino.DestinationStream;
+  /** Check each account's credentials at start (default true). */
+  checkCredentials?: boolean;
+  /** Watch channel files for edits (default true). */
+  watch?: boolean;
+  /** Extra `/v1` routes and background services (outbound, contacts). */
+  extensions?: ReadonlyArray<DaemonExtension>;
+}
+
+/** A module that plugs into the running daemon (the outbound and contacts modules do). */
+export interface DaemonExtension {
+  mountApi?(api: Hono, daemon: Daemon): void;
+  start?(daemon: Daemon): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+/** A running daemon. */
+export class Daemon {
+  /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
+  url = '';
+  bus: Bus | null = null;
+  readonly instanceId = `omnibus-${randomBytes(6).toString('hex')}`;
+  private server: Server | null = null;
+  private localNats: { url: string; stop(): Promise<void> } | null = null;
+  private watcher: { close(): void } | null = null;
+  private busLoop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private stopped = false;
+  readonly fakes = new Map<string, SandboxFake>();
+  relay!: OutboxRelay;
+  mediaWorker!: MediaWorker;
+  registry!: AdapterRegistry;
+  ingestor!: Ingestor;
+
+  private constructor(
+    readonly options: DaemonOptions,
+    public config: LoadedConfig,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly database: Database,
+    readonly clock: Clock,
+  ) {}
+
+  /** Loads config, opens everything, and starts serving. Throws (after cleaning up) on failure. */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const config = await loadConfig(options.configDir, options.channels, options.env ?? process.env);
+    const logger = createLogger(config.daemon.log.level, options.logDestination);
+    const dataDir = config.daemon.dataDir;
+    await mkdir(dataDir, { recursive: true });
+    const database = await openDatabase({ url: config.daemon.database.url, dataDir, logger });
+    const daemon = new Daemon(options, config, logger, createMetrics(), database, options.clock ?? systemClock);
+    try {
+      await database.migrate();
+      await daemon.boot();
+      return daemon;
+    } catch (error) {
+      await daemon.stop().catch(() => {});
+      throw error;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const { daemon: settings } = this.config;
+    const subjects = subjectsFor(settings.nats.prefix);
+    const http = createHttpClient({ logger: this.logger.child({ component: 'http-client' }) });
+    const store = createFileMediaStore(settings.dataDir);
+    this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
+    this.registry = new AdapterRegistry({
+      channels: this.options.channels,
+      db: this.database.db,
+      http,
+      clock: this.clock,
+      logger: this.logger,
+      effective: (account) => this.effectiveAccount(account),
+    });
+    this.relay = new OutboxRelay(this.database.db, () => (this.bus?.isConnected() ? this.bus.js : null), this.instanceId, this.logger.child({ component: 'relay' }), this.metrics);
+    this.mediaWorker = new MediaWorker({
+      db: this.database.db,
+      store,
+      adapters: this.registry,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'media' }),
+      metrics: this.metrics,
+      maxBytes: settings.media.maxBytes,
+      onReleased: () => this.relay.notify(),
+    });
+    if (settings.sandbox) this.createFakes();
+
+    const app = createApp({
+      adapters: this.registry,
+      ingestor: this.ingestor,
+      metrics: this.metrics,
+      logger: this.logger,
+      bodyLimitBytes: settings.http.bodyLimitBytes,
+      onRecorded: (mediaQueued) => {
+        this.relay.notify();
+        if (mediaQueued > 0) this.mediaWorker.notify();
+      },
+      db: this.database.db,
+      store,
+      tokens: () => this.config.daemon.api.tokens,
+      readiness: () => this.readiness(),
+      beforeScrape: async () => {
+        const stats = await outboxStats(this.database.db);
+        this.metrics.outboxPending.set(stats.pending);
+        this.metrics.outboxLagSeconds.set(stats.lagSeconds);
+      },
+      fakes: this.fakes,
+      mountApi: (api) => {
+        for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this);
+      },
+    });
+    await this.listen(app);
+    this.registry.replace(this.config.accounts.values());
+    for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
+    if (this.options.checkCredentials ?? true) await this.checkCredentials();
+
+    await this.connectNats();
+    this.relay.start();
+    this.mediaWorker.start();
+    for (const extension of this.options.extensions ?? []) await extension.start?.(this);
+    if (this.options.watch ?? true) this.watchConfig();
+    this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
+  }
+
+  private async listen(app: Hono): Promise<void> {
+    const { host, port } = this.config.daemon.http;
+    this.server = await new Promise<Server>((resolve, reject) => {
+      const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
+      server.once('error', reject);
+    });
+    this.server.headersTimeout = 15_000;
+    this.server.requestTimeout = 30_000;
+    const address = this.server.address() as AddressInfo;
+    const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    this.url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${address.port}`;
+  }
+
+  /** In sandbox mode, accounts with no apiBase talk to the built-in fake of their platform. */
+  private effectiveAccount(account: AccountConfig): AccountConfig {
+    if (!this.config.daemon.sandbox || account.apiBase !== null || !this.fakes.has(account.channel)) return account;
+    return Object.freeze({ ...account, apiBase: `${this.url}/sandbox/${account.channel}` });
+  }
+
+  private accountsOf(channel: string): AccountConfig[] {
+    return [...this.config.accounts.values()].filter((a) => a.channel === channel).map((a) => this.effectiveAccount(a));
+  }
+
+  private createFakes(): void {
+    for (const [id, definition] of this.options.channels) {
+      if (!definition.sandbox) continue;
+      const fake = definition.sandbox.createFake({
+        accounts: [],
+        clock: this.clock,
+        basePath: `/sandbox/${id}`,
+        deliverWebhook: (spec: WebhookRequestSpec) => this.deliverToSelf(spec),
+      } as never);
+      this.fakes.set(id, fake);
+    }
+  }
+
+  /** The fakes call the daemon back the way the platform would, over HTTP. */
+  private async deliverToSelf(spec: WebhookRequestSpec): Promise<void> {
+    const response = await fetch(`${this.url}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
+    await response.arrayBuffer();
+  }
+
+  private async checkCredentials(): Promise<void> {
+    for (const { adapter, account } of this.registry.all()) {
+      try {
+        await adapter.checkCredentials(AbortSignal.timeout(10_000));
+      } catch (error) {
+        const details = (error as { details?: { field?: string } }).details;
+        if (details?.field) {
+          throw new Error(`account ${account.id} (${account.channel}): credentials refused; check the field '${details.field}' in its channel file`, { cause: error });
+        }
+        this.logger.warn({ channel: account.channel, account: account.id, err: error }, 'could not check credentials; continuing');
+      }
+    }
+  }
+
+  /** Opens NATS; if it is down, keeps trying in the background while webhooks are still recorded. */
+  private async connectNats(): Promise<void> {
+    const settings = this.config.daemon;
+    let servers = settings.nats.url;
+    if (!servers) {
+      this.localNats = await startLocalNatsServer({ storeDir: path.join(settings.dataDir, 'nats'), logger: this.logger.child({ component: 'nats-server' }) });
+      servers = this.localNats.url;
+      // `omnibus tail` reads this to find the local server.
+      await writeFile(path.join(settings.dataDir, 'nats', 'url'), `${servers}\n`).catch(() => {});
+    }
+    const attempt = async () => {
+      this.bus = await openBus({ servers: servers!, prefix: settings.nats.prefix, logger: this.logger, name: this.instanceId });
+    };
+    try {
+      await attempt();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'nats unavailable at start; recording continues, will keep trying');
+      this.busLoop = (async () => {
+        while (!this.stopped && !this.bus) {
+          await new Promise((r) => setTimeout(r, 2_000));
+          if (this.stopped) return;
+          await attempt().catch(() => {});
+        }
+        this.relay.notify();
+      })();
+    }
+  }
+
+  private watchConfig(): void {
+    this.watcher = watchChannelFiles({
+      dir: this.config.dir,
+      channels: this.options.channels,
+      env: this.options.env ?? process.env,
+      current: this.config,
+      logger: this.logger.child({ component: 'config' }),
+      onChange: (next, diff) => {
+        try {
+          const changed = new Set([...diff.added, ...diff.changed]);
+          const previous = this.registry;
+          const gone = previous.replace(next.accounts.values(), (id) => !changed.has(id));
+          this.config = Object.freeze({ ...next, daemon: this.config.daemon });
+          for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
+          for (const entry of gone) void entry.adapter.close?.();
+          this.metrics.configReloads.inc({ result: 'applied' });
+          this.logger.info(diff, 'channel config reloaded');
+        } catch (error) {
+          this.metrics.configReloads.inc({ result: 'failed' });
+          this.logger.error({ err: error }, 'channel config reload failed; previous config stays');
+        }
+      },
+      onInvalid: () => {
+        this.metrics.configReloads.inc({ result: 'rejected' });
+      },
+    });
+  }
+
+  /** /readyz: the database answers and NATS is connected. */
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+    const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false };
+    return { ready: checks.database && checks.nats && !this.stopped, checks };
+  }
+
+  /** Drains HTTP, then workers and relay, then NATS, then the database. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    if (this.server) {
+      const server = this.server;
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), 4_000);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    }
+    for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
+    await this.mediaWorker?.stop().catch(() => {});
+    await this.relay?.stop().catch(() => {});
+    await this.busLoop?.catch(() => {});
+    await this.bus?.close().catch(() => {});
+    await this.localNats?.stop().catch(() => {});
+    for (const entry of this.registry?.all() ?? []) await entry.adapter.close?.().catch(() => {});
+    await this.database.close().catch(() => {});
+    this.logger.info('omnibus stopped');
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Fetches inbound media after the webhook was answered: through the adapter (platform hosts
+ * only, capped, timed out), typed from its bytes, checked against the account's allowed
+ * types, stored by content hash. A type that is not allowed is quarantined and never served.
+ * When a message's last media is settled its held outbox row is released to the relay.
+ * Rows are claimed with SKIP LOCKED, so replicas share the work without doing it twice.
+ */
+import { eq, inArray, sql } from 'drizzle-orm';
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import type { ChannelAdapter } from '../adapter.ts';
+import type { InboundMediaRef } from '../model.ts';
+import type { Clock } from '../clock.ts';
+import type { Db } from '../storage/db.ts';
+import { media } from '../storage/schema.ts';
+import { rowsOf } from '../storage/lease.ts';
+import { OmniError } from '../errors.ts';
+import type { MediaInfo } from '../model.ts';
+import type { Metrics } from '../metrics.ts';
+import type { MediaStore } from './store.ts';
+import { detectMediaType, isAllowedExt } from './detect.ts';
+
+const MAX_ATTEMPTS = 5;
+const FETCH_TIMEOUT_MS = 60_000;
+
+type MediaRow = typeof media.$inferSelect;
+
+/** Processes pending media rows until stopped. */
+export class MediaWorker {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private readonly queue = new PQueue({ concurrency: 4 });
+  private readonly inFlight = new AbortController();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      store: MediaStore;
+      adapters: { get(account: string): { adapter: ChannelAdapter } | undefined };
+      clock: Clock;
+      logger: Logger;
+      metrics: Metrics;
+      maxBytes: number;
+      /** A message's media are settled: its event may be published. */
+      onReleased(): void;
+    },
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  notify(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.inFlight.abort();
+    await this.queue.onIdle();
+  }
+
+  /** Processes everything due now (tests use it). */
+  async drainOnce(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.claim(16);
+      if (rows.length === 0) return total;
+      await Promise.all(rows.map((row) => this.process(row)));
+      total += rows.length;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      try {
+        if (this.queue.size + this.queue.pending < 8) {
+          const rows = await this.claim(8);
+          claimed = rows.length;
+          for (const row of rows) {
+            // One bad media row must never take the daemon down: log it; its claim lapses and it is retried.
+            void this.queue.add(() => this.process(row)).catch((error: unknown) => this.deps.logger.error({ err: error, media: row.id }, 'media processing failed'));
+          }
+        }
+      } catch (error) {
+        this.deps.logger.warn({ err: error }, 'media claim failed; will retry');
+      }
+      if (claimed === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 500);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    }
+  }
+
+  private async claim(limit: number): Promise<MediaRow[]> {
+    const result = await this.deps.db.execute(sql`
+      update media set claimed_until = now() + interval '2 minutes', attempts = attempts + 1
+      where id in (
+        select id from media
+        where status = 'pending' and next_attempt_at <= now() and (claimed_until is null or claimed_until < now())
+        order by next_attempt_at limit ${limit}
+        for update skip locked)
+      returning id`);
+    const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
+    if (ids.length === 0) return [];
+    return this.deps.db.select().from(media).where(inArray(media.id, ids));
+  }
+
+  private async process(row: MediaRow): Promise<void> {
+    const log = this.deps.logger.child({ channel: row.channel, account: row.account, media: row.id });
+    const entry = this.deps.adapters.get(row.account);
+    if (!entry) return this.settle(row, { status: 'failed', reason: 'account_not_configured' });
+    const { adapter } = entry;
+    const limit = Math.min(this.deps.maxBytes, adapter.capabilities.attachments.inboundMaxBytes);
+    const signal = AbortSignal.any([this.inFlight.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
+    try {
+      const fetched = await adapter.fetchMedia(row.sourceRef as unknown as InboundMediaRef, signal);
+      // Bytes land in quarantine and are promoted only once their type is allowed: content is
+      // stored once per hash, so quarantining after the fact would hide another message's copy.
+      const stored = await this.deps.store.put(fetched.body, { maxBytes: limit, quarantine: true, signal });
+      const type = await detectMediaType(stored.head);
+      if (!type || !isAllowedExt(type.ext, adapter.capabilities.attachments.allow)) {
+        log.warn({ detected: type?.ext ?? 'unknown' }, 'media type not allowed; quarantined');
+        return this.settle(row, {
+          status: 'rejected',
+          reason: `type_not_allowed:${type?.ext ?? 'unknown'}`,
+          sha256: stored.sha256,
+          size: stored.size,
+          mime: type?.mime ?? null,
+          ext: type?.ext ?? null,
+          storageKey: stored.key,
+        });
+      }
+      await this.deps.store.promote(stored.key);
+      return this.settle(row, { status: 'ready', sha256: stored.sha256, size: stored.size, mime: type.mime, ext: type.ext, storageKey: stored.key });
+    } catch (error) {
+      const reason = failureReason(error);
+      if (!this.running) {
+        // Shutting down aborted the fetch: give the row back for another replica or the next start.
+        await this.deps.db.update(media).set({ claimedUntil: null, attempts: Math.max(0, row.attempts - 1) }).where(eq(media.id, row.id));
+        return;
+      }
+      const retryable = isRetryable(error) && row.attempts < MAX_ATTEMPTS;
+      if (retryable) {
+        const delayMs = Math.min(10 * 60_000, 2_000 * 4 ** (row.attempts - 1));
+        log.warn({ reason, attempts: row.attempts, delayMs }, 'media fetch failed; will retry');
+        await this.deps.db
+          .update(media)
+          .set({ claimedUntil: null, nextAttemptAt: new Date(this.deps.clock.now().getTime() + delayMs), reason, updatedAt: this.deps.clock.now() })
+          .where(eq(media.id, row.id));
+        return;
+      }
+      log.warn({ reason, attempts: row.attempts }, 'media fetch failed for good');
+      return this.settle(row, { status: 'failed', reason });
+    }
+  }
+
+  /** Settles the row and patches the message and its held event in one transaction. */
+  private async settle(
+    row: MediaRow,
+    outcome: { status: 'ready' | 'rejected' | 'failed'; reason?: string; sha256?: string; size?: number; mime?: string | null; ext?: string | null; storageKey?: string },
+  ): Promise<void> {
+    const now = this.deps.clock.now();
+    const info: MediaInfo = {
+      id: row.id,
+      mime: outcome.mime ?? row.mime ?? null,
+      ext: outcome.ext ?? null,
+      size: outcome.size ?? null,
+      sha256: outcome.sha256 ?? null,
+      status: outcome.status,
+      url: outcome.status === 'ready' ? `/v1/media/${row.id}` : null,
+      ...(row.filename ? { filename: row.filename } : {}),
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+    };
+    const eventPath = `{parts,${row.partIndex},media}`;
+    const rowPath = `{${row.partIndex},media}`;
+    let released = false;
+    await this.deps.db.transaction(async (tx) => {
+      // Lock the event first: two media of one message settle one after the other.
+      await tx.execute(sql`select id from outbox where msg_id = ${row.messageId + ':in'} for update`);
+      await tx
+        .update(media)
+        .set({
+          status: outcome.status,
+          reason: outcome.reason ?? null,
+          sha256: outcome.sha256 ?? null,
+          size: outcome.size ?? null,
+          mime: info.mime,
+          ext: info.ext,
+          storageKey: outcome.storageKey ?? null,
+          claimedUntil: null,
+          updatedAt: now,
+        })
+        .where(eq(media.id, row.id));
+      const json = JSON.stringify(info);
+      await tx.execute(sql`update messages set parts = jsonb_set(parts, ${rowPath}::text[], ${json}::jsonb) where id = ${row.messageId}`);
+      const result = await tx.execute(sql`
+        update outbox set payload = jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb),
+          held = exists (select 1 from media m where m.message_id = ${row.messageId} and m.status = 'pending')
+        where msg_id = ${row.messageId + ':in'} and published_at is null
+        returning held`);
+      released = rowsOf<{ held: boolean }>(result).some((r) => !r.held);
+    });
+    this.deps.metrics.mediaProcessed.inc({ channel: row.channel, account: row.account, status: outcome.status });
+    if (released) this.deps.onReleased();
+  }
+}
+
+function failureReason(error: unknown): string {
+  if (error instanceof OmniError) return error.code;
+  if (error && typeof error === 'object' && 'reason' in error && typeof (error as { reason: unknown }).reason === 'string') {
+    return (error as { reason: string }).reason;
+  }
+  return 'fetch_failed';
+}
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof OmniError) return error.retryable;
+  const reason = failureReason(error);
+  return reason === 'timeout' || reason === 'network' || reason === 'fetch_failed';
+}

@@ -1,0 +1,31 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per daemon so tests can run several
+ * daemons in one process without their counters mixing.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The daemon's metrics. Labels never carry ids of people or secrets. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'omnibus_process_' });
+  const labels = ['channel', 'account'] as const;
+  return {
+    registry,
+    webhooksReceived: new Counter({ name: 'omnibus_webhooks_received_total', help: 'Webhook requests received', labelNames: [...labels, 'method'], registers: [registry] }),
+    webhooksRejected: new Counter({ name: 'omnibus_webhooks_rejected_total', help: 'Webhook requests refused by verification or as unreadable', labelNames: [...labels, 'reason'], registers: [registry] }),
+    webhookDuration: new Histogram({ name: 'omnibus_webhook_duration_seconds', help: 'Time from request to answer', labelNames: [...labels], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
+    eventsRecorded: new Counter({ name: 'omnibus_events_recorded_total', help: 'Inbound events durably recorded', labelNames: [...labels], registers: [registry] }),
+    eventsDeduplicated: new Counter({ name: 'omnibus_events_deduplicated_total', help: 'Inbound events that were redeliveries', labelNames: [...labels], registers: [registry] }),
+    eventsIgnored: new Counter({ name: 'omnibus_events_ignored_total', help: 'Inbound events understood but not recorded (wrong phone_number_id, other fields)', labelNames: [...labels, 'reason'], registers: [registry] }),
+    outboxPublished: new Counter({ name: 'omnibus_outbox_published_total', help: 'Events published to JetStream', registers: [registry] }),
+    outboxPublishDuplicates: new Counter({ name: 'omnibus_outbox_publish_duplicates_total', help: 'Publishes JetStream recognised as duplicates', registers: [registry] }),
+    outboxPublishFailures: new Counter({ name: 'omnibus_outbox_publish_failures_total', help: 'Failed publish attempts (retried)', registers: [registry] }),
+    outboxPending: new Gauge({ name: 'omnibus_outbox_pending', help: 'Outbox rows not yet published', registers: [registry] }),
+    outboxLagSeconds: new Gauge({ name: 'omnibus_outbox_lag_seconds', help: 'Age of the oldest unpublished outbox row', registers: [registry] }),
+    mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),
+    configReloads: new Counter({ name: 'omnibus_config_reloads_total', help: 'Channel config reloads', labelNames: ['result'], registers: [registry] }),
+  };
+}
+
+/** The metrics object. */
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,119 @@
+/**
+ * The NATS side of the daemon: one connection, the two JetStream streams, and a readiness
+ * flag that follows the connection's status stream (disconnects are logged and make
+ * /readyz fail until the client reconnects).
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/nats-core';
+import {
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { streams as streamNames, subjects as subjectsFor } from '../schemas/subjects.ts';
+
+/** An open NATS connection with JetStream handles. */
+export interface Bus {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  prefix: string;
+  subjects: ReturnType<typeof subjectsFor>;
+  streams: { events: string; commands: string };
+  /** True while connected. */
+  isConnected(): boolean;
+  /** Drains subscriptions and closes; idempotent. */
+  close(): Promise<void>;
+}
+
+/** How long the server remembers `Nats-Msg-Id`s. Longer than any relay outage we expect to ride out. */
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** Connects and creates or updates the streams (idempotent, safe from several replicas at once). */
+export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string }): Promise<Bus> {
+  const log = options.logger.child({ component: 'nats' });
+  const nc = await connect({
+    servers: options.servers.split(',').map((s) => s.trim()),
+    name: options.name ?? 'omnibus',
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    waitOnFirstConnect: false,
+  });
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          connected = false;
+          log.warn({ server: status.server }, 'nats disconnected');
+          break;
+        case 'reconnect':
+          connected = true;
+          log.info({ server: status.server }, 'nats reconnected');
+          break;
+        case 'error':
+          log.error({ err: status.error }, 'nats error');
+          break;
+        case 'close':
+          connected = false;
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const names = streamNames(options.prefix);
+  const subjects = subjectsFor(options.prefix);
+  await ensureStream(jsm, {
+    name: names.events,
+    subjects: [subjects.streamFilters.events],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
+  await ensureStream(jsm, {
+    name: names.commands,
+    subjects: [subjects.streamFilters.commands],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
+  log.info({ events: names.events, commands: names.commands }, 'nats streams ready');
+  let closing: Promise<void> | null = null;
+  return {
+    nc,
+    js,
+    jsm,
+    prefix: options.prefix,
+    subjects,
+    streams: names,
+    isConnected: () => connected && !nc.isClosed(),
+    close() {
+      closing ??= nc.isClosed() ? Promise.resolve() : nc.drain().catch(() => nc.close());
+      return closing;
+    },
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.add(config);
+  } catch (error) {
+    // Already there (maybe created by another replica): bring its settings up to date.
+    const existing = await jsm.streams.info(config.name).catch(() => null);
+    if (!existing) throw error;
+    const { retention: _retention, storage: _storage, ...updatable } = config;
+    await jsm.streams.update(config.name, { ...existing.config, ...updatable });
+  }
+}

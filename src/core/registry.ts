@@ -1,0 +1,73 @@
+/**
+ * The live adapters, one per enabled account. Hot reload swaps entries atomically; a request
+ * that already holds an adapter finishes with it, so an edit never drops in-flight work.
+ */
+import type { Logger } from 'pino';
+import type { AdapterContext, ChannelAdapter, ChannelDefinition } from './adapter.ts';
+import type { AccountConfig } from './config/types.ts';
+import type { Clock } from './clock.ts';
+import type { HttpClient } from './http-client.ts';
+import type { Db } from './storage/db.ts';
+import { createSharedState } from './storage/shared-state.ts';
+
+/** One account's live adapter with what the core needs beside it. */
+export interface AdapterEntry {
+  adapter: ChannelAdapter;
+  account: AccountConfig;
+  definition: ChannelDefinition;
+  /** The window as configured, for events (`24h`, `none`). */
+  window: string;
+}
+
+/** Builds adapters from account configs and keeps the current set. */
+export class AdapterRegistry {
+  private entries = new Map<string, AdapterEntry>();
+
+  constructor(
+    private readonly deps: {
+      channels: ReadonlyMap<string, ChannelDefinition>;
+      db: Db;
+      http: HttpClient;
+      clock: Clock;
+      logger: Logger;
+      /** Rewrites an account before use (sandbox mode points apiBase at the built-in fakes). */
+      effective(account: AccountConfig): AccountConfig;
+    },
+  ) {}
+
+  get(account: string): AdapterEntry | undefined {
+    return this.entries.get(account);
+  }
+
+  all(): AdapterEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Creates the adapter for an account (throws if the channel's factory refuses the config). */
+  build(raw: AccountConfig): AdapterEntry {
+    const definition = this.deps.channels.get(raw.channel);
+    if (!definition) throw new Error(`no channel adapter named ${raw.channel}`);
+    const account = this.deps.effective(raw);
+    const context: AdapterContext<unknown> = {
+      account: account as AccountConfig<unknown>,
+      logger: this.deps.logger.child({ channel: account.channel, account: account.id }),
+      http: this.deps.http,
+      clock: this.deps.clock,
+      shared: createSharedState(this.deps.db, `${account.channel}:${account.id}`),
+    };
+    return { adapter: definition.create(context), account, definition, window: account.session.window };
+  }
+
+  /** Replaces the whole set (start and reload); returns the entries that went away. */
+  replace(accounts: Iterable<AccountConfig>, keep: (id: string) => boolean = () => false): AdapterEntry[] {
+    const next = new Map<string, AdapterEntry>();
+    for (const account of accounts) {
+      if (!account.enabled) continue;
+      const existing = this.entries.get(account.id);
+      next.set(account.id, existing && keep(account.id) ? existing : this.build(account));
+    }
+    const gone = [...this.entries.values()].filter((e) => next.get(e.account.id) !== e);
+    this.entries = next;
+    return gone;
+  }
+}

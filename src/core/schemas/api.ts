@@ -1,0 +1,231 @@
+/**
+ * Commands, requests and answers of CONTRACT.md sections 2-4: the `omni.send/v1` command and the
+ * bodies of the nine `<prefix>.v1.api.*` request/reply subjects, which are also the HTTP bodies
+ * (over HTTP, ids named in the path are left out of the body). Requests are strict objects: an
+ * unknown or misspelt field is refused rather than silently ignored. Answers are open: v1 may add
+ * fields to them.
+ */
+import { z } from 'zod';
+import {
+  accountIdSchema,
+  channelIdSchema,
+  contactProfileSchema,
+  daemonIdSchema,
+  deliveryStatusSchema,
+  errorBodySchema,
+  identityKeySchema,
+  messageEventSchema,
+  sessionEventSchema,
+  timestampSchema,
+} from './events.ts';
+import { MEDIA_PART_TYPES } from '../model.ts';
+
+const messageId = daemonIdSchema('msg', 'Message id');
+const contactId = daemonIdSchema('ct', 'Contact id');
+const externalId = z.string().min(1).max(512);
+
+// ---- omni.send/v1 --------------------------------------------------------------------------
+
+/** Outbound media: a URL the daemon fetches, inline bytes, or media already stored. */
+export const sendMediaSchema = z.union([
+  z.strictObject({
+    // http(s) only: file:, data: or ftp: would let a caller make the daemon read its own host.
+    // `protocol` does not reach JSON Schema, so the pattern says it again for other languages.
+    url: z
+      .url({ protocol: /^https?$/ })
+      .regex(/^[Hh][Tt][Tt][Pp][Ss]?:\/\//)
+      .meta({ format: 'uri', description: 'An http(s) URL the daemon downloads.' }),
+  }),
+  z.strictObject({ base64: z.base64().min(1).describe('The bytes, base64-encoded.') }),
+  z.strictObject({ id: daemonIdSchema('med', 'Stored media id') }),
+]);
+
+/** One part of an outbound message: text, or media of one of the media part types. */
+export const sendPartSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text'), text: z.string().min(1) }),
+  z.strictObject({
+    type: z.enum(MEDIA_PART_TYPES),
+    media: sendMediaSchema,
+    filename: z.string().min(1).max(255).regex(/^[^/\\\x00-\x1f\x7f]+$/).optional().describe('Shown to the customer.'),
+    caption: z.string().optional(),
+  }),
+]);
+
+/** A platform message template (WhatsApp), sent instead of parts outside the session window. */
+export const sendTemplateSchema = z.strictObject({
+  name: z.string().min(1).max(512),
+  language: z.string().min(1).max(32).describe('Template language code, e.g. `en_US`.'),
+  params: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .describe('Template parameters by component, e.g. `{ "body": ["Kerry", "#1234"] }`.'),
+});
+
+/** `omni.send/v1`: send a message; the same idempotencyKey never sends twice. */
+export const sendCommandSchema = z
+  .strictObject({
+    schema: z.literal('omni.send/v1').optional().describe('May be left out over HTTP.'),
+    idempotencyKey: z.string().min(1).max(200).describe('The same key never sends twice.'),
+    account: accountIdSchema.optional().describe('Required with `to.externalId`; optional with `to.contactId`.'),
+    to: z
+      .union([
+        z.strictObject({ contactId }),
+        z.strictObject({ externalId: externalId.describe('The platform id of the customer on `account`.') }),
+      ])
+      .describe('A contact (answered on its open, most recently active conversation) or a platform id on `account`.'),
+    parts: z.array(sendPartSchema).min(1).optional(),
+    template: sendTemplateSchema.optional(),
+    replyTo: z.strictObject({ externalId }).optional().describe('The platform id of the message answered.'),
+  })
+  .superRefine((command, ctx) => {
+    if ((command.parts === undefined) === (command.template === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['parts'], message: 'give exactly one of parts or template' });
+    }
+    if ('externalId' in command.to && command.account === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['account'], message: 'account is required when to.externalId is given' });
+    }
+  })
+  // The two rules above, spelt out for JSON Schema readers (zod refinements do not export).
+  .meta({
+    oneOf: [{ required: ['parts'] }, { required: ['template'] }],
+    if: { properties: { to: { type: 'object', required: ['externalId'] } } },
+    then: { required: ['account'] },
+  });
+
+/** Answer of `api.send` / `POST /v1/messages` when the send was accepted. */
+export const sendAnswerSchema = z
+  .object({
+    ok: z.literal(true),
+    messageId,
+    status: deliveryStatusSchema.describe('`queued` for a new send; a repeated key answers its message.'),
+  });
+
+// ---- failures ------------------------------------------------------------------------------
+
+/** A failed request/reply answer: `{ ok: false, error }`. */
+export const apiFailureSchema = z
+  .object({ ok: z.literal(false), error: errorBodySchema });
+
+/** A failed HTTP answer: `{ error }`. */
+export const httpErrorSchema = z
+  .object({ error: errorBodySchema });
+
+// ---- messages ------------------------------------------------------------------------------
+
+/** `api.message.get` / `GET /v1/messages/{id}` request. */
+export const messageGetRequestSchema = z.strictObject({ id: messageId });
+
+/** One message with its current delivery status (`delivery` is null for inbound messages). */
+export const messageGetAnswerSchema = z
+  .object({
+    ok: z.literal(true),
+    message: messageEventSchema,
+    delivery: z
+      .object({ status: deliveryStatusSchema, at: timestampSchema, error: errorBodySchema.optional() })
+      .nullable(),
+  });
+
+// ---- contacts ------------------------------------------------------------------------------
+
+/** `api.contact.get` / `GET /v1/contacts/{id}` request; a merged-away id resolves to its survivor. */
+export const contactGetRequestSchema = z.strictObject({ id: contactId });
+
+/** `api.contact.find` / `GET /v1/contacts?...` request: by identity, by phone, or by email. */
+export const contactFindRequestSchema = z
+  .union([
+    z.strictObject({ channel: channelIdSchema, account: accountIdSchema, externalId }),
+    z.strictObject({ phone: z.string().min(1).max(32) }),
+    z.strictObject({ email: z.email() }),
+  ]);
+
+const contactPatchFields = {
+  displayName: z.string().min(1).max(200).nullable().optional().describe('null clears the name.'),
+  phones: z.array(z.string().min(1).max(32)).max(50).optional().describe('Replaces the phones; normalised to E.164.'),
+  emails: z.array(z.email()).max(50).optional().describe('Replaces the emails.'),
+  attributes: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('Merged into the attributes (JSON merge patch): a null value removes the key.'),
+};
+const patchFieldNames = Object.keys(contactPatchFields) as Array<keyof typeof contactPatchFields>;
+const hasPatchField = (body: Partial<Record<keyof typeof contactPatchFields, unknown>>) =>
+  patchFieldNames.some((name) => body[name] !== undefined);
+// "At least one field", for JSON Schema readers.
+const anyPatchField = { anyOf: patchFieldNames.map((name) => ({ required: [name] })) };
+
+/** The body of `PATCH /v1/contacts/{id}`: the fields to set, at least one. */
+export const contactPatchSchema = z
+  .strictObject(contactPatchFields)
+  .refine(hasPatchField, { message: 'give at least one field to update' })
+  .meta(anyPatchField);
+
+/** `api.contact.update` request: the PATCH body plus the contact id. */
+export const contactUpdateRequestSchema = z
+  .strictObject({ id: contactId, ...contactPatchFields })
+  .refine(hasPatchField, { message: 'give at least one field to update' })
+  .meta(anyPatchField);
+
+/** `api.contact.merge` request: merge `otherId` into `id`; the older contact survives unless `survivorId` says. */
+export const contactMergeRequestSchema = z
+  .strictObject({
+    id: contactId,
+    otherId: contactId,
+    survivorId: contactId.optional().describe('Force the survivor: `id` or `otherId`.'),
+  })
+  .superRefine((request, ctx) => {
+    if (request.id === request.otherId) {
+      ctx.addIssue({ code: 'custom', path: ['otherId'], message: 'cannot merge a contact with itself' });
+    }
+    if (request.survivorId !== undefined && request.survivorId !== request.id && request.survivorId !== request.otherId) {
+      ctx.addIssue({ code: 'custom', path: ['survivorId'], message: 'survivorId must be id or otherId' });
+    }
+  });
+
+/** `api.contact.unmerge` request: split `identity` off contact `id` into a contact of its own. */
+export const contactUnmergeRequestSchema = z
+  .strictObject({ id: contactId, identity: z.strictObject(identityKeySchema.shape) });
+
+/** `api.contact.timeline` / `GET /v1/contacts/{id}/timeline` request: newest first, cursor paging. */
+export const contactTimelineRequestSchema = z
+  .strictObject({
+    id: contactId,
+    limit: z.number().int().min(1).max(200).default(50),
+    before: z.string().min(1).max(500).optional().describe('The `nextCursor` of the previous page.'),
+  });
+
+/** The answer of contact get, update and merge: the merged profile. */
+export const contactAnswerSchema = z
+  .object({ ok: z.literal(true), contact: contactProfileSchema });
+
+/** The answer of contact find: every matching contact (none is not an error). */
+export const contactFindAnswerSchema = z
+  .object({ ok: z.literal(true), contacts: z.array(contactProfileSchema) });
+
+/** The answer of unmerge: the contact that kept the rest, and the new one holding the identity. */
+export const contactUnmergeAnswerSchema = z
+  .object({ ok: z.literal(true), contact: contactProfileSchema, detached: contactProfileSchema });
+
+/** The answer of timeline: one page, newest first; `nextCursor` null on the last page. */
+export const contactTimelineAnswerSchema = z
+  .object({ ok: z.literal(true), messages: z.array(messageEventSchema), nextCursor: z.string().nullable() });
+
+// ---- sessions ------------------------------------------------------------------------------
+
+/** `api.session.get` request. */
+export const sessionGetRequestSchema = z
+  .strictObject({ conversationId: daemonIdSchema('cv', 'Conversation id') });
+
+/** The answer of session get: the conversation's latest session event, null if it never had one. */
+export const sessionGetAnswerSchema = z
+  .object({ ok: z.literal(true), session: sessionEventSchema.nullable() });
+
+// ---- types ---------------------------------------------------------------------------------
+
+/** `omni.send/v1` after parsing (template params defaulted). */
+export type SendCommand = z.infer<typeof sendCommandSchema>;
+/** An outbound part as given in a send command. */
+export type SendPart = z.infer<typeof sendPartSchema>;
+/** The answer of an accepted send. */
+export type SendAnswer = z.infer<typeof sendAnswerSchema>;
+/** A failed request/reply answer. */
+export type ApiFailure = z.infer<typeof apiFailureSchema>;

@@ -1,0 +1,266 @@
+/**
+ * The event payloads of CONTRACT.md section 4 as zod schemas: what the daemon publishes on
+ * `<prefix>.v1.evt.>`. Event objects are open (unknown keys are stripped on parse, not refused,
+ * and the generated JSON Schemas allow them) because v1 may add fields without a `v2`.
+ */
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorBody } from '../errors.ts';
+import { MEDIA_PART_TYPES, type MessageEvent, type Part, type SessionEvent, type StatusEvent } from '../model.ts';
+
+// ---- shared primitives (also used by api.ts) ----------------------------------------------
+
+/** A channel id: the four of the contract or a third-party adapter's; safe as a subject token. */
+export const channelIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/)
+  .describe('Channel id: whatsapp, telegram, line, wechat, or a third-party adapter id.');
+
+/** An account id as configured (`[a-z0-9][a-z0-9-]{0,62}`); safe as a subject token. */
+export const accountIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+  .describe('Account id: the `id` of a channel file.');
+
+/** A UTC timestamp as the daemon writes it (`2026-11-21T10:00:00.000Z`). */
+export const timestampSchema = z.iso.datetime().describe('UTC timestamp, ISO 8601 with `Z`.');
+
+/** A daemon id with its type prefix; the rest is opaque to clients. */
+export function daemonIdSchema(prefix: 'msg' | 'cv' | 'ct' | 'med', what: string) {
+  return z
+    .string()
+    .max(200)
+    .regex(new RegExp(`^${prefix}_\\S+$`))
+    .describe(`${what} (\`${prefix}_...\`).`);
+}
+
+const messageId = daemonIdSchema('msg', 'Message id');
+const conversationId = daemonIdSchema('cv', 'Conversation id');
+const contactId = daemonIdSchema('ct', 'Contact id');
+const externalId = z.string().min(1).max(512);
+const jsonObject = z.record(z.string(), z.unknown());
+const count = z.number().int().nonnegative();
+
+/** A customer identity: one person on one account of one channel. */
+export const identityKeySchema = z.object({
+  channel: channelIdSchema,
+  account: accountIdSchema,
+  externalId: externalId.describe('The platform id of the person on this account.'),
+});
+
+/** One of the contract's error codes (section 5). */
+export const errorCodeSchema = z.enum(ERROR_CODES);
+
+/** The error object of every failed answer and of a failed status: `{ code, message, details? }`. */
+export const errorBodySchema = z.object({
+  code: errorCodeSchema,
+  message: z.string(),
+  details: jsonObject.optional().describe('Code-specific facts, e.g. `expiredAt` and `allowed` for session_expired.'),
+});
+
+// ---- omni.message/v1 -----------------------------------------------------------------------
+
+/** Delivery status; only moves forward, `failed` is terminal. */
+export const deliveryStatusSchema = z.enum(['queued', 'sent', 'delivered', 'read', 'failed']);
+
+/** Stored media as published on a media part. */
+export const mediaInfoSchema = z
+  .object({
+    id: daemonIdSchema('med', 'Media id'),
+    mime: z.string().nullable().describe('MIME type decided from the bytes.'),
+    ext: z.string().nullable().describe('Attachment type decided from the bytes (jpg, pdf, ...).'),
+    size: z.number().int().nonnegative().nullable(),
+    sha256: z.string().nullable(),
+    status: z
+      .enum(['pending', 'ready', 'rejected', 'failed'])
+      .describe('ready; rejected (type not allowed, never served); failed (could not be fetched); pending.'),
+    url: z.string().nullable().describe('Where the bytes are served (`/v1/media/med_...`); null unless ready.'),
+    filename: z.string().optional(),
+    reason: z.string().optional().describe('Why the media is rejected or failed.'),
+  })
+  .describe('Media as stored by the daemon.');
+
+const partMeta = { meta: jsonObject.optional().describe('Extra platform facts (voice format, sticker ids, ...).') };
+
+/** One normalised message part; `type` selects the shape. */
+export const partSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), text: z.string(), ...partMeta }),
+  z.object({
+    type: z.enum(MEDIA_PART_TYPES),
+    caption: z.string().optional(),
+    filename: z.string().optional(),
+    media: mediaInfoSchema,
+    ...partMeta,
+  }),
+  z.object({
+    type: z.literal('location'),
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+    name: z.string().optional(),
+    address: z.string().optional(),
+    ...partMeta,
+  }),
+  z.object({
+    type: z.literal('contact_card'),
+    name: z.string(),
+    phones: z.array(z.string()),
+    emails: z.array(z.string()).optional(),
+    raw: z.unknown().optional(),
+    ...partMeta,
+  }),
+  z
+    .object({ type: z.literal('reply'), id: z.string(), title: z.string(), ...partMeta })
+    .describe('A button, list or postback choice.'),
+  z.object({ type: z.literal('reaction'), emoji: z.string(), targetExternalId: externalId, ...partMeta }),
+  z.object({ type: z.literal('unsupported'), reason: z.string(), ...partMeta }),
+]);
+
+/** `omni.message/v1`: one message, in or out, normalised across channels. */
+export const messageEventSchema = z
+  .object({
+    schema: z.literal('omni.message/v1'),
+    id: messageId.describe('The daemon id, stable across redeliveries.'),
+    direction: z.enum(['in', 'out']),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: externalId.nullable().describe('The platform message id; null until sent (out).'),
+    conversationId: conversationId.describe('One per (account, customer identity or group).'),
+    contact: z.object({
+      id: contactId.describe('The current canonical (merged) contact id.'),
+      identity: identityKeySchema,
+      displayName: z.string().nullable(),
+      phone: z.string().nullable(),
+    }),
+    timestamp: timestampSchema.describe('When the platform says the message was sent.'),
+    receivedAt: timestampSchema.describe('When the daemon accepted it.'),
+    parts: z.array(partSchema),
+    replyTo: z.object({ externalId }).optional().describe('The platform id of the message answered.'),
+    referral: jsonObject.optional().describe('Entry-point facts: click-to-WhatsApp ad, QR scene.'),
+    session: z
+      .object({ window: z.string().min(1), expiresAt: timestampSchema })
+      .nullable()
+      .describe('The customer-service window; null where the channel has none.'),
+    raw: z.unknown().describe('The platform original event, untouched.'),
+  })
+  .meta({ title: 'omni.message/v1', description: 'A message received from or sent to a customer.' });
+
+// ---- omni.status/v1 ------------------------------------------------------------------------
+
+/** `omni.status/v1`: a delivery status change of an outbound message or send command. */
+export const statusEventSchema = z
+  .object({
+    schema: z.literal('omni.status/v1'),
+    messageId: messageId.nullable(),
+    idempotencyKey: z.string().nullable().describe('The key of the send command, when it came from one.'),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: z.string().describe('The platform message id.'),
+    status: deliveryStatusSchema,
+    error: errorBodySchema.optional().describe('With `failed`: the platform code is in `details`.'),
+    at: timestampSchema,
+  })
+  .meta({ title: 'omni.status/v1', description: 'Delivery status: queued, sent, delivered, read, or failed (terminal).' });
+
+// ---- omni.session/v1 -----------------------------------------------------------------------
+
+/** Session transitions, one subject each. */
+export const SESSION_STATES = ['opened', 'expiring', 'expired'] as const;
+
+/** `omni.session/v1`: the customer-service window of a conversation opened, is expiring, or expired. */
+export const sessionEventSchema = z
+  .object({
+    schema: z.literal('omni.session/v1'),
+    state: z.enum(SESSION_STATES),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    conversationId,
+    contactId,
+    window: z.string().min(1).describe('The window as configured, e.g. `24h`.'),
+    openedAt: timestampSchema,
+    expiresAt: timestampSchema,
+    quota: z
+      .object({ limit: count, used: count, remaining: count })
+      .optional()
+      .describe('Where the channel counts messages inside the window (WeChat: 5 per 48 h).'),
+  })
+  .meta({ title: 'omni.session/v1', description: 'A customer-service window changed state.' });
+
+// ---- omni.contact/v1 -----------------------------------------------------------------------
+
+/** Contact lifecycle events, one subject each. */
+export const CONTACT_EVENTS = ['created', 'updated', 'merged', 'unmerged'] as const;
+
+/** An identity as listed on a profile. */
+export const profileIdentitySchema = identityKeySchema.extend({
+  displayName: z.string().nullable(),
+  username: z.string().optional(),
+  phone: z.string().optional(),
+  firstSeen: timestampSchema,
+  lastSeen: timestampSchema,
+});
+
+/** The merged (360°) contact profile. */
+export const contactProfileSchema = z.object({
+  id: contactId,
+  displayName: z.string().nullable(),
+  phones: z.array(z.string()).describe('E.164 phone numbers.'),
+  emails: z.array(z.string()),
+  identities: z.array(profileIdentitySchema),
+  attributes: jsonObject.describe('Free-form attributes set through the API.'),
+  mergedFrom: z.array(contactId).describe('Ids merged into this contact; they resolve to it.'),
+  createdAt: timestampSchema,
+  updatedAt: timestampSchema,
+});
+
+/** Why two contacts were merged: automatic evidence of `merge.auto`, or a manual API call. */
+export const mergeEvidenceSchema = z.object({
+  type: z.enum(['phone', 'email', 'wechat_unionid', 'manual']),
+  value: z.string().optional().describe('The shared phone, email or UnionID.'),
+});
+
+/** `omni.contact/v1`: a contact was created, updated, merged or unmerged. */
+export const contactEventSchema = z
+  .object({
+    schema: z.literal('omni.contact/v1'),
+    event: z.enum(CONTACT_EVENTS),
+    contact: contactProfileSchema,
+    mergedIds: z.array(contactId).optional().describe('merged: the ids that now resolve to the survivor.'),
+    survivorId: contactId.optional(),
+    evidence: mergeEvidenceSchema.optional(),
+  })
+  .meta({ title: 'omni.contact/v1', description: 'A contact changed: created, updated, merged or unmerged.' });
+
+// ---- omni.deadletter/v1 --------------------------------------------------------------------
+
+/** `omni.deadletter/v1`: one event the daemon could not process, isolated so the rest flows. */
+export const deadletterEventSchema = z
+  .object({
+    schema: z.literal('omni.deadletter/v1'),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    error: errorBodySchema,
+    at: timestampSchema,
+    raw: z.unknown().describe('What could not be processed, as received.'),
+  })
+  .meta({ title: 'omni.deadletter/v1', description: 'An inbound event that could not be processed.' });
+
+// ---- types ---------------------------------------------------------------------------------
+
+/** The merged contact profile. */
+export type ContactProfile = z.infer<typeof contactProfileSchema>;
+/** `omni.contact/v1` */
+export type ContactEvent = z.infer<typeof contactEventSchema>;
+/** `omni.deadletter/v1` */
+export type DeadletterEvent = z.infer<typeof deadletterEventSchema>;
+
+// model.ts is what the code uses, these schemas are what clients get: tsc fails when they drift.
+type Extends<A, B> = [A] extends [B] ? true : false;
+type Same<A, B> = Extends<A, B> extends true ? Extends<B, A> : false;
+type Assert<T extends true> = T;
+type SchemasAgreeWithModel = [
+  Assert<Same<z.infer<typeof messageEventSchema>, MessageEvent>>,
+  Assert<Same<z.infer<typeof partSchema>, Part>>,
+  // One way only: model.ts types `error.code` as any string, the contract allows only its codes.
+  Assert<Extends<z.infer<typeof statusEventSchema>, StatusEvent>>,
+  Assert<Same<z.infer<typeof sessionEventSchema>, SessionEvent>>,
+  Assert<Same<z.infer<typeof errorBodySchema>, ErrorBody>>,
+];

@@ -1,0 +1,261 @@
+/**
+ * The one database schema, shared by PostgreSQL (postgres.js) and the embedded PGlite.
+ * Migrations in `drizzle/` are generated from this file (`npm run db:generate`).
+ *
+ * Conversations and messages hang off identities, and identities point at contacts, so a
+ * contact merge moves pointers, never message rows.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** A person. A merged-away contact stays as an alias row whose `mergedInto` names the survivor. */
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: text('id').primaryKey(),
+    displayName: text('display_name'),
+    phones: jsonb('phones').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    emails: jsonb('emails').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    mergedInto: text('merged_into'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('contacts_merged_into_idx').on(t.mergedInto)],
+);
+
+/** A customer identity on one account of one channel; belongs to exactly one contact. */
+export const identities = pgTable(
+  'identities',
+  {
+    id: text('id').primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    externalId: text('external_id').notNull(),
+    contactId: text('contact_id').notNull(),
+    displayName: text('display_name'),
+    username: text('username'),
+    phone: text('phone'),
+    phoneVerified: boolean('phone_verified').notNull().default(false),
+    evidence: jsonb('evidence').$type<Array<{ type: string; value: string }>>().notNull().default(sql`'[]'::jsonb`),
+    firstSeen: ts('first_seen').notNull(),
+    lastSeen: ts('last_seen').notNull(),
+    unreachableAt: ts('unreachable_at'),
+  },
+  (t) => [
+    uniqueIndex('identities_key_idx').on(t.channel, t.account, t.externalId),
+    index('identities_contact_idx').on(t.contactId),
+    index('identities_phone_idx').on(t.phone),
+  ],
+);
+
+/** Other platform ids of the same identity (a wa_id beside a BSUID, a changed number). */
+export const identityAliases = pgTable(
+  'identity_aliases',
+  {
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    alias: text('alias').notNull(),
+    identityId: text('identity_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.account, t.alias] }), index('identity_aliases_identity_idx').on(t.identityId)],
+);
+
+/** One conversation per (account, customer identity or group). */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    externalId: text('external_id').notNull(),
+    kind: text('kind').$type<'direct' | 'group'>().notNull(),
+    title: text('title'),
+    /** The customer identity of a direct conversation; null for groups. */
+    identityId: text('identity_id'),
+    createdAt: ts('created_at').notNull(),
+    lastMessageAt: ts('last_message_at').notNull(),
+    lastInboundAt: ts('last_inbound_at'),
+  },
+  (t) => [
+    uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
+    index('conversations_identity_idx').on(t.identityId),
+  ],
+);
+
+/**
+ * One row per customer-service window. A customer message inside an open window extends it;
+ * one after it closed opens a new row. The `*_notified_at` columns make session events
+ * fire exactly once per window across replicas and restarts.
+ */
+export const sessionWindows = pgTable(
+  'session_windows',
+  {
+    id: text('id').primaryKey(),
+    conversationId: text('conversation_id').notNull(),
+    grant: text('grant').notNull(),
+    openedAt: ts('opened_at').notNull(),
+    expiresAt: ts('expires_at'),
+    quotaLimit: integer('quota_limit'),
+    quotaUsed: integer('quota_used').notNull().default(0),
+    pricingKind: text('pricing_kind'),
+    pricingExpiresAt: ts('pricing_expires_at'),
+    referral: jsonb('referral').$type<Record<string, unknown>>(),
+    openedNotifiedAt: ts('opened_notified_at'),
+    expiringNotifiedAt: ts('expiring_notified_at'),
+    expiredNotifiedAt: ts('expired_notified_at'),
+  },
+  (t) => [
+    index('session_windows_conversation_idx').on(t.conversationId, t.openedAt),
+    index('session_windows_expiry_idx').on(t.expiresAt).where(sql`expired_notified_at IS NULL`),
+  ],
+);
+
+/** Every message in and out. `dedupeKey` makes a redelivered webhook or a retried send a no-op. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    direction: text('direction').$type<'in' | 'out'>().notNull(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    conversationId: text('conversation_id').notNull(),
+    /** Sender (in) or recipient (out) identity. */
+    identityId: text('identity_id').notNull(),
+    externalId: text('external_id'),
+    dedupeKey: text('dedupe_key').notNull(),
+    timestamp: ts('timestamp').notNull(),
+    receivedAt: ts('received_at').notNull(),
+    parts: jsonb('parts').$type<unknown[]>().notNull(),
+    replyTo: text('reply_to'),
+    referral: jsonb('referral').$type<Record<string, unknown>>(),
+    raw: jsonb('raw'),
+    status: text('status'),
+    statusAt: ts('status_at'),
+    error: jsonb('error').$type<Record<string, unknown>>(),
+    idempotencyKey: text('idempotency_key'),
+  },
+  (t) => [
+    uniqueIndex('messages_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
+    index('messages_external_idx').on(t.channel, t.account, t.externalId),
+    index('messages_identity_time_idx').on(t.identityId, t.receivedAt, t.id),
+    index('messages_conversation_time_idx').on(t.conversationId, t.receivedAt),
+  ],
+);
+
+/** Delivery receipts as received; deduplicated per (wamid, status[, error]). */
+export const statusReceipts = pgTable(
+  'status_receipts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    externalId: text('external_id').notNull(),
+    status: text('status').notNull(),
+    at: ts('at').notNull(),
+    error: jsonb('error').$type<Record<string, unknown>>(),
+    /** Set once the receipt was matched to an outbound message. */
+    messageId: text('message_id'),
+    raw: jsonb('raw'),
+  },
+  (t) => [
+    uniqueIndex('status_receipts_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
+    index('status_receipts_external_idx').on(t.channel, t.account, t.externalId),
+  ],
+);
+
+/** Media of a message part: fetched after the webhook is answered, stored by content hash. */
+export const media = pgTable(
+  'media',
+  {
+    id: text('id').primaryKey(),
+    messageId: text('message_id').notNull(),
+    partIndex: integer('part_index').notNull(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    sourceRef: jsonb('source_ref').$type<Record<string, unknown>>(),
+    status: text('status').$type<'pending' | 'ready' | 'rejected' | 'failed'>().notNull(),
+    reason: text('reason'),
+    sha256: text('sha256'),
+    size: integer('size'),
+    mime: text('mime'),
+    ext: text('ext'),
+    filename: text('filename'),
+    storageKey: text('storage_key'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    claimedUntil: ts('claimed_until'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('media_pending_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('media_message_idx').on(t.messageId),
+  ],
+);
+
+/**
+ * The transactional outbox: written in the same transaction as what it announces, published
+ * to JetStream by the relay with `msgId` as `Nats-Msg-Id`. `held` rows wait for their media.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subject: text('subject').notNull(),
+    msgId: text('msg_id').notNull(),
+    payload: jsonb('payload').notNull(),
+    orderingKey: text('ordering_key').notNull(),
+    held: boolean('held').notNull().default(false),
+    createdAt: ts('created_at').notNull(),
+    publishedAt: ts('published_at'),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('outbox_msg_id_idx').on(t.msgId),
+    index('outbox_pending_idx').on(t.id).where(sql`published_at IS NULL`),
+    index('outbox_ordering_idx').on(t.orderingKey, t.id).where(sql`published_at IS NULL`),
+  ],
+);
+
+/** Replay guards (e.g. WeChat timestamp+nonce), recorded in the same transaction as the events. */
+export const webhookNonces = pgTable(
+  'webhook_nonces',
+  {
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.account, t.key] }), index('webhook_nonces_expiry_idx').on(t.expiresAt)],
+);
+
+/** Cross-replica key/value state for adapters (access tokens, poll offsets), compare-and-set. */
+export const sharedState = pgTable('shared_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  revision: integer('revision').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** Leases: one holder at a time for singleton work (the outbox relay, a poller per bot). */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+});
