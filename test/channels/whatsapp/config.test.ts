@@ -39,7 +39,7 @@ describe('whatsapp settings', () => {
       attachments: ['pdf', 'mp4', 'mp3', 'ogg', 'amr', 'jpg', 'jpeg', 'png'],
       rateLimit: { perSecond: 80, perRecipientPerSecond: null },
     });
-    expect(whatsapp.sandbox).toBeUndefined();
+    expect(whatsapp.sandbox).toBeDefined();
   });
 });
 
