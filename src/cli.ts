@@ -22,8 +22,9 @@ Usage:
   omnibus migrate [--config DIR]               apply database migrations and exit
   omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--url URL] [--config DIR]
                                                play a customer: post a signed webhook to a running sandbox daemon
-  omnibus tail [--subject S] [--config DIR] [--nats URL]
-                                               print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>)
+  omnibus tail [--subject S] [--all] [--config DIR] [--nats URL]
+                                               print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>);
+                                               --all replays the events stream from its start first
 `;
 
 /** Entry point; `argv` without node and script. */
@@ -152,7 +153,10 @@ async function simulate(args: string[]): Promise<void> {
 }
 
 async function tail(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { subject: { type: 'string' }, config: { type: 'string' }, nats: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { subject: { type: 'string' }, config: { type: 'string' }, nats: { type: 'string' }, all: { type: 'boolean' } },
+  });
   const config = await loadConfig(configDir(values.config), channels);
   const prefix = config.daemon.nats.prefix;
   let servers = values.nats ?? config.daemon.nats.url;
@@ -163,15 +167,29 @@ async function tail(args: string[]): Promise<void> {
   const nc = await connect({ servers: servers.split(',') });
   const subject = values.subject ?? `${prefix}.v1.evt.>`;
   process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
-  const sub = nc.subscribe(subject);
-  process.on('SIGINT', () => void nc.drain().then(() => process.exit(0)));
-  for await (const msg of sub) {
+  // Drain when NATS is there; a vanished server must not make Ctrl-C hang.
+  const quit = () => {
+    setTimeout(() => process.exit(0), 1_000).unref();
+    void nc.drain().catch(() => {}).finally(() => process.exit(0));
+  };
+  process.on('SIGINT', quit);
+  process.on('SIGTERM', quit);
+  const print = (msg: { subject: string; headers?: { get(k: string): string } | undefined; json(): unknown; string(): string }) => {
     let body: unknown;
     try {
       body = msg.json();
     } catch {
       body = msg.string();
     }
-    process.stdout.write(`${JSON.stringify({ subject: msg.subject, msgId: msg.headers?.get('Nats-Msg-Id') ?? null, data: body })}\n`);
+    process.stdout.write(`${JSON.stringify({ subject: msg.subject, msgId: msg.headers?.get('Nats-Msg-Id') || null, data: body })}\n`);
+  };
+  if (values.all) {
+    // Replay what the events stream holds, then follow it: what a new helpdesk consumer would see.
+    const { jetstream } = await import('@nats-io/jetstream');
+    const { streams } = await import('./core/schemas/subjects.ts');
+    const consumer = await jetstream(nc).consumers.get(streams(prefix).events, { filter_subjects: subject });
+    for await (const msg of await consumer.consume()) print(msg);
+    return;
   }
+  for await (const msg of nc.subscribe(subject)) print(msg);
 }
