@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { AccountConfig } from './config/types.ts';
 import type { Clock } from './clock.ts';
 import type { HttpClient } from './http-client.ts';
-import type { DeliveryStatus, InboundMediaRef, InboundPart, MediaPartType, Part } from './model.ts';
+import type { ErrorCode } from './errors.ts';
+import type { DeliveryStatus, InboundMediaRef, InboundPart, MediaPartType } from './model.ts';
 
 /** A webhook request as the adapter sees it: the raw bytes, never a parsed body. */
 export interface WebhookRequest {
@@ -87,7 +88,8 @@ export interface InboundStatus {
   status: Exclude<DeliveryStatus, 'queued'>;
   timestamp: Date;
   recipient?: string;
-  error?: { code: string; message: string; details?: Record<string, unknown> };
+  /** `code` is the platform's; `contractCode` what it means in the contract's terms, when known. */
+  error?: { code: string; message: string; details?: Record<string, unknown>; contractCode?: ErrorCode };
   raw: unknown;
 }
 
@@ -153,12 +155,35 @@ export interface FetchedMedia {
   declaredSize?: number;
 }
 
+/** Media of an outbound part: fetched or decoded by the core, typed from its bytes, size-checked. */
+export interface OutboundMedia {
+  /** The daemon's stored media id. */
+  id: string;
+  bytes: Uint8Array;
+  mime: string;
+  ext: string;
+  size: number;
+  sha256: string;
+  filename?: string;
+}
+
+/** A part of an outbound message; interactive parts exist on channels that declare them. */
+export type OutboundPart =
+  | { type: 'text'; text: string; previewUrl?: boolean }
+  | { type: MediaPartType; media: OutboundMedia; caption?: string; filename?: string }
+  | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string }
+  | { type: 'reaction'; emoji: string; targetExternalId: string }
+  | { type: 'buttons'; text: string; buttons: Array<{ id: string; title: string }>; header?: string; footer?: string }
+  | { type: 'list'; text: string; button: string; sections: Array<{ title?: string; rows: Array<{ id: string; title: string; description?: string }> }>; header?: string; footer?: string };
+
 /** An outbound message, checked by the core, ready for the platform. */
 export interface OutboundMessage {
   /** The daemon's message id; adapters may pass it as the platform's idempotency key. */
   messageId: string;
+  /** The command's idempotency key (LINE's X-Line-Retry-Key is derived from it). */
+  idempotencyKey: string;
   to: { externalId: string; conversationExternalId: string };
-  parts: Array<Part<{ bytes?: Uint8Array; url?: string; mime: string; ext: string; size: number; filename?: string }>>;
+  parts: OutboundPart[];
   template?: { name: string; language: string; params: Record<string, unknown> };
   replyTo?: { externalId: string };
 }

@@ -406,9 +406,17 @@ export async function applyReceipt(
     event.status === 'failed'
       ? sql`coalesce(${messages.status}, 'queued') in ('queued', 'sent')`
       : sql`${RANK_SQL(sql`coalesce(${messages.status}, 'queued')`)} < ${RANK_SQL(sql`${event.status}`)} and coalesce(${messages.status}, '') <> 'failed'`;
+  // Status events carry a contract code; the platform's own code goes into details.
+  const error = event.error
+    ? {
+        code: event.error.contractCode ?? 'channel_rejected',
+        message: event.error.message,
+        details: { ...event.error.details, platformCode: event.error.code },
+      }
+    : undefined;
   const moved = await tx
     .update(messages)
-    .set({ status: event.status, statusAt: event.timestamp, ...(event.error ? { error: event.error } : {}) })
+    .set({ status: event.status, statusAt: event.timestamp, ...(error ? { error } : {}) })
     .where(and(eq(messages.id, target.id), allowed))
     .returning({ id: messages.id });
   if (moved.length === 0) return;
@@ -420,7 +428,7 @@ export async function applyReceipt(
     account,
     externalId: event.externalId,
     status: event.status,
-    ...(event.error ? { error: event.error } : {}),
+    ...(error ? { error } : {}),
     at: event.timestamp.toISOString(),
   };
   await tx.insert(outbox).values({
