@@ -3,19 +3,24 @@
  * message (unique on the platform's id, so a redelivery is a no-op), session window, media rows
  * and the outbox rows that announce it all. Only after this commits is the webhook answered 2xx.
  */
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import type { ChannelAdapter, InboundEvent, InboundIdentityEvent, InboundMessage, InboundStatus, VerifiedWebhook } from './adapter.ts';
 import type { Clock } from './clock.ts';
 import type { Db, Tx } from './storage/db.ts';
-import { conversations, identities, media, messages, outbox, sessionWindows, statusReceipts, webhookNonces } from './storage/schema.ts';
+import { conversations, identities, media, messages, outbox, statusReceipts, webhookNonces } from './storage/schema.ts';
+import { touchSessionWindow } from './session-windows.ts';
+import { applyReceipt } from './receipts.ts';
 import { newId } from './ids.ts';
 import { WebhookVerificationError } from './errors.ts';
-import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part, type SessionEvent, type StatusEvent } from './model.ts';
+import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part } from './model.ts';
 import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../merge/identities.ts';
 import type { subjects as subjectsFor } from './schemas/subjects.ts';
 
-type Subjects = ReturnType<typeof subjectsFor>;
+/** The subject builders of one prefix. */
+export type Subjects = ReturnType<typeof subjectsFor>;
+
+export { applyReceipt };
 
 /** What one call recorded, for metrics and logs. */
 export interface IngestResult {
@@ -165,7 +170,7 @@ export class Ingestor {
     }
     await tx.update(messages).set({ parts }).where(eq(messages.id, messageId));
 
-    const session = await this.touchSession(tx, scope, event, conversationId, identity.contactId, at);
+    const session = await touchSessionWindow(tx, this.subjects, scope, event, conversationId, identity.contactId, at);
     const payload: MessageEvent = {
       schema: 'omni.message/v1',
       id: messageId,
@@ -225,82 +230,6 @@ export class Ingestor {
       })
       .returning({ id: conversations.id });
     return row!.id;
-  }
-
-  /**
-   * Opens or extends the conversation's service window from the adapter's grant, and announces
-   * a newly opened window. Returns the window for the message event (null where there is none).
-   */
-  private async touchSession(
-    tx: Tx,
-    scope: IngestScope,
-    event: InboundMessage,
-    conversationId: string,
-    contactId: string,
-    at: Date,
-  ): Promise<MessageEvent['session']> {
-    const grant = event.sessionGrant ? scope.adapter.capabilities.session.grants[event.sessionGrant] : undefined;
-    const [current] = await tx
-      .select()
-      .from(sessionWindows)
-      .where(eq(sessionWindows.conversationId, conversationId))
-      .orderBy(desc(sessionWindows.openedAt))
-      .limit(1)
-      .for('update');
-    if (!grant || grant.durationMs === null) {
-      return current?.expiresAt && current.expiresAt > at ? { window: scope.window, expiresAt: current.expiresAt.toISOString() } : null;
-    }
-    const until = new Date(at.getTime() + grant.durationMs);
-    const pricing = event.pricingWindow
-      ? { pricingKind: event.pricingWindow.kind, pricingExpiresAt: new Date(at.getTime() + event.pricingWindow.durationMs) }
-      : {};
-    if (current && current.expiresAt && current.expiresAt > at) {
-      const extends_ = until > current.expiresAt;
-      const expiresAt = extends_ ? until : current.expiresAt;
-      await tx
-        .update(sessionWindows)
-        .set({
-          expiresAt,
-          ...(extends_ ? { grant: event.sessionGrant!, quotaLimit: grant.quota, quotaUsed: 0, expiringNotifiedAt: null } : {}),
-          ...pricing,
-          ...(event.referral ? { referral: event.referral } : {}),
-        })
-        .where(eq(sessionWindows.id, current.id));
-      return { window: scope.window, expiresAt: expiresAt.toISOString() };
-    }
-    const windowId = newId('sw', at.getTime());
-    await tx.insert(sessionWindows).values({
-      id: windowId,
-      conversationId,
-      grant: event.sessionGrant!,
-      openedAt: at,
-      expiresAt: until,
-      quotaLimit: grant.quota,
-      ...pricing,
-      referral: event.referral ?? null,
-      openedNotifiedAt: at,
-    });
-    const { channel, account } = scope.adapter;
-    const opened: SessionEvent = {
-      schema: 'omni.session/v1',
-      state: 'opened',
-      channel,
-      account,
-      conversationId,
-      contactId,
-      window: scope.window,
-      openedAt: at.toISOString(),
-      expiresAt: until.toISOString(),
-      ...(grant.quota !== null ? { quota: { limit: grant.quota, used: 0, remaining: grant.quota } } : {}),
-    };
-    await tx.insert(outbox).values({
-      subject: this.subjects.evt.session('opened', channel, account),
-      msgId: `${windowId}:opened`,
-      payload: opened,
-      orderingKey: conversationId,
-      createdAt: at,
-    });
-    return { window: scope.window, expiresAt: until.toISOString() };
   }
 
   /** Records a receipt once and moves the outbound message's status forward only. */
@@ -379,65 +308,6 @@ export class Ingestor {
       createdAt: at,
     });
   }
-}
-
-const RANK_SQL = (column: unknown) =>
-  sql`(case ${column} when 'queued' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 4 else -1 end)`;
-
-/**
- * Applies a receipt to the outbound message with that platform id, only forward: a late
- * `delivered` never replaces `read`, and `failed` only ends a message nobody has received yet.
- * Exported because the outbound path applies receipts that arrived before the send was recorded.
- */
-export async function applyReceipt(
-  tx: Tx,
-  subjects: Subjects,
-  input: { channel: string; account: string; receiptId: number; event: InboundStatus; receivedAt: Date },
-): Promise<void> {
-  const { channel, account, event } = input;
-  const [target] = await tx
-    .select({ id: messages.id, idempotencyKey: messages.idempotencyKey, conversationId: messages.conversationId })
-    .from(messages)
-    .where(and(eq(messages.channel, channel), eq(messages.account, account), eq(messages.externalId, event.externalId), eq(messages.direction, 'out')))
-    .limit(1);
-  if (!target) return;
-  await tx.update(statusReceipts).set({ messageId: target.id }).where(eq(statusReceipts.id, input.receiptId));
-  const allowed =
-    event.status === 'failed'
-      ? sql`coalesce(${messages.status}, 'queued') in ('queued', 'sent')`
-      : sql`${RANK_SQL(sql`coalesce(${messages.status}, 'queued')`)} < ${RANK_SQL(sql`${event.status}`)} and coalesce(${messages.status}, '') <> 'failed'`;
-  // Status events carry a contract code; the platform's own code goes into details.
-  const error = event.error
-    ? {
-        code: event.error.contractCode ?? 'channel_rejected',
-        message: event.error.message,
-        details: { ...event.error.details, platformCode: event.error.code },
-      }
-    : undefined;
-  const moved = await tx
-    .update(messages)
-    .set({ status: event.status, statusAt: event.timestamp, ...(error ? { error } : {}) })
-    .where(and(eq(messages.id, target.id), allowed))
-    .returning({ id: messages.id });
-  if (moved.length === 0) return;
-  const payload: StatusEvent = {
-    schema: 'omni.status/v1',
-    messageId: target.id,
-    idempotencyKey: target.idempotencyKey,
-    channel,
-    account,
-    externalId: event.externalId,
-    status: event.status,
-    ...(error ? { error } : {}),
-    at: event.timestamp.toISOString(),
-  };
-  await tx.insert(outbox).values({
-    subject: subjects.evt.messageStatus(channel, account),
-    msgId: `${target.id}:status:${event.status}`,
-    payload,
-    orderingKey: target.conversationId,
-    createdAt: input.receivedAt,
-  });
 }
 
 function isMediaPart(part: InboundPart): part is Extract<InboundPart, { media: unknown }> {
