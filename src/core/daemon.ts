@@ -7,8 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { ServerResponse, type Server } from 'node:http';
+import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type pino from 'pino';
 import type { ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
@@ -21,9 +21,10 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { openBus, type Bus } from './nats/bus.ts';
 import { startLocalNatsServer } from './nats/local-server.ts';
-import { subjects as subjectsFor } from './schemas/subjects.ts';
+import { streams as streamNames, subjects as subjectsFor } from './schemas/subjects.ts';
 import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore } from './media/store.ts';
+import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
 import { Ingestor } from './ingest.ts';
 import { OutboxRelay } from './outbox-relay.ts';
@@ -102,7 +103,15 @@ export class Daemon {
     const { daemon: settings } = this.config;
     const subjects = subjectsFor(settings.nats.prefix);
     const http = createHttpClient({ logger: this.logger.child({ component: 'http-client' }) });
-    const store = createFileMediaStore(settings.dataDir);
+    // With replicas, media must be readable by all of them: the object store is shared through NATS.
+    const store =
+      settings.media.store === 'nats'
+        ? createNatsMediaStore({
+            connection: () => (this.bus?.isConnected() ? this.bus.nc : null),
+            bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
+            stagingDir: path.join(settings.dataDir, 'media-staging'),
+          })
+        : createFileMediaStore(settings.dataDir);
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
     this.registry = new AdapterRegistry({
       channels: this.options.channels,
@@ -165,7 +174,14 @@ export class Daemon {
   private async listen(app: Hono): Promise<void> {
     const { host, port } = this.config.daemon.http;
     this.server = await new Promise<Server>((resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
+      const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+        const response = await app.fetch(request, env);
+        // Once stopping, every answer closes its connection: keep-alive clients would otherwise
+        // hold server.close() open with new requests until the force timer cuts requests in flight.
+        if (this.stopped && 'outgoing' in env && env.outgoing instanceof ServerResponse && !env.outgoing.headersSent) env.outgoing.setHeader('connection', 'close');
+        return response;
+      };
+      const server = serve({ fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
       server.once('error', reject);
     });
     this.server.headersTimeout = 15_000;

@@ -48,6 +48,8 @@ export interface TestDaemonOptions {
   dir?: string;
   natsUrl?: string;
   sandbox?: boolean;
+  /** `media.store`: `file` (default) or `nats`. */
+  mediaStore?: 'file' | 'nats';
   clock?: Clock;
   extra?: Partial<DaemonOptions>;
 }
@@ -96,6 +98,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     `api: { tokens: [{ token: ${API_TOKEN}, scopes: [read, write] }] }`,
     `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'silent'} }`,
     `sandbox: ${options.sandbox ?? true}`,
+    `media: { store: ${options.mediaStore ?? 'file'} }`,
   ].join('\n');
   if (!options.dir) {
     await writeFile(path.join(dir, 'omnibus.yaml'), daemonYaml + '\n');

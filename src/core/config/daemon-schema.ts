@@ -91,6 +91,10 @@ export const daemonSchema = z
       .describe('Directory for the embedded database, the local NATS server and media; relative to the working directory.'),
     media: section({
       maxBytes: envInteger(z.int().positive()).default(104_857_600).describe('Largest media object stored, in bytes.'),
+      store: z
+        .enum(['file', 'nats'])
+        .default('file')
+        .describe('Where media bytes live: `file` (under dataDir; one daemon or a shared volume) or `nats` (a JetStream object store every replica reads).'),
     }),
     api: section({
       tokens: z.array(apiToken).default([]).describe('Bearer tokens for /v1/*: read for GET, write otherwise.'),

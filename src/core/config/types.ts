@@ -16,7 +16,7 @@ export interface DaemonConfig {
   database: { url: string | null };
   /** Absolute path. */
   dataDir: string;
-  media: { maxBytes: number };
+  media: { maxBytes: number; store: 'file' | 'nats' };
   api: { tokens: ReadonlyArray<ApiToken> };
   merge: { auto: ReadonlyArray<'phone' | 'email' | 'wechat_unionid'>; defaultRegion: string | null };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

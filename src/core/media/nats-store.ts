@@ -1,0 +1,96 @@
+/**
+ * Media bytes in a JetStream object store, so every replica serves what any replica fetched
+ * (`media.store: nats`). Bytes are first staged on the local disk, where they are hashed,
+ * capped and type-detected exactly as the file store does, then uploaded under their hash.
+ * The bucket is opened lazily: while NATS is down, puts fail as `channel_unavailable` and the
+ * media worker retries them later.
+ */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { StorageType } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { OmniError } from '../errors.ts';
+import { createFileMediaStore, type MediaStore, type PutOptions, type StoredMedia } from './store.ts';
+
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+type Area = 'media' | 'quarantine';
+
+/** A MediaStore backed by the object store bucket `<PREFIX>_MEDIA`, staging under `stagingDir`. */
+export function createNatsMediaStore(options: { connection: () => NatsConnection | null; bucket: string; stagingDir: string }): MediaStore {
+  const staging = createFileMediaStore(options.stagingDir);
+  let opened: Promise<ObjectStore> | null = null;
+
+  const bucket = async (): Promise<ObjectStore> => {
+    const nc = options.connection();
+    if (!nc || nc.isClosed()) throw new OmniError('channel_unavailable', 'NATS is not connected; media store unavailable');
+    opened ??= new Objm(nc).create(options.bucket, { storage: StorageType.File }).catch((error: unknown) => {
+      opened = null;
+      throw new OmniError('channel_unavailable', 'could not open the media bucket', { cause: error });
+    });
+    return opened;
+  };
+  const name = (area: Area, key: string) => `${area}/${key}`;
+
+  async function upload(os: ObjectStore, area: Area, key: string, path: string): Promise<void> {
+    const stream = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+    await os.put({ name: name(area, key) }, stream);
+  }
+
+  async function move(key: string, from: Area, to: Area): Promise<boolean> {
+    const os = await bucket();
+    const bytes = await os.getBlob(name(from, key));
+    if (!bytes) return false;
+    await os.putBlob({ name: name(to, key) }, bytes);
+    await os.delete(name(from, key));
+    return true;
+  }
+
+  return {
+    async put(source, putOptions: PutOptions): Promise<StoredMedia> {
+      const os = await bucket();
+      const stored = await staging.put(source, { ...putOptions, quarantine: true });
+      try {
+        const local = `${options.stagingDir}/quarantine/${stored.key.slice(0, 2)}/${stored.key}`;
+        await upload(os, putOptions.quarantine ? 'quarantine' : 'media', stored.key, local);
+      } finally {
+        await staging.delete(stored.key);
+      }
+      return stored;
+    },
+    async open(key) {
+      if (!KEY_PATTERN.test(key)) return null;
+      const result = await (await bucket()).get(name('media', key));
+      if (!result) return null;
+      return result.data as unknown as AsyncIterable<Uint8Array>;
+    },
+    async exists(key) {
+      if (!KEY_PATTERN.test(key)) return false;
+      const info = await (await bucket()).info(name('media', key));
+      return Boolean(info && !info.deleted);
+    },
+    async quarantine(key) {
+      checked(key);
+      await move(key, 'media', 'quarantine');
+    },
+    async promote(key) {
+      checked(key);
+      if (!(await move(key, 'quarantine', 'media')) && !(await this.exists(key))) {
+        throw new OmniError('not_found', 'no quarantined media with this key');
+      }
+    },
+    async delete(key) {
+      checked(key);
+      const os = await bucket();
+      for (const area of ['media', 'quarantine'] as const) {
+        const info = await os.info(name(area, key));
+        if (info && !info.deleted) await os.delete(name(area, key));
+      }
+    },
+  };
+}
+
+function checked(key: string): void {
+  if (!KEY_PATTERN.test(key)) throw new OmniError('invalid_request', 'not a media key');
+}
