@@ -30,6 +30,8 @@ import { Ingestor } from './ingest.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
+import { createMediaLinkSigner } from './http/media-links.ts';
+import { createSharedState } from './storage/shared-state.ts';
 import { outboxStats } from './outbox-stats.ts';
 
 /** How to start a daemon. */
@@ -154,6 +156,8 @@ export class Daemon {
         this.metrics.outboxLagSeconds.set(stats.lagSeconds);
       },
       fakes: this.fakes,
+      links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
+      publicUrl: () => this.config.daemon.http.publicUrl,
       mountApi: (api) => {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this);
       },

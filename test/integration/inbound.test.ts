@@ -144,6 +144,15 @@ describe('inbound WhatsApp, end to end', () => {
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(png)).toBe(true);
     expect(served.headers.get('x-content-type-options')).toBe('nosniff');
+    // A signed link serves without a token until it expires; a tampered one does not.
+    const link: { url: string } = await (await fetch(`${t.daemon.url}${part.media.url}/link?ttl=600`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json();
+    expect(link.url).toMatch(/expires=\d+&signature=[0-9a-f]{64}$/);
+    const viaLink = await fetch(link.url);
+    expect(viaLink.status).toBe(200);
+    expect(Buffer.from(await viaLink.arrayBuffer()).equals(png)).toBe(true);
+    const tampered = link.url.slice(0, -1) + (link.url.endsWith('0') ? '1' : '0');
+    expect((await fetch(tampered)).status).toBe(401);
+    expect((await fetch(link.url.replace(/expires=\d+/, 'expires=1'))).status).toBe(401);
   });
 
   it('quarantines media whose bytes are not an allowed type, and never serves it', async () => {

@@ -12,6 +12,7 @@ import { media } from '../storage/schema.ts';
 import type { MediaStore } from '../media/store.ts';
 import type { Metrics } from '../metrics.ts';
 import { bearerAuth } from './auth.ts';
+import { MAX_LINK_SECONDS, type MediaLinkSigner } from './media-links.ts';
 import { webhookHandler, type WebhookDeps } from './webhooks.ts';
 
 /** What the routes need. */
@@ -26,8 +27,31 @@ export interface AppDeps extends WebhookDeps {
   /** Refreshes gauges computed on scrape (outbox lag). */
   beforeScrape(): Promise<void>;
   fakes: ReadonlyMap<string, SandboxFake>;
+  links: MediaLinkSigner;
+  /** `http.publicUrl`, for absolute links. */
+  publicUrl(): string | null;
   /** Extra `/v1` routes (outbound, contacts) mounted by later modules. */
   mountApi?(api: Hono): void;
+}
+
+/** Streams stored media; rejected media stays quarantined and is never served, whoever asks. */
+async function serveMedia(deps: AppDeps, id: string): Promise<Response> {
+  const [row] = await deps.db.select().from(media).where(eq(media.id, id)).limit(1);
+  const notFound = (message: string) =>
+    new Response(JSON.stringify({ error: { code: 'not_found', message } }), { status: 404, headers: { 'content-type': 'application/json' } });
+  if (!row || row.status !== 'ready' || !row.storageKey) return notFound('no such media');
+  const stream = await deps.store.open(row.storageKey);
+  if (!stream) return notFound('media bytes are gone');
+  const body = ReadableStream.from(stream as AsyncIterable<Uint8Array>);
+  return new Response(body as unknown as ConstructorParameters<typeof Response>[0], {
+    headers: {
+      'content-type': row.mime ?? 'application/octet-stream',
+      'content-disposition': `attachment; filename="${row.id}.${row.ext ?? 'bin'}"`,
+      'x-content-type-options': 'nosniff',
+      ...(row.size !== null ? { 'content-length': String(row.size) } : {}),
+      ...(row.sha256 ? { etag: `"${row.sha256}"` } : {}),
+    },
+  });
 }
 
 /** Builds the application. */
@@ -57,26 +81,26 @@ export function createApp(deps: AppDeps): Hono {
     app.all(`/sandbox/${channel}/*`, (c) => fake.fetch(c.req.raw));
   }
 
+  // Media: an API token, or a signed link that expires (minted with GET /v1/media/{id}/link).
+  app.get('/v1/media/:id', async (c, next) => {
+    const id = c.req.param('id');
+    // No valid signature: fall through to the token-protected route below.
+    if (!(await deps.links.verify(id, c.req.query('expires'), c.req.query('signature'), Date.now()))) return next();
+    return serveMedia(deps, id);
+  });
+
   const api = new Hono();
   api.use('*', bearerAuth(deps.tokens));
-  api.get('/media/:id', async (c) => {
-    const [row] = await deps.db.select().from(media).where(eq(media.id, c.req.param('id'))).limit(1);
-    // Rejected media stays quarantined: it is never served, whoever asks.
-    if (!row || row.status !== 'ready' || !row.storageKey) {
-      return c.json({ error: { code: 'not_found', message: 'no such media' } }, 404);
-    }
-    const stream = await deps.store.open(row.storageKey);
-    if (!stream) return c.json({ error: { code: 'not_found', message: 'media bytes are gone' } }, 404);
-    const body = ReadableStream.from(stream as AsyncIterable<Uint8Array>);
-    return new Response(body as unknown as ConstructorParameters<typeof Response>[0], {
-      headers: {
-        'content-type': row.mime ?? 'application/octet-stream',
-        'content-disposition': `attachment; filename="${row.id}.${row.ext ?? 'bin'}"`,
-        'x-content-type-options': 'nosniff',
-        ...(row.size !== null ? { 'content-length': String(row.size) } : {}),
-        ...(row.sha256 ? { etag: `"${row.sha256}"` } : {}),
-      },
-    });
+  api.get('/media/:id', (c) => serveMedia(deps, c.req.param('id')));
+  api.get('/media/:id/link', async (c) => {
+    const id = c.req.param('id');
+    const [row] = await deps.db.select({ status: media.status }).from(media).where(eq(media.id, id)).limit(1);
+    if (!row || row.status !== 'ready') return c.json({ error: { code: 'not_found', message: 'no such media' } }, 404);
+    const ttl = Math.min(MAX_LINK_SECONDS, Math.max(60, Number(c.req.query('ttl') ?? 3600) || 3600));
+    const expires = Math.floor(Date.now() / 1000) + ttl;
+    const signature = await deps.links.sign(id, expires);
+    const base = deps.publicUrl() ?? new URL(c.req.url).origin;
+    return c.json({ ok: true, url: `${base}/v1/media/${id}?expires=${expires}&signature=${signature}`, expiresAt: new Date(expires * 1000).toISOString() });
   });
   deps.mountApi?.(api);
   app.route('/v1', api);
