@@ -1,13 +1,16 @@
 /**
  * Resolving a platform identity to its row and contact, creating both on first contact.
  * Runs inside the ingest transaction; safe when two webhooks for the same new person race
- * (the unique key decides, the loser reads the winner's row).
+ * (the unique key decides, the loser reads the winner's row). It first takes the advisory
+ * locks of the identity's evidence (a verified phone, a UnionID), so two first contacts of one
+ * person on two accounts queue up and the second one finds the first (see auto-merge.ts).
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
 import { contacts, identities, identityAliases } from '../core/storage/schema.ts';
 import { newId } from '../core/ids.ts';
+import { identityEvidence, lockEvidence, normalizePhone } from './evidence.ts';
 
 /** The identity row an inbound event belongs to. */
 export interface ResolvedIdentity {
@@ -28,6 +31,11 @@ export async function resolveIdentity(
   at: Date,
 ): Promise<ResolvedIdentity> {
   const { channel, account } = scope;
+  // Platforms give international numbers; stored in E.164 so equal phones compare equal.
+  const phone = who.phone ? (normalizePhone(who.phone, { international: true }) ?? who.phone) : null;
+  const verified = phone !== null && (who.phoneVerified ?? false);
+  const evidence = who.evidence ?? [];
+  await lockEvidence(tx, identityEvidence({ phone, phoneVerified: verified, evidence }));
   let row = await findIdentity(tx, channel, account, who);
   let contactCreated = false;
   if (!row) {
@@ -42,11 +50,12 @@ export async function resolveIdentity(
         contactId,
         displayName: who.displayName ?? null,
         username: who.username ?? null,
-        phone: who.phone ?? null,
-        phoneVerified: who.phoneVerified ?? false,
-        evidence: who.evidence ?? [],
+        phone,
+        phoneVerified: verified,
+        evidence,
         firstSeen: at,
         lastSeen: at,
+        originContactId: contactId,
       })
       .onConflictDoNothing()
       .returning();
@@ -56,7 +65,8 @@ export async function resolveIdentity(
       await tx.insert(contacts).values({
         id: contactId,
         displayName: who.displayName ?? null,
-        phones: who.phone && who.phoneVerified ? [who.phone] : [],
+        phones: identityEvidence({ phone, phoneVerified: verified, evidence }).filter((k) => k.type === 'phone').map((k) => k.value),
+        emails: identityEvidence({ phone: null, phoneVerified: false, evidence }).filter((k) => k.type === 'email').map((k) => k.value),
         createdAt: at,
         updatedAt: at,
       });
@@ -71,8 +81,9 @@ export async function resolveIdentity(
         lastSeen: sql`greatest(${identities.lastSeen}, ${at.toISOString()}::timestamptz)`,
         displayName: who.displayName ?? row.displayName,
         username: who.username ?? row.username,
-        phone: who.phone ?? row.phone,
-        phoneVerified: who.phone ? (who.phoneVerified ?? false) || row.phoneVerified : row.phoneVerified,
+        phone: phone ?? row.phone,
+        phoneVerified: phone !== null ? verified || (row.phoneVerified && phone === row.phone) : row.phoneVerified,
+        ...(evidence.length > 0 ? { evidence: mergeEvidence(row.evidence, evidence) } : {}),
       })
       .where(eq(identities.id, row.id))
       .returning();
@@ -93,6 +104,16 @@ export async function resolveIdentity(
     phone: row.phone,
     contactCreated,
   };
+}
+
+/** The identity's evidence plus new items, without repeats. */
+function mergeEvidence(
+  current: ReadonlyArray<{ type: string; value: string }>,
+  added: ReadonlyArray<{ type: string; value: string }>,
+): Array<{ type: string; value: string }> {
+  const out = [...current];
+  for (const item of added) if (!out.some((e) => e.type === item.type && e.value === item.value)) out.push({ type: item.type, value: item.value });
+  return out;
 }
 
 async function findIdentity(tx: Tx, channel: string, account: string, who: InboundIdentity) {

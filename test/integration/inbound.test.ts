@@ -145,7 +145,7 @@ describe('inbound WhatsApp, end to end', () => {
     expect(Buffer.from(await served.arrayBuffer()).equals(png)).toBe(true);
     expect(served.headers.get('x-content-type-options')).toBe('nosniff');
     // A signed link serves without a token until it expires; a tampered one does not.
-    const link: { url: string } = await (await fetch(`${t.daemon.url}${part.media.url}/link?ttl=600`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json();
+    const link = (await (await fetch(`${t.daemon.url}${part.media.url}/link?ttl=600`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { url: string };
     expect(link.url).toMatch(/expires=\d+&signature=[0-9a-f]{64}$/);
     const viaLink = await fetch(link.url);
     expect(viaLink.status).toBe(200);

@@ -1,6 +1,6 @@
 /**
- * The Graph API calls the inbound side needs: media lookup, media download and the
- * credential check. The access token is only ever sent as a credential header to hosts the
+ * The Graph API calls of the adapter: media lookup, media download, the credential check,
+ * and for outbound the message send and media upload. The access token is only ever sent as a credential header to hosts the
  * caller trusts, and every failure becomes an OmniError with a contract code and, where a
  * config field is at fault, `details.field`.
  */
@@ -25,11 +25,13 @@ export interface MediaLocation {
 }
 
 /** Which call failed, so a platform error maps to the config field or the attachment at fault. */
-type Purpose = 'media' | 'credentials';
+type Purpose = 'media' | 'credentials' | 'send';
 
 /** Graph error codes (reference 1.6) that mean "slow down". */
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80007, 130429, 131056]);
 const SMALL_BODY_BYTES = 64 * 1024;
+// Uploads may be 100 MB: give them the time a slow uplink needs, not the 15 s default.
+const UPLOAD_TIMEOUT_MS = 300_000;
 
 /** A small Graph API client bound to one account's token and API base. */
 export class GraphClient {
@@ -87,15 +89,55 @@ export class GraphClient {
     }
   }
 
+  /**
+   * `POST /{version}/{phoneNumberId}/messages` with a JSON body. Any HTTP answer is returned
+   * for the caller to map (`outbound-errors.ts`); transport failures become OmniErrors.
+   */
+  async postMessage(phoneNumberId: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<HttpResponse> {
+    return this.#post(this.#url(`${phoneNumberId}/messages`, {}), JSON.stringify(body), { 'content-type': 'application/json' }, signal);
+  }
+
+  /**
+   * `POST /{version}/{phoneNumberId}/media` as multipart (`messaging_product`, `file`, `type`),
+   * reference 1.5. Returned like `postMessage`; a 200 carries `{ id }`.
+   */
+  async uploadMedia(phoneNumberId: string, file: { bytes: Uint8Array; mime: string; filename: string }, signal?: AbortSignal): Promise<HttpResponse> {
+    const form = new FormData();
+    form.append('messaging_product', 'whatsapp');
+    form.append('file', new Blob([file.bytes], { type: file.mime }), file.filename);
+    form.append('type', file.mime);
+    return this.#post(this.#url(`${phoneNumberId}/media`, {}), form, {}, signal, UPLOAD_TIMEOUT_MS);
+  }
+
   /** Rejects a failed response the same way the built-in calls do. */
   rejection(response: HttpResponse, purpose: Purpose): Promise<OmniError> {
     return rejection(response, purpose);
   }
 
   #url(path: string, query: Record<string, string>): string {
-    const url = new URL(`${this.#options.apiBase.replace(/\/+$/, '')}/${this.#options.apiVersion}/${encodeURIComponent(path)}`);
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    const url = new URL(`${this.#options.apiBase.replace(/\/+$/, '')}/${this.#options.apiVersion}/${encoded}`);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     return url.toString();
+  }
+
+  async #post(url: string, body: string | FormData, headers: Record<string, string>, signal: AbortSignal | undefined, timeoutMs?: number): Promise<HttpResponse> {
+    try {
+      return await this.#options.http.request(url, {
+        method: 'POST',
+        headers,
+        body,
+        trustedHosts: [this.apiHost],
+        credentialHeaders: { authorization: `Bearer ${this.#options.accessToken}` },
+        maxBytes: SMALL_BODY_BYTES,
+        // A redirected POST could replay the message elsewhere; Graph never redirects sends.
+        maxRedirects: 0,
+        ...(signal !== undefined ? { signal } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+    } catch (error) {
+      throw transportFailure(error, 'send');
+    }
   }
 
   async #get(

@@ -6,6 +6,7 @@
 import type { InboundEvent, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
 import { FREE_ENTRY_POINT_MS } from './config.ts';
+import { contractCodeOf } from './outbound-errors.ts';
 import { arr, isRecord, label, messageParts, str, type JsonObject } from './inbound-parts.ts';
 
 /** What parsing needs to know about the account. */
@@ -192,7 +193,8 @@ function parseStatus(status: unknown, contacts: JsonObject[], metadata: JsonObje
     const code = typeof error.code === 'number' || typeof error.code === 'string' ? String(error.code) : 'unknown';
     const details: Record<string, unknown> = isRecord(error.error_data) ? { ...error.error_data } : {};
     if (str(error.href) !== undefined) details.href = error.href;
-    event.error = { code, message: str(error.title) ?? str(error.message) ?? 'failed', details };
+    // The same table as a failed send: a late 131047 means what a synchronous one does.
+    event.error = { code, message: str(error.title) ?? str(error.message) ?? 'failed', details, contractCode: contractCodeOf(code) };
     // One wamid may fail for several reasons (and also be delivered): the code keeps them apart.
     event.dedupeKey += `:${code}`;
   }

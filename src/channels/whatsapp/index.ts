@@ -1,7 +1,7 @@
 /**
  * The WhatsApp Business Cloud API channel: one adapter per business phone number id.
- * Inbound for now (webhooks, media, credential check) plus the sandbox fake; `send` comes
- * with the outbound issue.
+ * Webhooks, media download, the credential check, `send` (text, media, interactive,
+ * templates) and the sandbox fake of the Graph API.
  */
 import type { AdapterContext, ChannelAdapter, ChannelDefinition } from '../../core/adapter.ts';
 import { GraphClient } from './client.ts';
@@ -15,6 +15,7 @@ import {
 } from './config.ts';
 import { parseWebhook } from './inbound.ts';
 import { fetchWhatsAppMedia } from './media.ts';
+import { createWhatsAppSender } from './outbound.ts';
 import { answerHandshake, verifySignature } from './verify.ts';
 import { whatsappSandbox } from './sandbox.ts';
 
@@ -22,7 +23,7 @@ export type { WhatsAppSettings } from './config.ts';
 
 /** Creates the adapter of one WhatsApp account; no I/O happens until a method is called. */
 export function createWhatsAppAdapter(context: AdapterContext<WhatsAppSettings>): ChannelAdapter {
-  const { account, logger, http } = context;
+  const { account, logger, http, clock, shared } = context;
   const settings = account.settings;
   const capabilities = whatsappCapabilities(account);
   const graph = new GraphClient({
@@ -30,6 +31,15 @@ export function createWhatsAppAdapter(context: AdapterContext<WhatsAppSettings>)
     apiBase: account.apiBase ?? GRAPH_API_BASE,
     apiVersion: settings.apiVersion,
     accessToken: settings.accessToken,
+  });
+  const send = createWhatsAppSender({
+    graph,
+    phoneNumberId: settings.phoneNumberId,
+    accessToken: settings.accessToken,
+    templates: capabilities.templates,
+    clock,
+    shared,
+    logger,
   });
 
   return Object.freeze({
@@ -46,6 +56,7 @@ export function createWhatsAppAdapter(context: AdapterContext<WhatsAppSettings>)
     checkCredentials: (signal) => graph.checkCredentials(settings.phoneNumberId, signal),
     fetchMedia: (ref, signal) =>
       fetchWhatsAppMedia(ref, { graph, phoneNumberId: settings.phoneNumberId, maxBytes: capabilities.attachments.inboundMaxBytes, logger }, signal),
+    send,
   } satisfies ChannelAdapter);
 }
 

@@ -33,8 +33,18 @@ export const contacts = pgTable(
     mergedInto: text('merged_into'),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** Bumped on every change; makes each `contact.updated` event id unique and deterministic. */
+    revision: integer('revision').notNull().default(0),
+    /** Values a merge could not keep side by side (`{ field, value, source, at }`), so nothing is lost. */
+    conflicts: jsonb('conflicts').$type<Array<{ field: string; value: unknown; source: string; at: string }>>().notNull().default(sql`'[]'::jsonb`),
   },
-  (t) => [index('contacts_merged_into_idx').on(t.mergedInto)],
+  (t) => [
+    index('contacts_merged_into_idx').on(t.mergedInto),
+    // Evidence lookups (`phones @> '["+1..."]'`) for automatic merge, find and suggestions.
+    index('contacts_phones_idx').using('gin', sql`${t.phones} jsonb_path_ops`),
+    index('contacts_emails_idx').using('gin', sql`${t.emails} jsonb_path_ops`),
+    index('contacts_name_idx').on(sql`lower(${t.displayName})`).where(sql`merged_into IS NULL`),
+  ],
 );
 
 /** A customer identity on one account of one channel; belongs to exactly one contact. */
@@ -54,11 +64,15 @@ export const identities = pgTable(
     firstSeen: ts('first_seen').notNull(),
     lastSeen: ts('last_seen').notNull(),
     unreachableAt: ts('unreachable_at'),
+    /** The contact created with this identity; unmerge gives the identity back to it. */
+    originContactId: text('origin_contact_id'),
   },
   (t) => [
     uniqueIndex('identities_key_idx').on(t.channel, t.account, t.externalId),
     index('identities_contact_idx').on(t.contactId),
     index('identities_phone_idx').on(t.phone),
+    // `evidence @> '[{"type":"wechat_unionid","value":"..."}]'` for automatic merge.
+    index('identities_evidence_idx').using('gin', sql`${t.evidence} jsonb_path_ops`),
   ],
 );
 
@@ -72,6 +86,44 @@ export const identityAliases = pgTable(
     identityId: text('identity_id').notNull(),
   },
   (t) => [primaryKey({ columns: [t.channel, t.account, t.alias] }), index('identity_aliases_identity_idx').on(t.identityId)],
+);
+
+/**
+ * Every merge and unmerge, with who asked, on which evidence, which identities moved, and the
+ * two contacts as they were before (what unmerge restores). Never updated or deleted.
+ */
+export const mergeLog = pgTable(
+  'merge_log',
+  {
+    id: text('id').primaryKey(),
+    action: text('action').$type<'merge' | 'unmerge'>().notNull(),
+    /** merge: the survivor; unmerge: the contact that kept the other identities. */
+    contactId: text('contact_id').notNull(),
+    /** merge: the contact merged away; unmerge: the contact now holding the identity. */
+    otherId: text('other_id').notNull(),
+    actor: text('actor').notNull(),
+    /** Where the change came from: `http`, `nats`, `inbound` (automatic) or `update` (PATCH). */
+    via: text('via').notNull(),
+    evidence: jsonb('evidence').$type<{ type: string; value?: string }>().notNull(),
+    identityIds: jsonb('identity_ids').$type<string[]>().notNull(),
+    /** The contacts' own fields before the change (`{ contact, other }`). */
+    before: jsonb('before').$type<Record<string, unknown>>().notNull(),
+    at: ts('at').notNull(),
+  },
+  (t) => [index('merge_log_contact_idx').on(t.contactId, t.at), index('merge_log_other_idx').on(t.otherId, t.at)],
+);
+
+/** Pairs a human split apart: automatic merge never joins them again (a manual merge still may). */
+export const mergeBlocks = pgTable(
+  'merge_blocks',
+  {
+    contactA: text('contact_a').notNull(),
+    contactB: text('contact_b').notNull(),
+    /** The unmerge that created the block. */
+    logId: text('log_id').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.contactA, t.contactB] }), index('merge_blocks_b_idx').on(t.contactB)],
 );
 
 /** One conversation per (account, customer identity or group). */
@@ -175,6 +227,8 @@ export const statusReceipts = pgTable(
   (t) => [
     uniqueIndex('status_receipts_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
     index('status_receipts_external_idx').on(t.channel, t.account, t.externalId),
+    // Receipts that arrived before their send was recorded: the outbound sweep looks for these.
+    index('status_receipts_unmatched_idx').on(t.at).where(sql`message_id IS NULL`),
   ],
 );
 
@@ -259,3 +313,50 @@ export const leases = pgTable('leases', {
   holder: text('holder').notNull(),
   expiresAt: ts('expires_at').notNull(),
 });
+
+/**
+ * The first answer to each send idempotency key (an accepted message or a refusal), so the
+ * same key gets the same answer across retries, restarts, replicas and entry points.
+ */
+export const sendRequests = pgTable('send_requests', {
+  idempotencyKey: text('idempotency_key').primaryKey(),
+  /** The accepted message; null when the first answer was a refusal. */
+  messageId: text('message_id'),
+  /** The refusal (`{ code, message, details }`) when the first answer was one. */
+  error: jsonb('error').$type<{ code: string; message: string; details?: Record<string, unknown> }>(),
+  /** Where the first request came from: `api`, `http` or `command`. */
+  source: text('source').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+/**
+ * Accepted outbound messages not sent yet, in acceptance order (`seq`). A row is `queued`
+ * until the sending replica marks it `sending` right before the platform call; it is deleted
+ * once the message is `sent` or `failed`. A row found `sending` after its holder died is the
+ * only ambiguous case (see docs/outbound.md).
+ */
+export const sendJobs = pgTable(
+  'send_jobs',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    messageId: text('message_id').notNull(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    conversationId: text('conversation_id').notNull(),
+    state: text('state').$type<'queued' | 'sending'>().notNull(),
+    /** Platform calls made (rate-limit answers are counted in `throttles` instead). */
+    attempts: integer('attempts').notNull().default(0),
+    throttles: integer('throttles').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    /** While `sending`: after this the holder is presumed dead and the row ambiguous. */
+    sendingUntil: ts('sending_until'),
+    holder: text('holder'),
+    lastError: jsonb('last_error').$type<Record<string, unknown>>(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('send_jobs_message_idx').on(t.messageId),
+    index('send_jobs_account_idx').on(t.account, t.seq),
+    index('send_jobs_conversation_idx').on(t.conversationId, t.seq),
+  ],
+);
