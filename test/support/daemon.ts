@@ -48,6 +48,8 @@ export interface TestDaemonOptions {
   dir?: string;
   natsUrl?: string;
   sandbox?: boolean;
+  /** `log.level` (default `$OMNIBUS_TEST_LOG` or silent). */
+  logLevel?: string;
   /** `media.store`: `file` (default) or `nats`. */
   mediaStore?: 'file' | 'nats';
   clock?: Clock;
@@ -96,7 +98,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     `database: { url: ${databaseUrl ? `"${databaseUrl}"` : 'null'} }`,
     `dataDir: "${path.join(dir, 'data')}"`,
     `api: { tokens: [{ token: ${API_TOKEN}, scopes: [read, write] }] }`,
-    `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'silent'} }`,
+    `log: { level: ${options.logLevel ?? process.env.OMNIBUS_TEST_LOG ?? 'silent'} }`,
     `sandbox: ${options.sandbox ?? true}`,
     `media: { store: ${options.mediaStore ?? 'file'} }`,
   ].join('\n');
