@@ -5,7 +5,9 @@
  * capabilities, webhook authentication, parsing robustness, determinism and secret hygiene.
  */
 import { describe, expect, it } from 'vitest';
-import type { AdapterContext, ChannelAdapter, ChannelDefinition, InboundEvent, VerifiedWebhook, WebhookRequest } from '../../src/core/adapter.ts';
+import type {
+  AdapterContext, ChannelAdapter, ChannelDefinition, InboundEvent, OutboundMessage, VerifiedWebhook, WebhookRequest,
+} from '../../src/core/adapter.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { AccountConfig } from '../../src/core/config/types.ts';
 import { OmniError, WebhookPayloadError, WebhookVerificationError } from '../../src/core/errors.ts';
@@ -32,6 +34,8 @@ export interface ConformanceHarness<C = any> {
   handshake?: { valid: WebhookRequest; invalid: WebhookRequest[] };
   /** A media reference for the fetchMedia checks when no valid request carries media. */
   mediaRef?: InboundMediaRef;
+  /** A plain message the adapter can send (one text part); given = the `send` failure checks run. */
+  sendMessage?: OutboundMessage;
 }
 
 const SECRET_LOOKING = /secret|token|password|passphrase|credential|key$/i;
@@ -271,6 +275,40 @@ export function runAdapterConformance<C>(harness: ConformanceHarness<C>): void {
           expect(leaks(error)).toEqual([]);
         }
       });
+
+      if (harness.sendMessage !== undefined) {
+        const message = harness.sendMessage;
+        const sendWith = (http: HttpClient) => {
+          const adapter = create(http);
+          expect(typeof adapter.send, 'the harness gives sendMessage: the adapter must have send').toBe('function');
+          return rejectionOf(() => adapter.send!(message, new AbortController().signal));
+        };
+
+        it('send: an unreachable or failing platform is a retryable OmniError without secrets', async () => {
+          for (const http of [networkDown(), statusAnswer(503)]) {
+            const error = await sendWith(http);
+            expect(error).toBeInstanceOf(OmniError);
+            expect((error as OmniError).retryable).toBe(true);
+            expect(leaks(error)).toEqual([]);
+          }
+        });
+
+        it('send: a 401 is a final OmniError naming the config field at fault', async () => {
+          const error = await sendWith(statusAnswer(401));
+          expect(error).toBeInstanceOf(OmniError);
+          expect((error as OmniError).retryable).toBe(false);
+          expect(Object.keys(account.settings as object)).toContain((error as OmniError).details?.field);
+          expect(leaks(error)).toEqual([]);
+        });
+
+        it('send: a 429 with Retry-After is rate_limited with retryAfterSeconds', async () => {
+          const http = scriptedHttpClient(() => new Response('{}', { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '7' } }));
+          const error = await sendWith(http);
+          expect(error).toBeInstanceOf(OmniError);
+          expect((error as OmniError).code).toBe('rate_limited');
+          expect((error as OmniError).retryAfterSeconds).toBe(7);
+        });
+      }
     });
   });
 }

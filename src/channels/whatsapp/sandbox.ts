@@ -2,7 +2,7 @@
  * The WhatsApp sandbox: a fake Graph API speaking Meta's wire formats, and the customer
  * simulator. The daemon serves the fake at `/sandbox/whatsapp` and points sandbox accounts'
  * `apiBase` there; tests serve it on their own. Routes are grouped by Graph capability
- * (`sandbox-media.ts`; the send endpoint will get its own file) and share one `FakeState`.
+ * (`sandbox-media.ts`, `sandbox-messages.ts`) and share one `FakeState`.
  *
  * Mounting: the fake matches full request paths, so pass it the request unchanged with
  * `createFake({ ..., basePath: '/sandbox/whatsapp' })` (e.g. `app.all('/sandbox/whatsapp/*',
@@ -26,10 +26,13 @@ import {
   type FakeState,
 } from './sandbox-graph.ts';
 import { INBOUND_RETENTION_MS, MediaStore, lookupMedia, registerMediaRoutes } from './sandbox-media.ts';
+import { registerMessageRoutes, type FakeMessagesOptions, type WhatsAppFakeMessages } from './sandbox-messages.ts';
 import { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
 
 export { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound };
 export type { StatusInput } from './sandbox-webhooks.ts';
+export { DEFAULT_TEMPLATES } from './sandbox-messages.ts';
+export type { FakeFailure, FakeMessagesOptions, FakeTemplate, SentMessage, StatusRecord, WhatsAppFakeMessages } from './sandbox-messages.ts';
 
 /** Graph versions look like `v23.0`; anything else is an unknown path, as on Graph. */
 const VERSION = ':version{v[0-9]+\\.[0-9]+}';
@@ -38,7 +41,12 @@ const VERSION = ':version{v[0-9]+\\.[0-9]+}';
 export interface WhatsAppFakeOptions extends FakeOptions<WhatsAppSettings> {
   /** Prefix of every route, e.g. `/sandbox/whatsapp` in the daemon; default '' (served at `/`). */
   basePath?: string;
+  /** How the send endpoint behaves (window failures, throughput, receipts, templates). */
+  messages?: FakeMessagesOptions;
 }
+
+/** The WhatsApp fake: the common fake plus hooks to steer and inspect the send endpoint. */
+export interface WhatsAppFake extends SandboxFake<WhatsAppSettings>, WhatsAppFakeMessages {}
 
 // The fields Graph returns for a phone number node; with no `fields` the default set is the
 // first seven, as on Graph.
@@ -88,7 +96,7 @@ function normaliseBasePath(basePath: string | undefined): string {
 }
 
 /** Build the fake Graph API for the given accounts. */
-export function createFake(options: WhatsAppFakeOptions): SandboxFake<WhatsAppSettings> {
+export function createFake(options: WhatsAppFakeOptions): WhatsAppFake {
   const clock = options.clock ?? systemClock;
   const basePath = normaliseBasePath(options.basePath);
   const state: FakeState = {
@@ -101,6 +109,7 @@ export function createFake(options: WhatsAppFakeOptions): SandboxFake<WhatsAppSe
 
   const app = new Hono().basePath(basePath || '/');
   registerMediaRoutes(app, state, VERSION);
+  const messages = registerMessageRoutes(app, state, VERSION, options.messages);
 
   // Graph has one node route for every object type; the id decides what it is.
   app.get(`/${VERSION}/:id`, (c) => {
@@ -120,6 +129,7 @@ export function createFake(options: WhatsAppFakeOptions): SandboxFake<WhatsAppSe
   app.onError(() => unknownError());
 
   return {
+    ...messages,
     fetch: (request) => app.fetch(request),
     putMedia(bytes, mime, filename) {
       const media = state.media.put(bytes.slice(), mime, { filename, owner: null, retentionMs: INBOUND_RETENTION_MS });

@@ -71,8 +71,8 @@ describe('whatsapp capabilities', () => {
     expect(whatsappCapabilities(account).session.grants.message).toEqual({ durationMs: 3_600_000, quota: null });
   });
 
-  it('send is not implemented yet', () => {
-    expect(whatsapp.create({ account: testAccount() } as never).send).toBeUndefined();
+  it('send is wired', () => {
+    expect(typeof whatsapp.create({ account: testAccount() } as never).send).toBe('function');
   });
 });
 

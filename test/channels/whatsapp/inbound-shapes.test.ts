@@ -155,6 +155,7 @@ describe('whatsapp statuses', () => {
     expect(status.error).toEqual({
       code: '131047',
       message: 'Re-engagement message',
+      contractCode: 'session_expired',
       details: {
         details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
         href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
