@@ -147,7 +147,11 @@ async function simulate(args: string[]): Promise<void> {
     ...(mediaRef ? { media: mediaRef } : {}),
   });
   // The fake keeps its own customer-service window, like the platform: tell it the customer wrote.
-  await fetch(`${base}/sandbox/${channel}/_omnibus/inbound`, { method: 'POST', headers: spec.headers, body: spec.body as string }).catch(() => undefined);
+  await fetch(`${base}/sandbox/${channel}/_omnibus/observe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(spec),
+  }).catch(() => undefined);
   const response = await fetch(`${base}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
   const answer = await response.text();
   process.stdout.write(`${spec.method} ${spec.path} → ${response.status} ${answer}\n`);

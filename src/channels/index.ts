@@ -3,7 +3,8 @@
  * map and never imports a channel folder.
  */
 import type { ChannelDefinition } from '../core/adapter.ts';
+import { wechat } from './wechat/index.ts';
 import { whatsapp } from './whatsapp/index.ts';
 
 /** Every built-in channel, by id. */
-export const channels: ReadonlyMap<string, ChannelDefinition> = new Map<string, ChannelDefinition>([[whatsapp.id, whatsapp]]);
+export const channels: ReadonlyMap<string, ChannelDefinition> = new Map<string, ChannelDefinition>([[whatsapp.id, whatsapp], [wechat.id, wechat]]);

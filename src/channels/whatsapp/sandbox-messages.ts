@@ -193,6 +193,13 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
     const noted = noteWebhook(raw, c.req.header('x-hub-signature-256') ?? '', state, noteInbound);
     return noted === null ? c.json({ error: { message: 'signature does not match any account' } }, 401) : c.json({ noted });
   });
+  // The sandbox convention every fake serves: the simulator's whole request as JSON.
+  app.post('/_omnibus/observe', async (c) => {
+    const spec = (await c.req.json().catch(() => null)) as { headers?: Record<string, string>; body?: unknown } | null;
+    if (!spec || typeof spec.body !== 'string') return c.json({ error: { message: 'give the simulated request as JSON { method, path, headers, body }' } }, 400);
+    const noted = noteWebhook(spec.body, spec.headers?.['x-hub-signature-256'] ?? '', state, noteInbound);
+    return noted === null ? c.json({ error: { message: 'signature does not match any account' } }, 401) : c.json({ noted });
+  });
 
   return {
     noteInbound,
