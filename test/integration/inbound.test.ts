@@ -179,8 +179,15 @@ describe('inbound WhatsApp, end to end', () => {
     const from = '33612345678';
     const ids = Array.from({ length: 30 }, () => wamid());
     for (const id of ids) await t.postWhatsApp(envelope({ id, type: 'text', text: { body: id } }, from));
-    const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`, { atLeast: 30 });
-    const order = events.filter((e) => e.data.contact.identity.externalId === from).map((e) => e.data.externalId);
+    let order: string[] = [];
+    await waitFor(
+      async () => {
+        const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`, { timeoutMs: 500 });
+        order = events.filter((e) => e.data.contact.identity.externalId === from).map((e) => e.data.externalId);
+        return order.length >= ids.length;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    ).catch(() => {});
     expect(order).toEqual(ids);
   });
 

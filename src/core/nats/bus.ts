@@ -57,6 +57,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
         case 'reconnect':
           connected = true;
           log.info({ server: status.server }, 'nats reconnected');
+          void restoreStreams();
           break;
         case 'error':
           log.error({ err: status.error }, 'nats error');
@@ -73,22 +74,41 @@ export async function openBus(options: { servers: string; prefix: string; logger
   const js = jetstream(nc);
   const names = streamNames(options.prefix);
   const subjects = subjectsFor(options.prefix);
-  await ensureStream(jsm, {
-    name: names.events,
-    subjects: [subjects.streamFilters.events],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-  });
-  await ensureStream(jsm, {
-    name: names.commands,
-    subjects: [subjects.streamFilters.commands],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-  });
+  async function ensureStreams(): Promise<void> {
+    await ensureStream(jsm, {
+      name: names.events,
+      subjects: [subjects.streamFilters.events],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
+    await ensureStream(jsm, {
+      name: names.commands,
+      subjects: [subjects.streamFilters.commands],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
+  }
+  /**
+   * A server that comes back without its data (no volume, a wiped store) has no streams, and
+   * every publish would fail with "no responders" forever while the connection looks healthy.
+   * So after each reconnect the streams are created again if missing; retried until it works.
+   */
+  async function restoreStreams(): Promise<void> {
+    for (let attempt = 1; !nc.isClosed() && connected; attempt++) {
+      try {
+        await ensureStreams();
+        return;
+      } catch (error) {
+        log.warn({ err: error, attempt }, 'could not restore the streams after reconnecting; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 500 * attempt)));
+      }
+    }
+  }
+  await ensureStreams();
   log.info({ events: names.events, commands: names.commands }, 'nats streams ready');
   let closing: Promise<void> | null = null;
   return {

@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import * as schema from './schema.ts';
+import { loadPostgresDriver } from './postgres-driver.ts';
 
 /** The drizzle database, whichever driver is underneath. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -36,7 +37,8 @@ export async function openDatabase(options: { url: string | null; dataDir: strin
 }
 
 async function openPostgres(url: string, logger: Logger, poolSize: number): Promise<Database> {
-  const { default: postgres } = await import('postgres');
+  const { postgres, fixed } = loadPostgresDriver();
+  if (!fixed) logger.warn({ component: 'db' }, 'postgres.js loaded without the connection-loss fix (already loaded, or a version it does not recognise)');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
   const client = postgres(url, {

@@ -1,0 +1,138 @@
+/**
+ * Webhook traffic for fault tests: Meta-shaped text webhooks, signed posts to any daemon URL
+ * (in-process or a child process), a bounded worker pool, and a per-request ledger that sorts
+ * every attempt into acked / rejected / unknown the way a platform's retry logic would.
+ */
+import { randomBytes } from 'node:crypto';
+import { WA, metaSignature } from './daemon.ts';
+
+/** One inbound text message, as the test will send it and later look it up. */
+export interface TextMessage {
+  wamid: string;
+  from: string;
+  text: string;
+}
+
+/** A unique wamid per call; `tag` keeps ids of different tests apart when reading a shared table. */
+export function testWamid(tag = 'T'): string {
+  return `wamid.${tag}${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+}
+
+/** The exact body Meta would POST for one text message to `phoneNumberId`. */
+export function textWebhookBody(message: TextMessage, phoneNumberId = WA.phoneNumberId, name = 'Fault Tester'): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
+              contacts: [{ profile: { name }, wa_id: message.from }],
+              messages: [
+                { from: message.from, id: message.wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: message.text } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+/** POSTs `body` to `{baseUrl}/webhooks/whatsapp/{account}`, signed with `secret` like Meta does. */
+export function postSignedWhatsApp(
+  baseUrl: string,
+  body: string,
+  options: { account?: string; secret?: string; signal?: AbortSignal } = {},
+): Promise<Response> {
+  return fetch(`${baseUrl}/webhooks/whatsapp/${options.account ?? WA.account}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(body, options.secret) },
+    body,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+/** How one delivery attempt ended, as the sending platform saw it. */
+export type Outcome = 'acked' | 'rejected' | 'unknown';
+
+/**
+ * Posts and classifies: 2xx = acked (the daemon promised durability), any other answer =
+ * rejected (it promised nothing), no answer at all = unknown (it may or may not have committed).
+ * The body is always read so keep-alive sockets are released.
+ */
+export async function deliver(baseUrl: string, body: string, options: { account?: string; secret?: string; timeoutMs?: number } = {}): Promise<{ outcome: Outcome; status: number | null }> {
+  try {
+    const response = await postSignedWhatsApp(baseUrl, body, { ...options, signal: AbortSignal.timeout(options.timeoutMs ?? 20_000) });
+    await response.arrayBuffer();
+    return { outcome: response.ok ? 'acked' : 'rejected', status: response.status };
+  } catch {
+    return { outcome: 'unknown', status: null };
+  }
+}
+
+/** Every attempt per wamid, so a test can ask what the platform would retry and what was promised. */
+export class Ledger {
+  readonly attempts = new Map<string, Outcome[]>();
+
+  record(wamid: string, outcome: Outcome): void {
+    const list = this.attempts.get(wamid) ?? [];
+    list.push(outcome);
+    this.attempts.set(wamid, list);
+  }
+
+  /** Wamids with at least one 2xx answer. */
+  acked(): Set<string> {
+    return new Set([...this.attempts].filter(([, list]) => list.includes('acked')).map(([wamid]) => wamid));
+  }
+
+  /** Wamids never answered 2xx: a platform would deliver them again. */
+  notAcked(): string[] {
+    return [...this.attempts].filter(([, list]) => !list.includes('acked')).map(([wamid]) => wamid);
+  }
+
+  /** How many attempts ended each way. */
+  tally(): Record<Outcome, number> {
+    const counts: Record<Outcome, number> = { acked: 0, rejected: 0, unknown: 0 };
+    for (const list of this.attempts.values()) for (const outcome of list) counts[outcome]++;
+    return counts;
+  }
+}
+
+/** Runs `work` over `items` with at most `concurrency` in flight; resolves when all settled. */
+export async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/**
+ * Delivers each body until it is acked, the way Meta retries (with a short pause instead of
+ * Meta's backoff). Throws naming the wamid when `attempts` run out.
+ */
+export async function deliverUntilAcked(
+  baseUrl: string,
+  items: ReadonlyArray<{ wamid: string; body: string }>,
+  ledger: Ledger,
+  options: { concurrency?: number; attempts?: number; pauseMs?: number } = {},
+): Promise<void> {
+  const { concurrency = 8, attempts = 40, pauseMs = 250 } = options;
+  await runPool(items, concurrency, async ({ wamid, body }) => {
+    for (let attempt = 1; ; attempt++) {
+      const { outcome, status } = await deliver(baseUrl, body);
+      ledger.record(wamid, outcome);
+      if (outcome === 'acked') return;
+      if (attempt >= attempts) throw new Error(`${wamid} was not acked after ${attempts} deliveries (last: ${status ?? 'no answer'})`);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  });
+}
