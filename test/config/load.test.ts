@@ -39,7 +39,7 @@ describe('loadConfig: defaults', () => {
       nats: { url: null, prefix: 'omni' },
       database: { url: null },
       dataDir: resolve(process.cwd(), 'data'),
-      media: { maxBytes: 104857600 },
+      media: { maxBytes: 104857600, store: 'file' },
       api: { tokens: [] },
       merge: { auto: ['phone', 'wechat_unionid'], defaultRegion: null },
       log: { level: 'info' },
