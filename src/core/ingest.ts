@@ -15,6 +15,8 @@ import { newId } from './ids.ts';
 import { WebhookVerificationError } from './errors.ts';
 import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part } from './model.ts';
 import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../merge/identities.ts';
+import { autoMergeIdentity } from '../merge/auto-merge.ts';
+import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../merge/evidence.ts';
 import type { subjects as subjectsFor } from './schemas/subjects.ts';
 
 /** The subject builders of one prefix. */
@@ -40,6 +42,9 @@ export interface IngestScope {
 
 /** Records verified events durably; throws (and rolls back) on any failure. */
 export class Ingestor {
+  /** Evidence that merges contacts on arrival (`merge.auto`); the contacts extension sets the configured one. */
+  mergePolicy: MergePolicy = DEFAULT_MERGE_POLICY;
+
   constructor(
     private readonly db: Db,
     private readonly subjects: Subjects,
@@ -102,7 +107,7 @@ export class Ingestor {
   private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date): Promise<number | null> {
     const { channel, account, capabilities } = scope.adapter;
     const at = event.timestamp.getTime() > receivedAt.getTime() ? receivedAt : event.timestamp;
-    const identity = await resolveIdentity(tx, { channel, account }, event.sender, at);
+    const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
     const messageId = newId('msg', receivedAt.getTime());
     const inserted = await tx
@@ -256,7 +261,7 @@ export class Ingestor {
 
   private async recordIdentityEvent(tx: Tx, scope: IngestScope, event: InboundIdentityEvent): Promise<void> {
     const { channel, account } = scope.adapter;
-    const identity = await resolveIdentity(tx, { channel, account }, event.identity, event.timestamp);
+    const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.identity, event.timestamp), event.timestamp);
     if (identity.contactCreated) await this.announceContact(tx, identity, channel, account, event.timestamp);
     switch (event.change) {
       case 'changed_id':

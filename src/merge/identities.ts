@@ -1,16 +1,17 @@
 /**
  * Resolving a platform identity to its row and contact, creating both on first contact.
  * Runs inside the ingest transaction; safe when two webhooks for the same new person race
- * (the unique key decides, the loser reads the winner's row). It first takes the advisory
- * locks of the identity's evidence (a verified phone, a UnionID), so two first contacts of one
- * person on two accounts queue up and the second one finds the first (see auto-merge.ts).
+ * (the unique key decides, the loser reads the winner's row). When the identity brings a fact
+ * it did not have (a verified phone, a UnionID), it first takes that fact's advisory lock, so
+ * two first contacts of one person on two accounts queue up and the second one finds the first
+ * (see auto-merge.ts).
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
 import { contacts, identities, identityAliases } from '../core/storage/schema.ts';
 import { newId } from '../core/ids.ts';
-import { identityEvidence, lockEvidence, normalizePhone } from './evidence.ts';
+import { identityEvidence, lockEvidence, normalizePhone, type EvidenceKey } from './evidence.ts';
 
 /** The identity row an inbound event belongs to. */
 export interface ResolvedIdentity {
@@ -21,6 +22,8 @@ export interface ResolvedIdentity {
   phone: string | null;
   /** True when this call created the contact (publish `contact.created`). */
   contactCreated: boolean;
+  /** The identity's strong evidence as stored now (verified phone, UnionID, email). */
+  evidence: EvidenceKey[];
 }
 
 /** Finds or creates the identity (and on first contact its contact), refreshing what we know. */
@@ -35,8 +38,11 @@ export async function resolveIdentity(
   const phone = who.phone ? (normalizePhone(who.phone, { international: true }) ?? who.phone) : null;
   const verified = phone !== null && (who.phoneVerified ?? false);
   const evidence = who.evidence ?? [];
-  await lockEvidence(tx, identityEvidence({ phone, phoneVerified: verified, evidence }));
+  const incoming = identityEvidence({ phone, phoneVerified: verified, evidence });
   let row = await findIdentity(tx, channel, account, who);
+  // Only a fact the identity did not have yet can make it meet another contact: lock those.
+  const known = row ? identityEvidence(row) : [];
+  if (incoming.some((key) => !known.some((k) => k.type === key.type && k.value === key.value))) await lockEvidence(tx, incoming);
   let contactCreated = false;
   if (!row) {
     const contactId = newId('ct', at.getTime());
@@ -65,8 +71,8 @@ export async function resolveIdentity(
       await tx.insert(contacts).values({
         id: contactId,
         displayName: who.displayName ?? null,
-        phones: identityEvidence({ phone, phoneVerified: verified, evidence }).filter((k) => k.type === 'phone').map((k) => k.value),
-        emails: identityEvidence({ phone: null, phoneVerified: false, evidence }).filter((k) => k.type === 'email').map((k) => k.value),
+        phones: incoming.filter((k) => k.type === 'phone').map((k) => k.value),
+        emails: incoming.filter((k) => k.type === 'email').map((k) => k.value),
         createdAt: at,
         updatedAt: at,
       });
@@ -103,6 +109,7 @@ export async function resolveIdentity(
     displayName: row.displayName,
     phone: row.phone,
     contactCreated,
+    evidence: identityEvidence(row),
   };
 }
 

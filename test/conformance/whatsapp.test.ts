@@ -37,6 +37,12 @@ runAdapterConformance({
   validRequests: () => WEBHOOK_FIXTURES.map((name) => postRequest(fixtureBytes(name))),
   tamper,
   sign: (plaintext) => postRequest(plaintext),
+  sendMessage: {
+    messageId: 'msg_conformance',
+    idempotencyKey: 'conformance-1',
+    to: { externalId: '16315551234', conversationExternalId: '16315551234' },
+    parts: [{ type: 'text', text: 'hello' }],
+  },
   handshake: {
     valid: handshakeRequest(`hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=${SECRETS.verifyToken}`),
     invalid: [

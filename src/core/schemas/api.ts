@@ -14,6 +14,7 @@ import {
   deliveryStatusSchema,
   errorBodySchema,
   identityKeySchema,
+  mergeEvidenceSchema,
   messageEventSchema,
   sessionEventSchema,
   timestampSchema,
@@ -138,6 +139,8 @@ export const contactFindRequestSchema = z
     z.strictObject({ email: z.email() }),
   ]);
 
+const actor = z.string().min(1).max(200).describe('Who asks, for the merge log (an agent, a tool); default `api`.');
+
 const contactPatchFields = {
   displayName: z.string().min(1).max(200).nullable().optional().describe('null clears the name.'),
   phones: z.array(z.string().min(1).max(32)).max(50).optional().describe('Replaces the phones; normalised to E.164.'),
@@ -171,6 +174,7 @@ export const contactMergeRequestSchema = z
     id: contactId,
     otherId: contactId,
     survivorId: contactId.optional().describe('Force the survivor: `id` or `otherId`.'),
+    actor: actor.optional(),
   })
   .superRefine((request, ctx) => {
     if (request.id === request.otherId) {
@@ -183,7 +187,7 @@ export const contactMergeRequestSchema = z
 
 /** `api.contact.unmerge` request: split `identity` off contact `id` into a contact of its own. */
 export const contactUnmergeRequestSchema = z
-  .strictObject({ id: contactId, identity: z.strictObject(identityKeySchema.shape) });
+  .strictObject({ id: contactId, identity: z.strictObject(identityKeySchema.shape), actor: actor.optional() });
 
 /** `api.contact.timeline` / `GET /v1/contacts/{id}/timeline` request: newest first, cursor paging. */
 export const contactTimelineRequestSchema = z
@@ -208,6 +212,44 @@ export const contactUnmergeAnswerSchema = z
 /** The answer of timeline: one page, newest first; `nextCursor` null on the last page. */
 export const contactTimelineAnswerSchema = z
   .object({ ok: z.literal(true), messages: z.array(messageEventSchema), nextCursor: z.string().nullable() });
+
+/** `GET /v1/contacts/{id}/merges` request (HTTP only). */
+export const contactMergesRequestSchema = z.strictObject({ id: contactId });
+
+/** One merge-log entry: a merge or an unmerge, who asked, when, on which evidence. */
+export const mergeLogEntrySchema = z.object({
+  id: z.string().describe('The log entry id; the merged/unmerged event id is derived from it.'),
+  action: z.enum(['merge', 'unmerge']),
+  contactId: contactId.describe('merge: the survivor; unmerge: the contact that kept the other identities.'),
+  otherId: contactId.describe('merge: the contact merged away; unmerge: the contact now holding the identity.'),
+  actor: z.string().describe('`auto` for automatic merges, else the caller (`api` unless it named itself).'),
+  via: z.enum(['http', 'nats', 'inbound', 'update']).describe('inbound: on a received message; update: on a PATCH.'),
+  evidence: mergeEvidenceSchema,
+  identities: z.array(identityKeySchema).describe('The identities that moved.'),
+  at: timestampSchema,
+});
+
+/** The answer of `GET /v1/contacts/{id}/merges`: every entry about the contact or its aliases, newest first. */
+export const contactMergesAnswerSchema = z.object({ ok: z.literal(true), merges: z.array(mergeLogEntrySchema) });
+
+/** `GET /v1/contacts/{id}/suggestions` request (HTTP only). */
+export const contactSuggestionsRequestSchema = z.strictObject({ id: contactId });
+
+/** A contact that may be the same person, with the weak signals that say so; never merged automatically. */
+export const contactSuggestionSchema = z.object({
+  contact: contactProfileSchema,
+  reasons: z.array(
+    z.object({
+      type: z.enum(['phone', 'email', 'wechat_unionid', 'name']),
+      value: z.string(),
+      verified: z.boolean().describe('phone: both sides verified (only a suggestion because `phone` is not in merge.auto).'),
+    }),
+  ),
+  score: z.number().describe('Higher is more likely; suggestions are sorted by it.'),
+});
+
+/** The answer of `GET /v1/contacts/{id}/suggestions`. */
+export const contactSuggestionsAnswerSchema = z.object({ ok: z.literal(true), suggestions: z.array(contactSuggestionSchema) });
 
 // ---- sessions ------------------------------------------------------------------------------
 

@@ -196,6 +196,16 @@ export const profileIdentitySchema = identityKeySchema.extend({
   phone: z.string().optional(),
   firstSeen: timestampSchema,
   lastSeen: timestampSchema,
+  sessionOpen: z.boolean().optional().describe('True while a customer-service window of this identity is open now.'),
+  sessionExpiresAt: timestampSchema.nullable().optional().describe('When the latest window of this identity ends (or ended); null if it never had one.'),
+});
+
+/** A value a merge could not keep side by side with the survivor's, kept with where it came from. */
+export const contactConflictSchema = z.object({
+  field: z.string().describe('`displayName` or `attributes.<key>`.'),
+  value: z.unknown().describe('The value the merged contact had.'),
+  source: contactId.describe('The contact it came from.'),
+  at: timestampSchema,
 });
 
 /** The merged (360°) contact profile. */
@@ -207,6 +217,7 @@ export const contactProfileSchema = z.object({
   identities: z.array(profileIdentitySchema),
   attributes: jsonObject.describe('Free-form attributes set through the API.'),
   mergedFrom: z.array(contactId).describe('Ids merged into this contact; they resolve to it.'),
+  conflicts: z.array(contactConflictSchema).optional().describe('Values merges could not combine, with their source.'),
   createdAt: timestampSchema,
   updatedAt: timestampSchema,
 });
@@ -226,6 +237,7 @@ export const contactEventSchema = z
     mergedIds: z.array(contactId).optional().describe('merged: the ids that now resolve to the survivor.'),
     survivorId: contactId.optional(),
     evidence: mergeEvidenceSchema.optional(),
+    detached: contactProfileSchema.optional().describe('unmerged: the contact that now holds the split-off identity.'),
   })
   .meta({ title: 'omni.contact/v1', description: 'A contact changed: created, updated, merged or unmerged.' });
 

@@ -96,6 +96,8 @@ export const mergeLog = pgTable(
   'merge_log',
   {
     id: text('id').primaryKey(),
+    /** Commit-independent order of entries written in the same millisecond. */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
     action: text('action').$type<'merge' | 'unmerge'>().notNull(),
     /** merge: the survivor; unmerge: the contact that kept the other identities. */
     contactId: text('contact_id').notNull(),

@@ -1,0 +1,131 @@
+/**
+ * What the benchmark sends and stores: signed WhatsApp text webhooks shaped like Meta's
+ * (test/fixtures/whatsapp/text-message.json), and ~1 KB `omni.message/v1` outbox payloads
+ * shaped like the ones the ingest writes.
+ */
+import { createHmac } from 'node:crypto';
+import type { PreparedRequest } from './load.ts';
+
+/** The one WhatsApp account every benchmark daemon serves. */
+export const BENCH_ACCOUNT = {
+  id: 'bench-wa',
+  phoneNumberId: '106540352242922',
+  appSecret: 'bench-app-secret',
+  accessToken: 'bench-access-token',
+  verifyToken: 'bench-verify-token',
+};
+
+/** The account's channel file, as an operator would write it. */
+export function whatsappChannelYaml(): string {
+  return [
+    `id: ${BENCH_ACCOUNT.id}`,
+    'channel: whatsapp',
+    `phoneNumberId: "${BENCH_ACCOUNT.phoneNumberId}"`,
+    `accessToken: ${BENCH_ACCOUNT.accessToken}`,
+    `appSecret: ${BENCH_ACCOUNT.appSecret}`,
+    `verifyToken: ${BENCH_ACCOUNT.verifyToken}`,
+  ].join('\n') + '\n';
+}
+
+// A typical customer message: long enough that the body is in the 0.6–1 KB range of real ones.
+const TEXT = 'Hello, I ordered the blue jacket last week (order 4471) and would like to know whether it ships before Friday, and if it also comes in another colour?';
+
+/**
+ * `count` signed webhooks, one text message each, with unique wamids; senders cycle through
+ * `senders` numbers so conversations get several messages (the common case) but consecutive
+ * requests belong to different conversations, as with real traffic.
+ */
+export function signedWebhooks(options: { count: number; senders: number; tag: string; senderOffset?: number }): PreparedRequest[] {
+  const now = Math.floor(Date.now() / 1000);
+  const requests: PreparedRequest[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const sender = String(16_505_550_000 + (options.senderOffset ?? 0) + (i % options.senders));
+    const body = {
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: BENCH_ACCOUNT.phoneNumberId },
+                contacts: [{ profile: { name: `Customer ${sender.slice(-4)}` }, wa_id: sender }],
+                messages: [
+                  {
+                    from: sender,
+                    id: `wamid.BENCH${options.tag}${String(i).padStart(7, '0')}`,
+                    timestamp: String(now),
+                    type: 'text',
+                    text: { body: TEXT },
+                  },
+                ],
+              },
+              field: 'messages',
+            },
+          ],
+        },
+      ],
+    };
+    const raw = Buffer.from(JSON.stringify(body));
+    requests.push({
+      path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', BENCH_ACCOUNT.appSecret).update(raw).digest('hex')}`,
+      },
+      body: raw,
+    });
+  }
+  return requests;
+}
+
+/** One outbox row as the relay reads it. */
+export interface OutboxSeed {
+  subject: string;
+  msgId: string;
+  payload: Record<string, unknown>;
+  orderingKey: string;
+}
+
+/**
+ * `count` outbox rows of ~1 KB `omni.message/v1` payloads, each in its own conversation
+ * (distinct ordering keys), published under `subject`.
+ */
+export function outboxSeeds(count: number, subject: string): OutboxSeed[] {
+  const at = new Date();
+  const seeds: OutboxSeed[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = String(i).padStart(8, '0');
+    const sender = String(16_505_550_000 + i);
+    const messageId = `msg_01BENCH${n}`;
+    const conversationId = `cv_01BENCH${n}`;
+    const wamid = `wamid.BENCHRELAY${n}`;
+    seeds.push({
+      subject,
+      msgId: `${messageId}:in`,
+      orderingKey: conversationId,
+      payload: {
+        schema: 'omni.message/v1',
+        id: messageId,
+        direction: 'in',
+        channel: 'whatsapp',
+        account: BENCH_ACCOUNT.id,
+        externalId: wamid,
+        conversationId,
+        contact: {
+          id: `ct_01BENCH${n}`,
+          identity: { channel: 'whatsapp', account: BENCH_ACCOUNT.id, externalId: sender },
+          displayName: `Customer ${sender.slice(-4)}`,
+          phone: `+${sender}`,
+        },
+        timestamp: at.toISOString(),
+        receivedAt: at.toISOString(),
+        parts: [{ type: 'text', text: TEXT }],
+        session: { window: '24h', expiresAt: new Date(at.getTime() + 86_400_000).toISOString() },
+        raw: { from: sender, id: wamid, timestamp: String(Math.floor(at.getTime() / 1000)), type: 'text', text: { body: TEXT } },
+      },
+    });
+  }
+  return seeds;
+}

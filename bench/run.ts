@@ -1,0 +1,342 @@
+/**
+ * `npm run bench`: the inbound path measured on this machine, each figure next to a baseline
+ * taken in the same run on the same box, so a reader sees the daemon's cost rather than the
+ * machine's speed. Starts its own PostgreSQL and nats-server (the test suite's helpers),
+ * prints tables on stdout (progress on stderr), removes everything, exits 0. It never
+ * asserts a timing: numbers on a shared 2-core box move ±20 % from run to run.
+ *
+ * Phases: HTTP baselines → daemon on PostgreSQL (ingest c=32 with publish lag, ingest c=1,
+ * duplicate re-posts) → daemon on PGlite → relay drain of a pre-filled outbox vs raw js.publish.
+ * See docs/performance.md for what each figure means.
+ */
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { startTestNats, startTestPostgres, type TestServer } from '../test/support/global-setup.ts';
+import { findNatsServer } from '../src/core/nats/local-server.ts';
+import { streams as streamsFor, subjects as subjectsFor } from '../src/core/schemas/subjects.ts';
+import { runLoad, type LoadResult, type PreparedRequest } from './load.ts';
+import { BENCH_ACCOUNT, signedWebhooks } from './fixtures.ts';
+import { startBenchDaemon } from './daemon.ts';
+import { startBaselineServer } from './baseline-servers.ts';
+import { benchRelay, type RelayBenchResult } from './relay.ts';
+import { num, ratio, table, type Cell } from './report.ts';
+
+/** Sizes of each phase; small enough that the whole run stays under ~3 minutes on 2 cores. */
+const SIZES = {
+  /** Webhooks per concurrent ingest run, and in the same run against the baselines. */
+  ingest: 3_000,
+  concurrency: 32,
+  /** Webhooks in the one-at-a-time run. */
+  sequential: 1_000,
+  /** Already-recorded webhooks posted again. */
+  duplicates: 1_000,
+  /** Webhooks in the embedded-PGlite run. */
+  pglite: 1_000,
+  /** Warm-up webhooks before each measured run (JIT, connection pool, first-insert costs). */
+  warmup: 300,
+  /** Rows pre-filled into the outbox for the relay drain. */
+  relayRows: 50_000,
+  /** Each sender sends this many of a run's messages: 1 of them opens the conversation. */
+  messagesPerSender: 6,
+};
+
+const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** Undone in reverse order at the end, on failure, and on Ctrl-C. */
+const cleanups: Array<() => Promise<void>> = [];
+
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) {
+    const cleanup = cleanups.pop()!;
+    await cleanup().catch((error: unknown) => say(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping servers`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
+/** One labelled HTTP run, for the detail table. */
+interface NamedRun {
+  name: string;
+  result: LoadResult;
+}
+
+/** What one daemon phase measured. */
+interface DaemonPhase {
+  concurrent: LoadResult;
+  /** First webhook sent → every message.in event of the run in the stream, ms. */
+  publishLagMs: number;
+  /** Last answer read → every message.in event in the stream, ms. */
+  publishTailMs: number;
+  /** Every event the relay published during the run (message.in + session.opened + contact.created). */
+  eventsPublished: number;
+  sequential?: LoadResult;
+  duplicates?: { result: LoadResult; newMessages: number; newOutboxRows: number; newEvents: number };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const facts = await machineFacts();
+  say('starting PostgreSQL and nats-server');
+  const [pg, nats] = await Promise.all([startTestPostgres(), startTestNats()]);
+  cleanups.push(() => nats.stop(), () => pg.stop());
+  const pgVersion = await withAdmin(pg, async (sql) => (await sql<{ v: string }[]>`select version() as v`)[0]!.v);
+  const nc = await connect({ servers: nats.url, name: 'omnibus-bench' });
+  cleanups.push(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const tag = randomBytes(3).toString('hex').toUpperCase();
+
+  const runs: NamedRun[] = [];
+  const record = (name: string, result: LoadResult) => {
+    runs.push({ name, result });
+    say(`${name}: ${num(result.requestsPerSecond)} req/s, p99 ${num(result.p99, 1)} ms, non-2xx ${result.non2xx}`);
+    return result;
+  };
+
+  // 1. Baselines: the same HTTP stack and load generator, no daemon.
+  const baselines: Record<string, LoadResult> = {};
+  for (const kind of ['bare', 'verify'] as const) {
+    const server = await startBaselineServer(kind);
+    const label = kind === 'bare' ? 'bare hono (read body, 200)' : 'hono + verify + parse (no DB)';
+    await runLoad(server.url, signedWebhooks({ count: SIZES.warmup, senders: 50, tag: `${tag}W` }), SIZES.concurrency);
+    baselines[`${kind}-c32`] = record(`${label}, c=${SIZES.concurrency}`, await runLoad(server.url, webhooks(SIZES.ingest, `${tag}A`), SIZES.concurrency));
+    baselines[`${kind}-c1`] = record(`${label}, c=1`, await runLoad(server.url, webhooks(SIZES.sequential, `${tag}S`), 1));
+    if (kind === 'bare') {
+      baselines['bare-pglite'] = record(`${label}, c=${SIZES.concurrency}, N=${SIZES.pglite}`, await runLoad(server.url, webhooks(SIZES.pglite, `${tag}L`), SIZES.concurrency));
+    }
+    await server.close();
+  }
+
+  // 2. The daemon on PostgreSQL.
+  say(`daemon on PostgreSQL: ${SIZES.ingest} webhooks at c=${SIZES.concurrency}`);
+  const ingestDb = await createDatabase(pg, `omnibus_bench_ingest_${tag.toLowerCase()}`);
+  const onPostgres = await daemonPhase({ nats, jsm, databaseUrl: ingestDb, prefix: 'benchpg', tag, count: SIZES.ingest, full: true, record });
+
+  // 3. The daemon on embedded PGlite (the default when database.url is null).
+  say(`daemon on PGlite: ${SIZES.pglite} webhooks at c=${SIZES.concurrency}`);
+  const onPglite = await daemonPhase({ nats, jsm, databaseUrl: null, prefix: 'benchlite', tag, count: SIZES.pglite, full: false, record });
+
+  // 4. Relay drain of a pre-filled outbox, and raw js.publish of the same payloads.
+  say(`relay: filling the outbox with ${num(SIZES.relayRows)} rows, then draining it`);
+  const relayDb = await createDatabase(pg, `omnibus_bench_relay_${tag.toLowerCase()}`);
+  const relay = await benchRelay({ databaseUrl: relayDb, natsUrl: nats.url, prefix: 'benchrelay', rows: SIZES.relayRows });
+  say(`relay: ${num(relay.relay.messagesPerSecond)} msgs/s; raw js.publish: ${num(relay.baseline.messagesPerSecond)} msgs/s`);
+
+  const totalSeconds = (performance.now() - started) / 1000;
+  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, totalSeconds });
+}
+
+/** `count` fresh signed webhooks for a run, `messagesPerSender` per sender. */
+function webhooks(count: number, runTag: string, senderOffset = 0): PreparedRequest[] {
+  return signedWebhooks({ count, senders: Math.ceil(count / SIZES.messagesPerSender), tag: runTag, senderOffset });
+}
+
+/** Starts a daemon, warms it up, measures ingest and publish lag (and, if `full`, c=1 and duplicates), stops it. */
+async function daemonPhase(options: {
+  nats: TestServer;
+  jsm: JetStreamManager;
+  databaseUrl: string | null;
+  prefix: string;
+  tag: string;
+  count: number;
+  full: boolean;
+  record: (name: string, result: LoadResult) => LoadResult;
+}): Promise<DaemonPhase> {
+  const { jsm, prefix, record } = options;
+  const kind = options.databaseUrl ? 'PostgreSQL' : 'PGlite';
+  const bench = await startBenchDaemon({ natsUrl: options.nats.url, prefix, databaseUrl: options.databaseUrl });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await bench.stop();
+  };
+  cleanups.push(stop);
+  try {
+    const { url } = bench.daemon;
+    const stream = streamsFor(prefix).events;
+    const messageIn = subjectsFor(prefix).evt.messageIn('whatsapp', BENCH_ACCOUNT.id);
+    // Warm-up senders are not reused, so the measured run opens its own conversations.
+    const warmup = await runLoad(url, webhooks(SIZES.warmup, `${options.tag}${prefix}W`, 900_000), SIZES.concurrency);
+    if (warmup.non2xx > 0) throw new Error(`${kind} daemon answered ${warmup.non2xx} warm-up webhooks with non-2xx; see the log on stderr`);
+    await waitForCount(jsm, stream, messageIn, SIZES.warmup);
+    const eventsBefore = (await jsm.streams.info(stream)).state.messages;
+
+    const requests = webhooks(options.count, `${options.tag}${prefix}A`);
+    const expected = SIZES.warmup + options.count;
+    const published = waitForCount(jsm, stream, messageIn, expected);
+    const concurrent = record(`omnibus on ${kind}, c=${SIZES.concurrency}`, await runLoad(url, requests, SIZES.concurrency));
+    const publishedAt = await published;
+    const eventsPublished = (await jsm.streams.info(stream)).state.messages - eventsBefore;
+    const phase: DaemonPhase = {
+      concurrent,
+      publishLagMs: publishedAt - concurrent.startedAt,
+      publishTailMs: Math.max(0, publishedAt - concurrent.finishedAt),
+      eventsPublished,
+    };
+    say(`${kind}: all ${options.count} message.in events in the stream ${num(phase.publishLagMs)} ms after the first webhook`);
+    if (!options.full) return phase;
+
+    phase.sequential = record(`omnibus on ${kind}, c=1`, await runLoad(url, webhooks(SIZES.sequential, `${options.tag}${prefix}S`), 1));
+    await waitForCount(jsm, stream, messageIn, expected + SIZES.sequential);
+
+    // Meta redelivers what it could not confirm: the same bytes, the same signature.
+    const sql = postgres(options.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      const counts = async () => {
+        const [row] = await sql<{ messages: number; outbox: number }[]>`
+          select (select count(*)::int from messages) as messages, (select count(*)::int from outbox) as outbox`;
+        return { ...row!, events: (await jsm.streams.info(stream)).state.messages };
+      };
+      const before = await counts();
+      const result = record(`omnibus on ${kind}, duplicates, c=${SIZES.concurrency}`, await runLoad(url, requests.slice(0, SIZES.duplicates), SIZES.concurrency));
+      // Anything a duplicate had wrongly recorded would be published well within this.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const after = await counts();
+      phase.duplicates = {
+        result,
+        newMessages: after.messages - before.messages,
+        newOutboxRows: after.outbox - before.outbox,
+        newEvents: after.events - before.events,
+      };
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+    return phase;
+  } finally {
+    await stop();
+  }
+}
+
+/**
+ * Polls the stream until `subject` holds `target` messages; resolves with performance.now()
+ * at that moment. Polling every 10 ms bounds the error of the lag figure to about that.
+ */
+async function waitForCount(jsm: JetStreamManager, stream: string, subject: string, target: number, timeoutMs = 120_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const info = await jsm.streams.info(stream, { subjects_filter: subject });
+    const count = info.state.subjects?.[subject] ?? 0;
+    if (count >= target) return performance.now();
+    if (performance.now() > deadline) throw new Error(`only ${count} of ${target} events reached ${subject} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Runs `work` on a short-lived connection to the server's `postgres` database. */
+async function withAdmin<T>(server: TestServer, work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(server.url, { max: 1, onnotice: () => {} });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** Creates an empty database on the throwaway server (removed with it) and returns its URL. */
+async function createDatabase(server: TestServer, name: string): Promise<string> {
+  await withAdmin(server, (sql) => sql.unsafe(`create database ${name}`));
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Facts a reader needs to compare figures across machines. */
+async function machineFacts(): Promise<Record<string, string>> {
+  const binary = await findNatsServer();
+  const nats = binary ? spawnSync(binary, ['--version'], { encoding: 'utf8' }) : null;
+  return {
+    node: process.version,
+    nproc: String(availableParallelism()),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    memory: `${num(totalmem() / 2 ** 30, 1)} GiB`,
+    'nats-server': nats?.stdout?.trim().replace(/^nats-server:\s*/, '') || 'unknown',
+    // Anything else running on the box takes cores from both the daemon and its baseline.
+    'load average at start (1/5/15 min)': loadavg().map((l) => num(l, 2)).join(' / '),
+  };
+}
+
+function print(data: {
+  facts: Record<string, string>;
+  pgVersion: string;
+  runs: NamedRun[];
+  baselines: Record<string, LoadResult>;
+  onPostgres: DaemonPhase;
+  onPglite: DaemonPhase;
+  relay: RelayBenchResult;
+  totalSeconds: number;
+}): void {
+  const { facts, baselines, onPostgres: pgPhase, onPglite: litePhase, relay } = data;
+  const out: string[] = [];
+  out.push('', '## Machine', '');
+  out.push(table(['fact', 'value'], [
+    ...Object.entries(facts).map(([k, v]): Cell[] => [k, v]),
+    ['PostgreSQL', data.pgVersion.split(' on ')[0]!],
+    ['PostgreSQL settings', 'test server: fsync=off, synchronous_commit=off'],
+    ['load generator', 'same process, node:http keep-alive, closed loop'],
+    ['load average at end (1/5/15 min)', loadavg().map((l) => num(l, 2)).join(' / ')],
+  ]));
+
+  out.push('', '## HTTP runs (latency = request written → answer read)', '');
+  out.push(table(['run', 'N', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'non-2xx'], data.runs.map(({ name, result: r }) => [
+    name, r.requests, r.requestsPerSecond, num(r.p50, 2), num(r.p95, 2), num(r.p99, 2), num(r.max, 1), r.non2xx,
+  ])));
+
+  const pg = pgPhase.concurrent;
+  const seq = pgPhase.sequential!;
+  const dup = pgPhase.duplicates!;
+  const lite = litePhase.concurrent;
+  const bare = baselines['bare-c32']!;
+  const bare1 = baselines['bare-c1']!;
+  const verify = baselines['verify-c32']!;
+  const bareLite = baselines['bare-pglite']!;
+  const c = SIZES.concurrency;
+  const rows: Cell[][] = [
+    [`ingest on PostgreSQL, c=${c}, N=${num(pg.requests)}: req/s`, num(pg.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(pg.requestsPerSecond, bare.requestsPerSecond)],
+    ['  p50 latency, ms', num(pg.p50, 1), num(bare.p50, 1), ratio(pg.p50, bare.p50)],
+    ['  p95 latency, ms', num(pg.p95, 1), num(bare.p95, 1), ratio(pg.p95, bare.p95)],
+    ['  p99 latency, ms', num(pg.p99, 1), num(bare.p99, 1), ratio(pg.p99, bare.p99)],
+    ['  non-2xx', num(pg.non2xx), num(bare.non2xx), null],
+    [`  same load, verify + parse only (no DB): req/s`, null, `${num(verify.requestsPerSecond)} (hono+verify)`, ratio(pg.requestsPerSecond, verify.requestsPerSecond)],
+    [`ingest on PostgreSQL, c=1, N=${num(seq.requests)}: req/s`, num(seq.requestsPerSecond), `${num(bare1.requestsPerSecond)} (bare hono)`, ratio(seq.requestsPerSecond, bare1.requestsPerSecond)],
+    ['  p50 / p99 latency, ms', `${num(seq.p50, 2)} / ${num(seq.p99, 2)}`, `${num(bare1.p50, 2)} / ${num(bare1.p99, 2)}`, ratio(seq.p50, bare1.p50)],
+    [`ingest on PGlite, c=${c}, N=${num(lite.requests)}: req/s`, num(lite.requestsPerSecond), `${num(bareLite.requestsPerSecond)} (bare hono)`, ratio(lite.requestsPerSecond, bareLite.requestsPerSecond)],
+    ['  p50 / p99 latency, ms', `${num(lite.p50, 1)} / ${num(lite.p99, 1)}`, `${num(bareLite.p50, 1)} / ${num(bareLite.p99, 1)}`, ratio(lite.p99, bareLite.p99)],
+    ['  non-2xx', num(lite.non2xx), num(bareLite.non2xx), null],
+    [`publish lag, PostgreSQL: 1st webhook → all ${num(pg.requests)} in stream, ms`, num(pgPhase.publishLagMs), null, null],
+    ['  after the last answer, ms', num(pgPhase.publishTailMs), null, null],
+    ['  events published by the relay meanwhile, events/s', `${num(pgPhase.eventsPublished / (pgPhase.publishLagMs / 1000))} (${num(pgPhase.eventsPublished)} events)`, null, null],
+    [`publish lag, PGlite: 1st webhook → all ${num(lite.requests)} in stream, ms`, num(litePhase.publishLagMs), null, null],
+    ['  after the last answer, ms', num(litePhase.publishTailMs), null, null],
+    [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(relay.baseline.messagesPerSecond)} (js.publish, window 256)`, ratio(relay.relay.messagesPerSecond, relay.baseline.messagesPerSecond)],
+    ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(relay.baseline.elapsedMs / 1000, 2), ratio(relay.relay.elapsedMs, relay.baseline.elapsedMs)],
+    ['  until every row marked published, s', num(relay.relay.markedMs! / 1000, 2), null, null],
+    ['  messages in stream afterwards', num(relay.relay.inStream), num(relay.baseline.inStream), null],
+    [`duplicate re-posts on PostgreSQL, c=${c}, N=${num(dup.result.requests)}: req/s`, num(dup.result.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(dup.result.requestsPerSecond, bare.requestsPerSecond)],
+    ['  p99 latency, ms', num(dup.result.p99, 1), num(bare.p99, 1), ratio(dup.result.p99, bare.p99)],
+    ['  new message rows / outbox rows / stream events', `${dup.newMessages} / ${dup.newOutboxRows} / ${dup.newEvents}`, null, null],
+    ['  non-2xx', num(dup.result.non2xx), null, null],
+  ];
+  out.push('', '## Summary (ratio = omnibus ÷ baseline)', '');
+  out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows));
+  out.push('', `Outbox bulk insert before the drain: ${num(relay.insertRowsPerSecond)} rows/s (1,000 rows per statement).`);
+  out.push(`Total bench time: ${num(data.totalSeconds, 1)} s.`, '');
+  process.stdout.write(out.join('\n'));
+}
+
+try {
+  await main();
+} catch (error) {
+  process.exitCode = 1;
+  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await cleanUp();
+}

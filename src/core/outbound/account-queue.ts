@@ -1,0 +1,307 @@
+/**
+ * The sender of ONE account. It sends only while this replica holds the account's lease
+ * (`send:<account>`), so the account's rate is global across replicas. Due jobs are claimed in
+ * order, one per conversation at a time (a conversation's messages go out in acceptance
+ * order), and run through the account's own p-queue: `rateLimit.perSecond` platform calls a
+ * second on average, in bursts of a fifth of that, spaced per recipient when
+ * `perRecipientPerSecond` is set.
+ * A `rate_limited` answer pauses this account's queue for the time asked; no other account
+ * waits, since each has its own queue.
+ */
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import { acquireLease, releaseLease } from '../storage/lease.ts';
+import type { AdapterEntry } from '../registry.ts';
+import type { OutboundDeps } from './deps.ts';
+import { abandonedJobs, dueJobs, markSending, type SendJob } from './jobs.ts';
+import { loadOutbound, recordFailed, recordSent } from './outcomes.ts';
+import { handleSendError } from './retry.ts';
+
+/**
+ * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
+ * rate every fifth of a second rather than the whole second's worth at once: the same average,
+ * but bursts stay small, so jitter between our clock and the platform's (which counts with a
+ * token bucket or one-second buckets) never turns a burst at a boundary into a 130429. (Not
+ * smaller: each window ends a timer tick late, and ten windows a second lost 2 % of the rate.)
+ */
+export function queueRate(perSecond: number): { cap: number; intervalMs: number } {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return { cap: 1_000_000, intervalMs: 1000 };
+  const cap = Math.max(1, Math.round(perSecond / 5));
+  return { cap, intervalMs: (1000 * cap) / perSecond };
+}
+
+/** Sends one account's queued messages while holding its lease. */
+export class AccountSender {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private leader = false;
+  private lastRenew = 0;
+  private queue: PQueue;
+  private perSecond: number;
+  /** Jobs this replica has in hand (queued in p-queue or waiting for a recipient's turn). */
+  private inHand = new Set<number>();
+  /** Jobs whose task has started, with the promise that ends it. */
+  private readonly started = new Map<number, Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Wall-clock ms before which no platform call is made (the platform asked us to wait). */
+  private pausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  /** Per conversation: the earliest wall-clock ms of its next call. */
+  private readonly recipientNext = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: OutboundDeps,
+    readonly account: string,
+    private readonly entry: () => AdapterEntry | undefined,
+  ) {
+    this.log = deps.logger.child({ component: 'sender', account });
+    this.perSecond = entry()?.adapter.capabilities.rateLimit.perSecond ?? 1;
+    this.queue = this.makeQueue(this.perSecond);
+  }
+
+  /** True while this replica holds the account's sending lease. */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work may be due: look now instead of at the next poll. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Stops claiming, drops what has not started, lets calls in flight finish and be recorded
+   * (aborting them would leave them ambiguous), then gives the lease up for another replica.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.dropWaiting();
+    await Promise.allSettled(this.started.values());
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    if (this.leader) await releaseLease(this.deps.db, this.leaseName, this.deps.holder).catch(() => undefined);
+    this.leader = false;
+  }
+
+  /** Holds the platform back until `until` (wall-clock ms): the account's queue pauses. */
+  pause(until: number): void {
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.queue.pause();
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      this.queue.start();
+      this.notify();
+    }, until - Date.now());
+  }
+
+  /** Holds one conversation back until `until` (the platform's per-recipient limit). */
+  holdRecipient(conversationId: string, until: number): void {
+    this.recipientNext.set(conversationId, Math.max(until, this.recipientNext.get(conversationId) ?? 0));
+  }
+
+  private get leaseName(): string {
+    return `send:${this.account}`;
+  }
+
+  private makeQueue(perSecond: number): PQueue {
+    const { cap, intervalMs } = queueRate(perSecond);
+    // Enough concurrency for a second's worth of calls, so latency never lowers the rate.
+    const concurrency = Math.min(256, Math.max(8, Math.ceil(perSecond)));
+    return new PQueue({ concurrency, intervalCap: cap, interval: intervalMs, strict: true });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let lastDispatch = 0;
+    while (this.running) {
+      let claimed = 0;
+      try {
+        // Completions wake the loop one by one; claiming at most every 10 ms batches them.
+        const gap = lastDispatch + 10 - Date.now();
+        if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+        lastDispatch = Date.now();
+        if (await this.holdLease()) claimed = await this.dispatch();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.log.warn({ err: error, failures }, 'sender loop failed; will retry');
+      }
+      if (!this.running) break;
+      const idle = failures > 0 ? Math.min(5_000, 250 * 2 ** Math.min(failures, 5)) : this.leader ? this.deps.settings.idleMs : this.deps.settings.leaseTtlMs / 3;
+      if (claimed === 0) await this.sleep(idle);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      this.wake = null;
+    });
+  }
+
+  private async holdLease(): Promise<boolean> {
+    const now = Date.now();
+    const ttl = this.deps.settings.leaseTtlMs;
+    if (this.leader && now - this.lastRenew < ttl / 3) return true;
+    const had = this.leader;
+    try {
+      this.leader = await acquireLease(this.deps.db, this.leaseName, this.deps.holder, ttl);
+    } catch (error) {
+      // Cannot prove we still hold it: stop sending before another replica may start.
+      this.leader = false;
+      throw error;
+    } finally {
+      if (had && !this.leader) this.dropWaiting();
+    }
+    this.lastRenew = now;
+    if (this.leader !== had) this.log.info({ leader: this.leader }, this.leader ? 'sending lease acquired' : 'sending lease lost');
+    // On takeover, and at every renewal: a call whose outcome could not be recorded ages out too.
+    if (this.leader) await this.settleAbandoned();
+    return this.leader;
+  }
+
+  /**
+   * Jobs a dead holder left `sending`: the platform may or may not have accepted them, and no
+   * platform offers a way to ask. Sending again could deliver twice, so they end `failed`
+   * (`channel_unavailable`, `details.ambiguous: true`) for a human or the helpdesk to decide.
+   */
+  private async settleAbandoned(): Promise<void> {
+    for (const job of await abandonedJobs(this.deps.db, this.account)) {
+      this.log.warn({ message: job.messageId }, 'send left in flight by a stopped replica; not retried to avoid a double send');
+      await recordFailed(this.deps, job, {
+        code: 'channel_unavailable',
+        message: 'the daemon stopped while this message was being handed to the platform; it may or may not have been sent',
+        details: { ambiguous: true, attempts: job.attempts },
+      }, { deadLetter: true });
+    }
+  }
+
+  /** Claims due jobs into the queue; returns how many. */
+  private async dispatch(): Promise<number> {
+    const entry = this.entry();
+    if (!entry) return 0;
+    const perSecond = entry.adapter.capabilities.rateLimit.perSecond;
+    if (perSecond !== this.perSecond) {
+      // p-queue's rate is fixed at construction: waiting tasks move to a queue with the new rate.
+      this.perSecond = perSecond;
+      this.dropWaiting();
+      this.queue = this.makeQueue(perSecond);
+    }
+    const highWater = Math.min(1_000, Math.max(16, Math.ceil(2 * perSecond)));
+    const room = highWater - this.inHand.size;
+    if (room <= 0) return 0;
+    const jobs = await dueJobs(this.deps.db, this.account, [...this.inHand], room);
+    const perRecipient = entry.adapter.capabilities.rateLimit.perRecipientPerSecond;
+    const now = Date.now();
+    if (this.recipientNext.size > 10_000) {
+      for (const [conversationId, until] of this.recipientNext) if (until < now) this.recipientNext.delete(conversationId);
+    }
+    for (const job of jobs) {
+      this.inHand.add(job.seq);
+      const wait = (this.recipientNext.get(job.conversationId) ?? 0) - now;
+      if (wait > 0) {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.enqueue(job, perRecipient);
+        }, wait);
+        this.timers.add(timer);
+      } else {
+        this.enqueue(job, perRecipient);
+      }
+    }
+    return jobs.length;
+  }
+
+  private enqueue(job: SendJob, perRecipient: number | null): void {
+    if (!this.running || !this.leader) {
+      this.inHand.delete(job.seq);
+      return;
+    }
+    const queue = this.queue;
+    void queue
+      .add(() => {
+        const task = this.execute(job, perRecipient).catch((error: unknown) => {
+          this.log.error({ err: error, message: job.messageId }, 'send task failed; the job stays queued');
+        });
+        this.started.set(job.seq, task);
+        return task;
+      })
+      .finally(() => {
+        this.started.delete(job.seq);
+        this.inHand.delete(job.seq);
+        this.notify();
+      });
+  }
+
+  /** Forgets tasks that have not started (they stay `queued` in the database). */
+  private dropWaiting(): void {
+    this.queue.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.inHand = new Set(this.started.keys());
+  }
+
+  private async execute(job: SendJob, perRecipient: number | null): Promise<void> {
+    const entry = this.entry();
+    if (!this.running || !this.leader || !entry?.adapter.send) return;
+    const message = await loadOutbound(this.deps, job).catch(async (error: unknown) => {
+      await handleSendError(this.deps, this, job, error, { attempts: job.attempts + 1, sent: false, timedOut: false });
+      return null;
+    });
+    if (!message) return;
+    // The platform may have asked us to wait after this task was scheduled.
+    if (Date.now() < this.pausedUntil) {
+      await handleSendError(this.deps, this, job, null, { attempts: job.attempts, sent: false, timedOut: false, pausedUntil: this.pausedUntil });
+      return;
+    }
+    const { sendTimeoutMs, leaseTtlMs } = this.deps.settings;
+    const marked = await markSending(this.deps.db, job.seq, this.deps.holder, sendTimeoutMs + leaseTtlMs);
+    if (!marked) return;
+    if (perRecipient) this.holdRecipient(job.conversationId, Date.now() + 1000 / perRecipient);
+    const deadline = AbortSignal.timeout(sendTimeoutMs);
+    let externalId: string;
+    try {
+      externalId = (await entry.adapter.send(message, deadline)).externalId;
+    } catch (error) {
+      await handleSendError(this.deps, this, job, error, { attempts: marked.attempts, sent: true, timedOut: deadline.aborted });
+      return;
+    }
+    await this.recordAccepted(job, externalId, message.idempotencyKey);
+  }
+
+  /**
+   * The platform accepted: recording that is the one step that must not be lost, so a failing
+   * database is retried for about as long as the job's `sending` claim lasts. Past that the
+   * job is left `sending` and settled as ambiguous, never sent again.
+   */
+  private async recordAccepted(job: SendJob, externalId: string, idempotencyKey: string): Promise<void> {
+    const deadline = Date.now() + this.deps.settings.sendTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await recordSent(this.deps, job, externalId, idempotencyKey);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        this.log.warn({ err: error, message: job.messageId, attempt }, 'could not record an accepted send; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The outbound module as a daemon extension: the acceptance path behind `api.send`,
+ * `POST /v1/messages` and the command stream; the per-account senders; the session scheduler;
+ * and the read operations `message.get` and `session.get`. See docs/outbound.md.
+ */
+import path from 'node:path';
+import type { Hono } from 'hono';
+import type { Daemon, DaemonExtension } from '../daemon.ts';
+import { serveOverNats } from '../api/operations.ts';
+import { createHttpClient, type HttpClient } from '../http-client.ts';
+import { createFileMediaStore, type MediaStore } from '../media/store.ts';
+import { createNatsMediaStore } from '../media/nats-store.ts';
+import { streams as streamNames, subjects as subjectsFor } from '../schemas/subjects.ts';
+import { resolveSettings, type OutboundDeps, type OutboundSettings } from './deps.ts';
+import { SendAcceptor } from './accept.ts';
+import { OutboundSender } from './sender.ts';
+import { CommandConsumer } from './commands.ts';
+import { SessionScheduler } from './sessions.ts';
+import { mountOutboundHttp, natsOperations } from './operations.ts';
+import { createOutboundMetrics } from './metrics.ts';
+
+export type { OutboundSettings } from './deps.ts';
+export type { SendOutcome, SendSource } from './answers.ts';
+
+/** Options of the outbound extension. */
+export interface OutboundOptions {
+  settings?: Partial<OutboundSettings>;
+  /** The client attachments are fetched with (default: a guarded client, public addresses only). */
+  http?: HttpClient;
+}
+
+/** The running outbound module of one daemon. */
+export class OutboundExtension implements DaemonExtension {
+  private deps: OutboundDeps | null = null;
+  acceptor!: SendAcceptor;
+  sender!: OutboundSender;
+  sessions!: SessionScheduler;
+  private commands: CommandConsumer | null = null;
+  private api: { stop(): Promise<void> } | null = null;
+  private attach: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: OutboundOptions = {}) {}
+
+  mountApi(api: Hono, daemon: Daemon): void {
+    const deps = this.wire(daemon);
+    mountOutboundHttp(api, deps, this.acceptor, deps.logger);
+  }
+
+  async start(daemon: Daemon): Promise<void> {
+    this.wire(daemon);
+    this.sender.start();
+    this.sessions.start();
+    this.attach = this.attachNats(daemon);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.attach;
+    await this.commands?.stop().catch(() => undefined);
+    await this.api?.stop().catch(() => undefined);
+    await this.sender?.stop();
+    await this.sessions?.stop();
+  }
+
+  /** Builds the module once; both `mountApi` (before start) and `start` need it. */
+  private wire(daemon: Daemon): OutboundDeps {
+    if (this.deps) return this.deps;
+    const settings = daemon.config.daemon;
+    const logger = daemon.logger.child({ component: 'outbound' });
+    const deps: OutboundDeps = {
+      db: daemon.database.db,
+      accounts: daemon.registry,
+      subjects: subjectsFor(settings.nats.prefix),
+      clock: daemon.clock,
+      logger,
+      store: mediaStoreOf(daemon),
+      http: this.options.http ?? createHttpClient({ logger: logger.child({ component: 'attachments' }) }),
+      mediaMaxBytes: () => daemon.config.daemon.media.maxBytes,
+      holder: daemon.instanceId,
+      settings: resolveSettings(this.options.settings),
+      metrics: createOutboundMetrics(daemon.metrics.registry),
+      notifyRelay: () => daemon.relay.notify(),
+      notifySender: (account) => this.sender?.notify(account),
+    };
+    this.deps = deps;
+    this.acceptor = new SendAcceptor(deps);
+    this.sender = new OutboundSender(deps);
+    this.sessions = new SessionScheduler(deps);
+    return deps;
+  }
+
+  /** NATS may come up after the daemon: serve the API and read commands once it is there. */
+  private async attachNats(daemon: Daemon): Promise<void> {
+    const deps = this.deps!;
+    while (!this.stopped) {
+      const bus = daemon.bus;
+      if (bus) {
+        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger);
+        const commands = new CommandConsumer(deps, this.acceptor);
+        try {
+          await commands.start(bus);
+          this.commands = commands;
+          return;
+        } catch (error) {
+          deps.logger.warn({ err: error }, 'could not start the send command consumer; will retry');
+          await this.api.stop();
+          this.api = null;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
+/** The outbound extension the shipped daemon runs. */
+export function createOutbound(options: OutboundOptions = {}): OutboundExtension {
+  return new OutboundExtension(options);
+}
+
+/**
+ * The daemon's media store. The daemon does not expose the instance it built, so an equivalent
+ * one is built from the same settings (both kinds are stateless views of shared storage).
+ */
+function mediaStoreOf(daemon: Daemon): MediaStore {
+  const exposed = (daemon as Daemon & { store?: MediaStore }).store;
+  if (exposed) return exposed;
+  const settings = daemon.config.daemon;
+  if (settings.media.store !== 'nats') return createFileMediaStore(settings.dataDir);
+  return createNatsMediaStore({
+    connection: () => (daemon.bus?.isConnected() ? daemon.bus.nc : null),
+    bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
+    stagingDir: path.join(settings.dataDir, 'media-staging'),
+  });
+}

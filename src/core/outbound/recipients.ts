@@ -1,0 +1,189 @@
+/**
+ * Who a send goes to: a contact (aliases of merged contacts resolve to the survivor) or a
+ * platform id on an account, down to the identity and the conversation the message joins.
+ * Read-only: a conversation that does not exist yet is created in the acceptance transaction.
+ */
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../storage/db.ts';
+import { conversations, identities, identityAliases, sessionWindows } from '../storage/schema.ts';
+import { rowsOf } from '../storage/lease.ts';
+import { OmniError } from '../errors.ts';
+import type { AdapterEntry } from '../registry.ts';
+import type { AccountSource } from './deps.ts';
+
+/** The resolved recipient of a send. */
+export interface Recipient {
+  identityId: string;
+  /** The identity's platform id on the account (what the adapter sends to). */
+  externalId: string;
+  /** The current canonical contact (after merges). */
+  contactId: string;
+  displayName: string | null;
+  phone: string | null;
+  /** The direct conversation, or null when none exists yet (created on accept). */
+  conversationId: string | null;
+  conversationExternalId: string;
+  /** Set when the platform reported the identity unreachable (blocked, unfollowed). */
+  unreachableSince: Date | null;
+}
+
+/** The latest service window of a conversation, as the rules need it. */
+export interface WindowRow {
+  id: string;
+  openedAt: Date;
+  expiresAt: Date | null;
+  quotaLimit: number | null;
+  quotaUsed: number;
+}
+
+type IdentityRow = typeof identities.$inferSelect;
+
+/** Follows `contacts.merged_into` to the survivor; null for an unknown id. */
+export async function survivorOf(db: Db | Tx, contactId: string): Promise<string | null> {
+  // Bounded: a cycle (which merging must never create) ends the walk instead of looping.
+  const result = await db.execute(sql`
+    with recursive chain(id, merged_into, depth) as (
+      select id, merged_into, 0 from contacts where id = ${contactId}
+      union all
+      select c.id, c.merged_into, chain.depth + 1 from contacts c join chain on c.id = chain.merged_into where chain.depth < 32
+    )
+    select id, merged_into from chain order by depth desc limit 1`);
+  const [last] = rowsOf<{ id: string; merged_into: string | null }>(result);
+  if (!last) return null;
+  if (last.merged_into !== null) throw new OmniError('internal', 'contact merge chain does not end', { details: { contactId } });
+  return last.id;
+}
+
+/** The latest window of a conversation, or null when it never had one. */
+export async function latestWindow(db: Db, conversationId: string): Promise<WindowRow | null> {
+  const [row] = await db
+    .select({
+      id: sessionWindows.id,
+      openedAt: sessionWindows.openedAt,
+      expiresAt: sessionWindows.expiresAt,
+      quotaLimit: sessionWindows.quotaLimit,
+      quotaUsed: sessionWindows.quotaUsed,
+    })
+    .from(sessionWindows)
+    .where(eq(sessionWindows.conversationId, conversationId))
+    .orderBy(desc(sessionWindows.openedAt))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Whether a conversation may get a free-form message now: no window on the channel, or an open one. */
+export function windowOpen(entry: AdapterEntry, window: WindowRow | null, now: Date): boolean {
+  if (entry.adapter.capabilities.session.windowMs === null) return true;
+  return window?.expiresAt != null && window.expiresAt > now;
+}
+
+/** Resolves `to.externalId` on an account; unknown_contact when the account never met them. */
+export async function byExternalId(db: Db, entry: AdapterEntry, externalId: string): Promise<Recipient> {
+  const { channel, id: account } = entry.account;
+  let [identity] = await db
+    .select()
+    .from(identities)
+    .where(and(eq(identities.channel, channel), eq(identities.account, account), eq(identities.externalId, externalId)))
+    .limit(1);
+  if (!identity) {
+    const [alias] = await db
+      .select({ identityId: identityAliases.identityId })
+      .from(identityAliases)
+      .where(and(eq(identityAliases.channel, channel), eq(identityAliases.account, account), eq(identityAliases.alias, externalId)))
+      .limit(1);
+    if (alias) [identity] = await db.select().from(identities).where(eq(identities.id, alias.identityId)).limit(1);
+  }
+  if (!identity) {
+    throw new OmniError('unknown_contact', 'no contact with this platform id on this account', { details: { account } });
+  }
+  return withConversation(db, identity, (await survivorOf(db, identity.contactId)) ?? identity.contactId);
+}
+
+/** Resolves `to.contactId` on a given account: the contact's identity there. */
+export async function byContactOnAccount(db: Db, entry: AdapterEntry, contactId: string): Promise<Recipient> {
+  const survivor = await requireContact(db, contactId);
+  const { channel, id: account } = entry.account;
+  // Of several identities on one account (two numbers of one person), the most recently active.
+  const rows = await db
+    .select({ identity: identities })
+    .from(identities)
+    .leftJoin(conversations, and(eq(conversations.identityId, identities.id), eq(conversations.kind, 'direct')))
+    .where(and(inArray(identities.contactId, unique([survivor, contactId])), eq(identities.channel, channel), eq(identities.account, account)))
+    .orderBy(sql`${conversations.lastMessageAt} desc nulls last`)
+    .limit(1);
+  const identity = rows[0]?.identity;
+  if (!identity) {
+    throw new OmniError('unknown_contact', 'the contact has no identity on this account', { details: { contactId, account } });
+  }
+  return withConversation(db, identity, survivor);
+}
+
+/**
+ * Resolves `to.contactId` without an account: the contact's most recently active conversation
+ * whose session is open (on channels without a window every conversation is open).
+ */
+export async function byContactAnywhere(
+  db: Db,
+  accounts: AccountSource,
+  contactId: string,
+  now: Date,
+): Promise<{ entry: AdapterEntry; recipient: Recipient }> {
+  const survivor = await requireContact(db, contactId);
+  const rows = await db
+    .select({ identity: identities, conversation: conversations })
+    .from(conversations)
+    .innerJoin(identities, eq(conversations.identityId, identities.id))
+    .where(and(inArray(identities.contactId, unique([survivor, contactId])), eq(conversations.kind, 'direct')))
+    .orderBy(desc(conversations.lastMessageAt))
+    .limit(100);
+  for (const { identity, conversation } of rows) {
+    const entry = accounts.get(conversation.account);
+    if (!entry || entry.account.channel !== conversation.channel || !entry.adapter.send) continue;
+    if (!windowOpen(entry, await latestWindow(db, conversation.id), now)) continue;
+    return { entry, recipient: toRecipient(identity, survivor, conversation) };
+  }
+  throw new OmniError('no_open_session', 'the contact has no conversation with an open session', { details: { contactId } });
+}
+
+async function requireContact(db: Db, contactId: string): Promise<string> {
+  const survivor = await survivorOf(db, contactId);
+  if (!survivor) throw new OmniError('unknown_contact', 'no such contact', { details: { contactId } });
+  return survivor;
+}
+
+async function withConversation(db: Db, identity: IdentityRow, contactId: string): Promise<Recipient> {
+  const [conversation] = await db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.identityId, identity.id), eq(conversations.kind, 'direct')))
+    .orderBy(desc(conversations.lastMessageAt))
+    .limit(1);
+  return toRecipient(identity, contactId, conversation ?? null);
+}
+
+function toRecipient(identity: IdentityRow, contactId: string, conversation: typeof conversations.$inferSelect | null): Recipient {
+  return {
+    identityId: identity.id,
+    externalId: identity.externalId,
+    contactId,
+    displayName: identity.displayName,
+    phone: identity.phone,
+    conversationId: conversation?.id ?? null,
+    // A direct conversation is keyed by the customer's platform id on every channel.
+    conversationExternalId: conversation?.externalId ?? identity.externalId,
+    unreachableSince: identity.unreachableAt,
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** Refuses recipients the platform told us are gone (blocked the bot, unfollowed, unsubscribed). */
+export function checkReachable(recipient: Recipient): void {
+  if (recipient.unreachableSince) {
+    throw new OmniError('recipient_unreachable', 'the platform reported this recipient unreachable', {
+      details: { since: recipient.unreachableSince.toISOString() },
+    });
+  }
+}
