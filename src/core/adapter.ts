@@ -229,6 +229,11 @@ export interface ChannelAdapter {
   fetchMedia(ref: InboundMediaRef, signal: AbortSignal): Promise<FetchedMedia>;
   /** Send one message; throw OmniError with a contract code on failure. */
   send?(message: OutboundMessage, signal: AbortSignal): Promise<SendResult>;
+  /**
+   * Ask the platform what else it knows about a new identity (WeChat's UnionID from user/info).
+   * Called once, after the identity's first event is recorded; what it returns is merge evidence.
+   */
+  lookupIdentity?(externalId: string, signal: AbortSignal): Promise<InboundIdentity | null>;
   /** Poll for updates instead of webhooks; `deliver` resolves once events are recorded. */
   poll?(deliver: (events: InboundEvent[]) => Promise<void>, signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;

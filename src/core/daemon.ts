@@ -11,7 +11,9 @@ import { ServerResponse, type Server } from 'node:http';
 import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type pino from 'pino';
-import type { ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
+import PQueue from 'p-queue';
+import type { ChannelAdapter, ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
+import { learnIdentity } from '../merge/auto-merge.ts';
 import type { AccountConfig, LoadedConfig } from './config/types.ts';
 import { loadConfig } from './config/load.ts';
 import { watchChannelFiles } from './config/watch.ts';
@@ -69,6 +71,8 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private stopped = false;
   readonly fakes = new Map<string, SandboxFake>();
+  /** Platform look-ups of new identities, a few at a time. */
+  private readonly lookups = new PQueue({ concurrency: 2 });
   relay!: OutboxRelay;
   mediaWorker!: MediaWorker;
   registry!: AdapterRegistry;
@@ -145,6 +149,9 @@ export class Daemon {
       onRecorded: (mediaQueued) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();
+      },
+      onNewIdentities: (adapter, externalIds) => {
+        for (const externalId of externalIds) void this.lookups.add(() => this.lookupIdentity(adapter, externalId));
       },
       db: this.database.db,
       store,
@@ -294,6 +301,23 @@ export class Daemon {
     });
   }
 
+  /**
+   * Asks the platform about a new identity (WeChat's UnionID) and records what it says as merge
+   * evidence. Best effort, after the webhook was answered: a failure only costs a later merge.
+   */
+  private async lookupIdentity(adapter: ChannelAdapter, externalId: string): Promise<void> {
+    const scope = { channel: adapter.channel, account: adapter.account };
+    try {
+      const who = await adapter.lookupIdentity!(externalId, AbortSignal.timeout(10_000));
+      if (!who || this.stopped) return;
+      const subjects = subjectsFor(this.config.daemon.nats.prefix);
+      await learnIdentity(this.database.db, subjects, this.ingestor.mergePolicy, scope, who, this.clock.now());
+      this.relay.notify();
+    } catch (error) {
+      this.logger.warn({ ...scope, err: error }, 'identity lookup failed');
+    }
+  }
+
   /** /readyz: the database answers and NATS is connected. */
   async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
     const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false };
@@ -320,6 +344,8 @@ export class Daemon {
         server.closeIdleConnections();
       });
     }
+    this.lookups.clear();
+    await this.lookups.onIdle();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});

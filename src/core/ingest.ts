@@ -31,6 +31,8 @@ export interface IngestResult {
   ignored: Record<string, number>;
   /** Media rows created; the media worker picks them up. */
   mediaQueued: number;
+  /** Platform ids of identities seen for the first time (for `lookupIdentity`). */
+  newIdentities: string[];
 }
 
 /** Everything the ingest needs to know about the account an event arrived on. */
@@ -52,14 +54,14 @@ export class Ingestor {
   ) {}
 
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, events: InboundEvent[]): Promise<IngestResult> {
-    const result: IngestResult = { recorded: 0, duplicates: 0, ignored: {}, mediaQueued: 0 };
+    const result: IngestResult = { recorded: 0, duplicates: 0, ignored: {}, mediaQueued: 0, newIdentities: [] };
     const receivedAt = this.clock.now();
     await this.db.transaction(async (tx) => {
       if (webhook?.replayGuard) await this.guardReplay(tx, scope, webhook.replayGuard);
       for (const event of events) {
         switch (event.kind) {
           case 'message': {
-            const media = await this.recordMessage(tx, scope, event, receivedAt);
+            const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
             if (media === null) result.duplicates++;
             else {
               result.recorded++;
@@ -72,7 +74,7 @@ export class Ingestor {
             else result.duplicates++;
             break;
           case 'identity':
-            await this.recordIdentityEvent(tx, scope, event);
+            await this.recordIdentityEvent(tx, scope, event, result.newIdentities);
             result.recorded++;
             break;
           case 'ignored':
@@ -104,10 +106,11 @@ export class Ingestor {
   }
 
   /** Returns the number of media rows queued, or null for a duplicate delivery. */
-  private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date): Promise<number | null> {
+  private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[]): Promise<number | null> {
     const { channel, account, capabilities } = scope.adapter;
     const at = event.timestamp.getTime() > receivedAt.getTime() ? receivedAt : event.timestamp;
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
+    if (identity.identityCreated) newIdentities.push(identity.externalId);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
     const messageId = newId('msg', receivedAt.getTime());
     const inserted = await tx
@@ -259,9 +262,10 @@ export class Ingestor {
     return true;
   }
 
-  private async recordIdentityEvent(tx: Tx, scope: IngestScope, event: InboundIdentityEvent): Promise<void> {
+  private async recordIdentityEvent(tx: Tx, scope: IngestScope, event: InboundIdentityEvent, newIdentities: string[]): Promise<void> {
     const { channel, account } = scope.adapter;
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.identity, event.timestamp), event.timestamp);
+    if (identity.identityCreated) newIdentities.push(identity.externalId);
     if (identity.contactCreated) await this.announceContact(tx, identity, channel, account, event.timestamp);
     switch (event.change) {
       case 'changed_id':

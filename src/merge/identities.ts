@@ -22,6 +22,8 @@ export interface ResolvedIdentity {
   phone: string | null;
   /** True when this call created the contact (publish `contact.created`). */
   contactCreated: boolean;
+  /** True when this call created the identity (the platform may be asked what else it knows). */
+  identityCreated: boolean;
   /** The identity's strong evidence as stored now (verified phone, UnionID, email). */
   evidence: EvidenceKey[];
 }
@@ -106,6 +108,7 @@ export async function resolveIdentity(
     identityId: row.id,
     contactId: row.contactId,
     externalId: row.externalId,
+    identityCreated: contactCreated,
     displayName: row.displayName,
     phone: row.phone,
     contactCreated,

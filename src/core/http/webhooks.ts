@@ -26,6 +26,8 @@ export interface WebhookDeps {
   bodyLimitBytes: number;
   /** Called after a commit so the relay and media worker start at once. */
   onRecorded(mediaQueued: number): void;
+  /** Identities seen for the first time on this account: the platform may know more about them. */
+  onNewIdentities(adapter: ChannelAdapter, externalIds: string[]): void;
 }
 
 /** The hono handler for the webhook route. */
@@ -61,6 +63,7 @@ export function webhookHandler(deps: WebhookDeps) {
       for (const [reason, n] of Object.entries(result.ignored)) deps.metrics.eventsIgnored.inc({ ...labels, reason }, n);
       log.debug({ recorded: result.recorded, duplicates: result.duplicates, ignored: result.ignored }, 'webhook recorded');
       deps.onRecorded(result.mediaQueued);
+      if (result.newIdentities.length > 0 && adapter.lookupIdentity) deps.onNewIdentities(adapter, result.newIdentities);
       return send(adapter.answer ? adapter.answer(verified, events) : { status: 200, body: '{}', contentType: 'application/json' });
     } catch (error) {
       if (error instanceof WebhookVerificationError) {
