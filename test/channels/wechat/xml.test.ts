@@ -30,16 +30,14 @@ const ATTACKS: Record<string, string> = {
 };
 
 describe('the XML gate', () => {
-  it('refuses every markup declaration before parsing, in well under 50 ms, without growing the heap', () => {
+  it('refuses every markup declaration before parsing, without growing the heap', () => {
     for (const [name, body] of Object.entries(ATTACKS)) {
       const bytes = utf8(body);
       global.gc?.();
       const heapBefore = process.memoryUsage().heapUsed;
-      const started = performance.now();
+      // How fast refusals are is measured by `npm run bench`; here: refused, and nothing expanded.
       const result = reason(bytes.length > MAX_XML_BYTES ? bytes.subarray(0, MAX_XML_BYTES) : bytes);
-      const elapsed = performance.now() - started;
       expect(result, name).toBe('xml_declaration_refused');
-      expect(elapsed, name).toBeLessThan(50);
       expect(process.memoryUsage().heapUsed - heapBefore, name).toBeLessThan(50 * 1024 * 1024);
       // Over the cap, the size alone refuses it first.
       if (bytes.length > MAX_XML_BYTES) expect(reason(bytes), name).toBe('too_large');
@@ -48,9 +46,7 @@ describe('the XML gate', () => {
 
   it('leaves a million numeric references and out-of-range references undecoded and harmless', () => {
     const refs = `<xml><MsgType>text</MsgType><Content>${'&#65;'.repeat(40_000)}&#99999999;&#0;</Content></xml>`;
-    const started = performance.now();
     const { fields } = parseXml(gateXml(utf8(refs)));
-    expect(performance.now() - started).toBeLessThan(500);
     const content = textOf(fields, 'Content')!;
     expect(content.startsWith('AAAA')).toBe(true);
     expect(content.endsWith('&#99999999;&#0;')).toBe(true);
