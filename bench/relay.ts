@@ -34,19 +34,24 @@ export interface RelayBenchResult {
   payloadBytes: number;
   insertRowsPerSecond: number;
   relay: DrainResult;
-  baseline: DrainResult;
+  /** The raw baseline, run once before and once after the relay (other load on the box drifts). */
+  baselines: [DrainResult, DrainResult];
 }
 
-const SILENT = pino({ level: 'warn' }, pino.destination(2));
+// Warnings and errors only, on stderr (stdout carries the results).
+const QUIET_LOGGER = pino({ level: 'warn' }, pino.destination(2));
 // Same duplicate window as the daemon's streams (src/core/nats/bus.ts), so dedupe costs the same.
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 const INSERT_ROWS_PER_STATEMENT = 1_000;
 const BASELINE_WINDOW = 256;
+/** A stalled relay fails the bench instead of hanging it. */
+const DRAIN_TIMEOUT_MS = 120_000;
 
-/** Fills a fresh outbox with `rows` rows, drains it with the relay, then runs the raw baseline. */
+/** Fills a fresh outbox with `rows` rows; runs the raw baseline, the relay drain, the raw baseline again. */
 export async function benchRelay(options: { databaseUrl: string; natsUrl: string; prefix: string; rows: number }): Promise<RelayBenchResult> {
-  const database = await openDatabase({ url: options.databaseUrl, dataDir: '/nonexistent', logger: SILENT });
-  const bus = await openBus({ servers: options.natsUrl, prefix: options.prefix, logger: SILENT, name: 'omnibus-bench-relay' });
+  // dataDir is only used by PGlite; this is always PostgreSQL.
+  const database = await openDatabase({ url: options.databaseUrl, dataDir: '/nonexistent', logger: QUIET_LOGGER });
+  const bus = await openBus({ servers: options.natsUrl, prefix: options.prefix, logger: QUIET_LOGGER, name: 'omnibus-bench-relay' });
   try {
     await database.migrate();
     const subject = bus.subjects.evt.messageIn('whatsapp', BENCH_ACCOUNT.id);
@@ -63,9 +68,10 @@ export async function benchRelay(options: { databaseUrl: string; natsUrl: string
     // Fresh statistics, as autovacuum would have gathered on a table that filled up over time.
     await database.db.execute(sql`analyze outbox`);
 
+    const before = await rawPublish(bus.js, bus.jsm, `${options.prefix}rawa`, payloads);
     const relay = await drainWithRelay(database.db, bus.js, bus.jsm, bus.streams.events, options.rows);
-    const baseline = await rawPublish(bus.js, bus.jsm, `${options.prefix}raw`, payloads);
-    return { rows: options.rows, payloadBytes, insertRowsPerSecond: options.rows / (insertMs / 1000), relay, baseline };
+    const after = await rawPublish(bus.js, bus.jsm, `${options.prefix}rawb`, payloads);
+    return { rows: options.rows, payloadBytes, insertRowsPerSecond: options.rows / (insertMs / 1000), relay, baselines: [before, after] };
   } finally {
     await bus.close();
     await database.close();
@@ -79,25 +85,34 @@ async function drainWithRelay(
   stream: string,
   rows: number,
 ): Promise<DrainResult> {
-  const relay = new OutboxRelay(db, () => js, 'omnibus-bench-relay', SILENT, createMetrics());
+  const relay = new OutboxRelay(db, () => js, 'omnibus-bench-relay', QUIET_LOGGER, createMetrics());
   const start = performance.now();
+  const deadline = start + DRAIN_TIMEOUT_MS;
+  const overdue = (what: string) => {
+    if (performance.now() > deadline) throw new Error(`relay drain: ${what} not done within ${DRAIN_TIMEOUT_MS} ms`);
+  };
   relay.start();
-  let inStream = 0;
-  while (inStream < rows) {
-    await pause(10);
+  try {
+    let inStream = 0;
+    while (inStream < rows) {
+      overdue(`${rows} messages in the stream (${inStream} so far)`);
+      await pause(10);
+      inStream = (await jsm.streams.info(stream)).state.messages;
+    }
+    const elapsedMs = performance.now() - start;
+    // The last batch is marked published after its acks come back.
+    for (;;) {
+      const [row] = rowsOf<{ pending: number }>(await db.execute(sql`select count(*)::int as pending from outbox where published_at is null`));
+      if (row?.pending === 0) break;
+      overdue('marking every row published');
+      await pause(5);
+    }
+    const markedMs = performance.now() - start;
     inStream = (await jsm.streams.info(stream)).state.messages;
+    return { messages: rows, elapsedMs, messagesPerSecond: rows / (elapsedMs / 1000), markedMs, inStream };
+  } finally {
+    await relay.stop();
   }
-  const elapsedMs = performance.now() - start;
-  // The last batch is marked published after its acks come back.
-  for (;;) {
-    const [row] = rowsOf<{ pending: number }>(await db.execute(sql`select count(*)::int as pending from outbox where published_at is null`));
-    if (row?.pending === 0) break;
-    await pause(5);
-  }
-  const markedMs = performance.now() - start;
-  await relay.stop();
-  inStream = (await jsm.streams.info(stream)).state.messages;
-  return { messages: rows, elapsedMs, messagesPerSecond: rows / (elapsedMs / 1000), markedMs, inStream };
 }
 
 /** `js.publish` with at most BASELINE_WINDOW acks outstanding: the nats.js ceiling the relay sits on. */

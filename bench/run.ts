@@ -3,10 +3,12 @@
  * taken in the same run on the same box, so a reader sees the daemon's cost rather than the
  * machine's speed. Starts its own PostgreSQL and nats-server (the test suite's helpers),
  * prints tables on stdout (progress on stderr), removes everything, exits 0. It never
- * asserts a timing: numbers on a shared 2-core box move ±20 % from run to run.
+ * asserts a timing: on a shared 2-core box figures move by ±20 % or far more from run to run,
+ * with whatever else is running (the load average is printed for that reason).
  *
- * Phases: HTTP baselines → daemon on PostgreSQL (ingest c=32 with publish lag, ingest c=1,
- * duplicate re-posts) → daemon on PGlite → relay drain of a pre-filled outbox vs raw js.publish.
+ * Phases: HTTP baselines (round 1) → daemon on PostgreSQL (ingest c=32 with publish lag, ingest
+ * c=1, duplicate re-posts) → baselines (round 2) → daemon on PGlite → baselines (round 3) →
+ * raw js.publish, relay drain of a pre-filled outbox, raw js.publish again.
  * See docs/performance.md for what each figure means.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -23,6 +25,8 @@ import { BENCH_ACCOUNT, signedWebhooks } from './fixtures.ts';
 import { startBenchDaemon } from './daemon.ts';
 import { startBaselineServer } from './baseline-servers.ts';
 import { benchRelay, type RelayBenchResult } from './relay.ts';
+import { runOutboundBench } from './outbound.ts';
+import { runContactsBench } from './contacts.ts';
 import { num, ratio, table, type Cell } from './report.ts';
 
 /** Sizes of each phase; small enough that the whole run stays under ~3 minutes on 2 cores. */
@@ -63,6 +67,20 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** One round of the HTTP baselines. */
+interface BaselineRound {
+  bare: LoadResult;
+  bareSequential: LoadResult;
+  barePglite: LoadResult;
+  verify: LoadResult;
+}
+
+/** The run with the median throughput, so its latencies belong to one real run. */
+function medianRun(results: LoadResult[]): LoadResult {
+  const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** One labelled HTTP run, for the detail table. */
 interface NamedRun {
   name: string;
@@ -101,37 +119,58 @@ async function main(): Promise<void> {
     return result;
   };
 
-  // 1. Baselines: the same HTTP stack and load generator, no daemon.
-  const baselines: Record<string, LoadResult> = {};
-  for (const kind of ['bare', 'verify'] as const) {
-    const server = await startBaselineServer(kind);
-    const label = kind === 'bare' ? 'bare hono (read body, 200)' : 'hono + verify + parse (no DB)';
-    await runLoad(server.url, signedWebhooks({ count: SIZES.warmup, senders: 50, tag: `${tag}W` }), SIZES.concurrency);
-    baselines[`${kind}-c32`] = record(`${label}, c=${SIZES.concurrency}`, await runLoad(server.url, webhooks(SIZES.ingest, `${tag}A`), SIZES.concurrency));
-    baselines[`${kind}-c1`] = record(`${label}, c=1`, await runLoad(server.url, webhooks(SIZES.sequential, `${tag}S`), 1));
-    if (kind === 'bare') {
-      baselines['bare-pglite'] = record(`${label}, c=${SIZES.concurrency}, N=${SIZES.pglite}`, await runLoad(server.url, webhooks(SIZES.pglite, `${tag}L`), SIZES.concurrency));
-    }
-    await server.close();
+  // Baselines: the same HTTP stack and load generator, no daemon. Measured in three rounds (before,
+  // between and after the daemon phases) because whatever else runs on the box drifts; the
+  // summary takes the median round.
+  const servers = { bare: await startBaselineServer('bare'), verify: await startBaselineServer('verify') };
+  cleanups.push(() => servers.bare.close(), () => servers.verify.close());
+  for (const server of Object.values(servers)) {
+    await runLoad(server.url, webhooks(SIZES.warmup, `${tag}W`), SIZES.concurrency);
   }
+  const rounds: BaselineRound[] = [];
+  const baselineRound = async () => {
+    const n = rounds.length + 1;
+    const c = SIZES.concurrency;
+    rounds.push({
+      bare: record(`bare hono (read body, 200), c=${c} [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.ingest, `${tag}A`), c)),
+      bareSequential: record(`bare hono (read body, 200), c=1 [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.sequential, `${tag}S`), 1)),
+      barePglite: record(`bare hono (read body, 200), c=${c}, N=${num(SIZES.pglite)} [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.pglite, `${tag}L`), c)),
+      verify: record(`hono + verify + parse (no DB), c=${c} [round ${n}]`, await runLoad(servers.verify.url, webhooks(SIZES.ingest, `${tag}A`), c)),
+    });
+  };
 
-  // 2. The daemon on PostgreSQL.
+  await baselineRound();
   say(`daemon on PostgreSQL: ${SIZES.ingest} webhooks at c=${SIZES.concurrency}`);
   const ingestDb = await createDatabase(pg, `omnibus_bench_ingest_${tag.toLowerCase()}`);
   const onPostgres = await daemonPhase({ nats, jsm, databaseUrl: ingestDb, prefix: 'benchpg', tag, count: SIZES.ingest, full: true, record });
 
-  // 3. The daemon on embedded PGlite (the default when database.url is null).
+  await baselineRound();
+  // The embedded default when database.url is null.
   say(`daemon on PGlite: ${SIZES.pglite} webhooks at c=${SIZES.concurrency}`);
   const onPglite = await daemonPhase({ nats, jsm, databaseUrl: null, prefix: 'benchlite', tag, count: SIZES.pglite, full: false, record });
+  await baselineRound();
 
-  // 4. Relay drain of a pre-filled outbox, and raw js.publish of the same payloads.
   say(`relay: filling the outbox with ${num(SIZES.relayRows)} rows, then draining it`);
   const relayDb = await createDatabase(pg, `omnibus_bench_relay_${tag.toLowerCase()}`);
   const relay = await benchRelay({ databaseUrl: relayDb, natsUrl: nats.url, prefix: 'benchrelay', rows: SIZES.relayRows });
-  say(`relay: ${num(relay.relay.messagesPerSecond)} msgs/s; raw js.publish: ${num(relay.baseline.messagesPerSecond)} msgs/s`);
+  say(`relay: ${num(relay.relay.messagesPerSecond)} msgs/s; raw js.publish: ${relay.baselines.map((b) => num(b.messagesPerSecond)).join(' and ')} msgs/s`);
 
+  say('outbound: sends at the configured rate, then with limits lifted');
+  const outboundDb = await createDatabase(pg, `omnibus_bench_outbound_${tag.toLowerCase()}`);
+  const outbound = await runOutboundBench({ natsUrl: nats.url, databaseUrl: outboundDb, log: say });
+
+  say('contacts: merges of contacts with 100,000 messages; timeline pages at 1,000,000 messages');
+  const contactsDb = await createDatabase(pg, `omnibus_bench_contacts_${tag.toLowerCase()}`);
+  const contacts = await runContactsBench({ databaseUrl: contactsDb });
+
+  const baselines = {
+    bare: medianRun(rounds.map((r) => r.bare)),
+    bareSequential: medianRun(rounds.map((r) => r.bareSequential)),
+    barePglite: medianRun(rounds.map((r) => r.barePglite)),
+    verify: medianRun(rounds.map((r) => r.verify)),
+  };
   const totalSeconds = (performance.now() - started) / 1000;
-  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, totalSeconds });
+  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, totalSeconds, extra: [...outbound, ...contacts] });
 }
 
 /** `count` fresh signed webhooks for a run, `messagesPerSender` per sender. */
@@ -268,10 +307,12 @@ function print(data: {
   facts: Record<string, string>;
   pgVersion: string;
   runs: NamedRun[];
-  baselines: Record<string, LoadResult>;
+  baselines: Record<keyof BaselineRound, LoadResult>;
   onPostgres: DaemonPhase;
   onPglite: DaemonPhase;
   relay: RelayBenchResult;
+  /** Rows of the outbound and contacts parts (metric | omnibus | baseline | ratio). */
+  extra: Cell[][];
   totalSeconds: number;
 }): void {
   const { facts, baselines, onPostgres: pgPhase, onPglite: litePhase, relay } = data;
@@ -294,10 +335,11 @@ function print(data: {
   const seq = pgPhase.sequential!;
   const dup = pgPhase.duplicates!;
   const lite = litePhase.concurrent;
-  const bare = baselines['bare-c32']!;
-  const bare1 = baselines['bare-c1']!;
-  const verify = baselines['verify-c32']!;
-  const bareLite = baselines['bare-pglite']!;
+  const { bare, bareSequential: bare1, verify, barePglite: bareLite } = baselines;
+  // The mean of the raw runs before and after the relay's drain.
+  const [rawBefore, rawAfter] = relay.baselines;
+  const rawRate = (rawBefore.messagesPerSecond + rawAfter.messagesPerSecond) / 2;
+  const rawMs = (rawBefore.elapsedMs + rawAfter.elapsedMs) / 2;
   const c = SIZES.concurrency;
   const rows: Cell[][] = [
     [`ingest on PostgreSQL, c=${c}, N=${num(pg.requests)}: req/s`, num(pg.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(pg.requestsPerSecond, bare.requestsPerSecond)],
@@ -316,16 +358,17 @@ function print(data: {
     ['  events published by the relay meanwhile, events/s', `${num(pgPhase.eventsPublished / (pgPhase.publishLagMs / 1000))} (${num(pgPhase.eventsPublished)} events)`, null, null],
     [`publish lag, PGlite: 1st webhook → all ${num(lite.requests)} in stream, ms`, num(litePhase.publishLagMs), null, null],
     ['  after the last answer, ms', num(litePhase.publishTailMs), null, null],
-    [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(relay.baseline.messagesPerSecond)} (js.publish, window 256)`, ratio(relay.relay.messagesPerSecond, relay.baseline.messagesPerSecond)],
-    ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(relay.baseline.elapsedMs / 1000, 2), ratio(relay.relay.elapsedMs, relay.baseline.elapsedMs)],
+    [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(rawRate)} (js.publish, window 256; ${num(rawBefore.messagesPerSecond)} before, ${num(rawAfter.messagesPerSecond)} after)`, ratio(relay.relay.messagesPerSecond, rawRate)],
+    ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(rawMs / 1000, 2), ratio(relay.relay.elapsedMs, rawMs)],
     ['  until every row marked published, s', num(relay.relay.markedMs! / 1000, 2), null, null],
-    ['  messages in stream afterwards', num(relay.relay.inStream), num(relay.baseline.inStream), null],
+    ['  messages in stream afterwards', num(relay.relay.inStream), `${num(rawBefore.inStream)} / ${num(rawAfter.inStream)}`, null],
     [`duplicate re-posts on PostgreSQL, c=${c}, N=${num(dup.result.requests)}: req/s`, num(dup.result.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(dup.result.requestsPerSecond, bare.requestsPerSecond)],
     ['  p99 latency, ms', num(dup.result.p99, 1), num(bare.p99, 1), ratio(dup.result.p99, bare.p99)],
     ['  new message rows / outbox rows / stream events', `${dup.newMessages} / ${dup.newOutboxRows} / ${dup.newEvents}`, null, null],
     ['  non-2xx', num(dup.result.non2xx), null, null],
+    ...data.extra,
   ];
-  out.push('', '## Summary (ratio = omnibus ÷ baseline)', '');
+  out.push('', '## Summary (ratio = omnibus ÷ baseline; HTTP baselines are the median of 3 rounds)', '');
   out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows));
   out.push('', `Outbox bulk insert before the drain: ${num(relay.insertRowsPerSecond)} rows/s (1,000 rows per statement).`);
   out.push(`Total bench time: ${num(data.totalSeconds, 1)} s.`, '');

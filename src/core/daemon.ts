@@ -25,7 +25,7 @@ import { openBus, type Bus } from './nats/bus.ts';
 import { startLocalNatsServer } from './nats/local-server.ts';
 import { streams as streamNames, subjects as subjectsFor } from './schemas/subjects.ts';
 import { createHttpClient } from './http-client.ts';
-import { createFileMediaStore } from './media/store.ts';
+import { createFileMediaStore, type MediaStore } from './media/store.ts';
 import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
 import { Ingestor } from './ingest.ts';
@@ -74,6 +74,8 @@ export class Daemon {
   /** Platform look-ups of new identities, a few at a time. */
   private readonly lookups = new PQueue({ concurrency: 2 });
   relay!: OutboxRelay;
+  /** Where media bytes live (file or NATS object store, per `media.store`). */
+  store!: MediaStore;
   mediaWorker!: MediaWorker;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
@@ -110,14 +112,14 @@ export class Daemon {
     const subjects = subjectsFor(settings.nats.prefix);
     const http = createHttpClient({ logger: this.logger.child({ component: 'http-client' }) });
     // With replicas, media must be readable by all of them: the object store is shared through NATS.
-    const store =
+    const store = (this.store =
       settings.media.store === 'nats'
         ? createNatsMediaStore({
             connection: () => (this.bus?.isConnected() ? this.bus.nc : null),
             bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
             stagingDir: path.join(settings.dataDir, 'media-staging'),
           })
-        : createFileMediaStore(settings.dataDir);
+        : createFileMediaStore(settings.dataDir));
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
     this.registry = new AdapterRegistry({
       channels: this.options.channels,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OmniError } from '../../src/core/errors.ts';
 import { WA } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
-import { customerWrites, httpSend, natsRequest, newCustomer, startOutbound, testCustomerWrites, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
+import { checkEventSchemas, customerWrites, httpSend, natsRequest, newCustomer, startOutbound, testCustomerWrites, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
 import { accept, poison, testChannel } from './test-channel.ts';
 
 let o: OutboundTest;
@@ -99,5 +99,9 @@ describe('failures after acceptance', () => {
     release();
     await waitForStatus(o, stuck.json.messageId, 'sent');
     testChannel.behave('tc-slow', null);
+  });
+
+  it('every event published meanwhile matches its schema (status, dead letter, message)', async () => {
+    expect(await checkEventSchemas(o)).toBeGreaterThan(20);
   });
 });

@@ -11,6 +11,7 @@ import type { HttpClient } from '../../src/core/http-client.ts';
 import { channels } from '../../src/channels/index.ts';
 import { API_TOKEN, WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
+import { deadletterEventSchema, messageEventSchema, sessionEventSchema, statusEventSchema } from '../../src/core/schemas/events.ts';
 import { testChannel, testChannelDefinition, testChannelYaml } from './test-channel.ts';
 
 /** Fast retries, so tests that exercise them stay short. */
@@ -140,4 +141,27 @@ let customerSeq = 0;
 export function newCustomer(): string {
   customerSeq++;
   return `4915${String(Date.now() % 1_000_000).padStart(6, '0')}${String(customerSeq).padStart(3, '0')}`;
+}
+
+/** Checks every event on the daemon's stream against its published schema; returns how many were checked. */
+export async function checkEventSchemas(o: OutboundTest): Promise<number> {
+  await o.t.daemon.relay.drainOnce();
+  const events = await o.t.events(`${o.t.prefix}.v1.evt.>`);
+  const schemaFor = (subject: string) => {
+    const kind = subject.slice(`${o.t.prefix}.v1.evt.`.length);
+    if (kind.startsWith('message.status.')) return statusEventSchema;
+    if (kind.startsWith('message.deadletter.')) return deadletterEventSchema;
+    if (kind.startsWith('message.')) return messageEventSchema;
+    if (kind.startsWith('session.')) return sessionEventSchema;
+    return null;
+  };
+  let checked = 0;
+  for (const event of events) {
+    const schema = schemaFor(event.subject);
+    if (!schema) continue;
+    const parsed = schema.safeParse(event.data);
+    if (!parsed.success) throw new Error(`${event.subject} does not match its schema: ${JSON.stringify(parsed.error.issues)}`);
+    checked++;
+  }
+  return checked;
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WA } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
-import { customerWrites, httpSend, natsRequest, newCustomer, publishCommand, startOutbound, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
+import { checkEventSchemas, customerWrites, httpSend, natsRequest, newCustomer, publishCommand, startOutbound, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
 
 let o: OutboundTest;
 beforeAll(async () => {
@@ -73,5 +73,9 @@ describe('idempotency', () => {
     expect(garbage).toHaveLength(1);
     expect(garbage[0]!.data.error.code).toBe('invalid_request');
     expect(garbage[0]!.subject).toBe(`${o.t.prefix}.v1.evt.message.status.unknown.unknown`);
+  });
+
+  it('every event published meanwhile matches its schema, refusals included', async () => {
+    expect(await checkEventSchemas(o)).toBeGreaterThan(10);
   });
 });

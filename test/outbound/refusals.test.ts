@@ -4,6 +4,7 @@
  * is the key's first answer: the same key gets it again even once the cause is gone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.ts';
 import { WA } from '../support/daemon.ts';
 import { customerWrites, httpSend, natsRequest, newCustomer, startOutbound, testCustomerWrites, textCommand, type OutboundTest } from './helpers.ts';
 
@@ -158,5 +159,18 @@ describe('refusals', () => {
     const answer = await httpSend(o, { idempotencyKey: 'nos-1', to: { contactId }, parts: [{ type: 'text', text: 'x' }] });
     expect(answer.status).toBe(409);
     expect(answer.json.error.code).toBe('no_open_session');
+  });
+
+  it('session events carry the window quota where the channel counts one', async () => {
+    const { conversationId } = await testCustomerWrites(o, 'tc-quota', 'quota-event');
+    expect((await httpSend(o, { ...textCommand('qe-1', 'quota-event'), account: 'tc-quota' })).json.ok).toBe(true);
+    (o.clock as ManualClock).advance(23.5 * 3_600_000);
+    await o.outbound.sessions.tick();
+    await o.t.daemon.relay.drainOnce();
+    const expiring = (await o.t.events(`${o.t.prefix}.v1.evt.session.expiring.testchan.tc-quota`)).filter((e) => e.data.conversationId === conversationId);
+    expect(expiring).toHaveLength(1);
+    expect(expiring[0]!.data.quota).toEqual({ limit: 2, used: 1, remaining: 1 });
+    const session = await natsRequest(o, 'session.get', { conversationId });
+    expect(session.session).toMatchObject({ state: 'expiring', quota: { limit: 2, used: 1, remaining: 1 } });
   });
 });

@@ -4,6 +4,7 @@
  * once; a late receipt never moves it back; `message.get` answers with the current status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageGetAnswerSchema, sendAnswerSchema } from '../../src/core/schemas/api.ts';
 import { WA } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
 import { customerWrites, httpGet, httpSend, natsRequest, newCustomer, publishCommand, startOutbound, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
@@ -23,6 +24,7 @@ describe('sending, end to end', () => {
     const answer = await httpSend(o, textCommand('http-1', customer, 'Hi Kerry'));
     expect(answer.status).toBe(200);
     expect(answer.json).toMatchObject({ ok: true, status: 'queued' });
+    expect(sendAnswerSchema.safeParse(answer.json).success).toBe(true);
     const messageId = answer.json.messageId as string;
     await waitForStatus(o, messageId, 'read');
     const sent = o.fake.sent(WA.phoneNumberId).filter((m) => m.customer === customer);
@@ -44,6 +46,7 @@ describe('sending, end to end', () => {
     const got = await httpGet(o, messageId);
     expect(got.status).toBe(200);
     expect(got.json).toMatchObject({ ok: true, message: { id: messageId, direction: 'out', externalId: sent[0]!.wamid }, delivery: { status: 'read' } });
+    expect(messageGetAnswerSchema.parse(got.json).message.contact.identity.externalId).toBe(customer);
   });
 
   it('a late delivered after read changes nothing and publishes nothing', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.ts';
 import { WA } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
-import { customerWrites, httpSend, natsRequest, newCustomer, startOutbound, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
+import { checkEventSchemas, customerWrites, httpSend, natsRequest, newCustomer, startOutbound, textCommand, waitForStatus, type OutboundTest } from './helpers.ts';
 
 const HOUR = 3_600_000;
 const clock = new ManualClock(Date.now());
@@ -105,5 +105,9 @@ describe('session lifecycle', () => {
     const [row] = await a.t.sql!`insert into conversations (id, channel, account, external_id, kind, created_at, last_message_at)
       values ('cv_nowindow', 'whatsapp', 'acme-wa', 'group-1', 'group', now(), now()) returning id`;
     expect(await natsRequest(a, 'session.get', { conversationId: row!.id })).toEqual({ ok: true, session: null });
+  });
+
+  it('every event published meanwhile matches its schema', async () => {
+    expect(await checkEventSchemas(a)).toBeGreaterThan(10);
   });
 });

@@ -109,6 +109,8 @@ export async function sendFailure(response: HttpResponse, context: FailureContex
 
   if (rule.field !== undefined) details.field = rule.field;
   if (rule.code === 'session_expired') details.allowed = ['template'];
+  // The pair limit throttles one customer, not the number: the core holds only that recipient.
+  if (rule.retryAfter === 'pair') details.scope = 'recipient';
   const retryAfterSeconds = retryAfter(response, rule, context);
   const message = rule.field !== undefined ? FIELD_MESSAGES[rule.field] : MESSAGES[rule.code];
   return new OmniError(rule.code, message ?? 'WhatsApp refused the message', {

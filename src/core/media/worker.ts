@@ -19,6 +19,7 @@ import type { MediaInfo } from '../model.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MediaStore } from './store.ts';
 import { detectMediaType, isAllowedExt } from './detect.ts';
+import { lockMediaKey, purgeUnreferencedMedia, registerMediaPurge } from './purge.ts';
 
 const MAX_ATTEMPTS = 5;
 const FETCH_TIMEOUT_MS = 60_000;
@@ -45,7 +46,10 @@ export class MediaWorker {
       /** A message's media are settled: its event may be published. */
       onReleased(): void;
     },
-  ) {}
+  ) {
+    // Erase (src/merge/erase.ts) deletes bytes no row references any more from this store.
+    registerMediaPurge(deps.db, deps.store, deps.logger);
+  }
 
   start(): void {
     if (this.running) return;
@@ -187,10 +191,21 @@ export class MediaWorker {
     const eventPath = `{parts,${row.partIndex},media}`;
     const rowPath = `{${row.partIndex},media}`;
     let released = false;
+    let outcomeOfRow = 'settled' as 'settled' | 'erased' | 'bytes_gone';
+    const key = outcome.storageKey;
     await this.deps.db.transaction(async (tx) => {
       // Lock the event first: two media of one message settle one after the other.
       await tx.execute(sql`select id from outbox where msg_id = ${row.messageId + ':in'} for update`);
-      await tx
+      if (key) {
+        // Against an erase's purge of the same bytes (purge.ts): under this lock, either the
+        // purge saw no row and deleted them (so they are gone now: fetch again), or it waits.
+        await lockMediaKey(tx, key);
+        if (outcome.status === 'ready' && !(await this.deps.store.exists(key))) {
+          outcomeOfRow = 'bytes_gone';
+          return;
+        }
+      }
+      const updated = await tx
         .update(media)
         .set({
           status: outcome.status,
@@ -203,7 +218,13 @@ export class MediaWorker {
           claimedUntil: null,
           updatedAt: now,
         })
-        .where(eq(media.id, row.id));
+        .where(eq(media.id, row.id))
+        .returning({ id: media.id });
+      if (updated.length === 0) {
+        // The row was erased while its bytes were fetched.
+        outcomeOfRow = 'erased';
+        return;
+      }
       const json = JSON.stringify(info);
       await tx.execute(sql`update messages set parts = jsonb_set(parts, ${rowPath}::text[], ${json}::jsonb) where id = ${row.messageId}`);
       const result = await tx.execute(sql`
@@ -213,6 +234,15 @@ export class MediaWorker {
         returning held`);
       released = rowsOf<{ held: boolean }>(result).some((r) => !r.held);
     });
+    if (outcomeOfRow === 'bytes_gone') {
+      this.deps.logger.warn({ media: row.id }, 'stored bytes were purged meanwhile; fetching again');
+      await this.deps.db.update(media).set({ claimedUntil: null, nextAttemptAt: now, updatedAt: now }).where(eq(media.id, row.id));
+      return;
+    }
+    if (outcomeOfRow === 'erased') {
+      if (key) await purgeUnreferencedMedia(this.deps.db, this.deps.store, [key], this.deps.logger);
+      return;
+    }
     this.deps.metrics.mediaProcessed.inc({ channel: row.channel, account: row.account, status: outcome.status });
     if (released) this.deps.onReleased();
   }

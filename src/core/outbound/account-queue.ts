@@ -2,10 +2,9 @@
  * The sender of ONE account. It sends only while this replica holds the account's lease
  * (`send:<account>`), so the account's rate is global across replicas. Due jobs are claimed in
  * order, one per conversation at a time (a conversation's messages go out in acceptance
- * order), and run through the account's own p-queue: `rateLimit.perSecond` platform calls a
- * second on average, in bursts of a fifth of that, spaced per recipient when
- * `perRecipientPerSecond` is set.
- * A `rate_limited` answer pauses this account's queue for the time asked; no other account
+ * order), and run through the account's own p-queue and call gate: `rateLimit.perSecond`
+ * platform calls a second, in bursts of a fifth of that, counted when the calls are made;
+ * spaced per recipient when `perRecipientPerSecond` is set. A `rate_limited` answer pauses this account's queue for the time asked; no other account
  * waits, since each has its own queue.
  */
 import PQueue from 'p-queue';
@@ -16,6 +15,7 @@ import type { OutboundDeps } from './deps.ts';
 import { abandonedJobs, dueJobs, markSending, type SendJob } from './jobs.ts';
 import { loadOutbound, recordFailed, recordSent } from './outcomes.ts';
 import { handleSendError } from './retry.ts';
+import { CallGate } from './call-gate.ts';
 
 /**
  * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
@@ -38,6 +38,7 @@ export class AccountSender {
   private leader = false;
   private lastRenew = 0;
   private queue: PQueue;
+  private gate: CallGate;
   private perSecond: number;
   /** Jobs this replica has in hand (queued in p-queue or waiting for a recipient's turn). */
   private inHand = new Set<number>();
@@ -59,6 +60,7 @@ export class AccountSender {
     this.log = deps.logger.child({ component: 'sender', account });
     this.perSecond = entry()?.adapter.capabilities.rateLimit.perSecond ?? 1;
     this.queue = this.makeQueue(this.perSecond);
+    this.gate = this.makeGate(this.perSecond);
   }
 
   /** True while this replica holds the account's sending lease. */
@@ -113,6 +115,11 @@ export class AccountSender {
 
   private get leaseName(): string {
     return `send:${this.account}`;
+  }
+
+  private makeGate(perSecond: number): CallGate {
+    const { cap, intervalMs } = queueRate(perSecond);
+    return new CallGate(cap, intervalMs);
   }
 
   private makeQueue(perSecond: number): PQueue {
@@ -203,6 +210,7 @@ export class AccountSender {
       this.perSecond = perSecond;
       this.dropWaiting();
       this.queue = this.makeQueue(perSecond);
+      this.gate = this.makeGate(perSecond);
     }
     const highWater = Math.min(1_000, Math.max(16, Math.ceil(2 * perSecond)));
     const room = highWater - this.inHand.size;
@@ -274,6 +282,12 @@ export class AccountSender {
     const { sendTimeoutMs, leaseTtlMs } = this.deps.settings;
     const marked = await markSending(this.deps.db, job.seq, this.deps.holder, sendTimeoutMs + leaseTtlMs);
     if (!marked) return;
+    // After the database round trip, whose time varies with load: the calls themselves keep the rate.
+    await this.gate.take();
+    if (Date.now() < this.pausedUntil || !this.leader) {
+      await handleSendError(this.deps, this, job, null, { attempts: marked.attempts, sent: false, timedOut: false, pausedUntil: this.pausedUntil, marked: true });
+      return;
+    }
     if (perRecipient) this.holdRecipient(job.conversationId, Date.now() + 1000 / perRecipient);
     const deadline = AbortSignal.timeout(sendTimeoutMs);
     let externalId: string;

@@ -8,8 +8,7 @@ import type { Hono } from 'hono';
 import type { Daemon, DaemonExtension } from '../daemon.ts';
 import { serveOverNats } from '../api/operations.ts';
 import { createHttpClient, type HttpClient } from '../http-client.ts';
-import { createFileMediaStore, type MediaStore } from '../media/store.ts';
-import { createNatsMediaStore } from '../media/nats-store.ts';
+import type { MediaStore } from '../media/store.ts';
 import { streams as streamNames, subjects as subjectsFor } from '../schemas/subjects.ts';
 import { resolveSettings, type OutboundDeps, type OutboundSettings } from './deps.ts';
 import { SendAcceptor } from './accept.ts';
@@ -118,18 +117,7 @@ export function createOutbound(options: OutboundOptions = {}): OutboundExtension
   return new OutboundExtension(options);
 }
 
-/**
- * The daemon's media store. The daemon does not expose the instance it built, so an equivalent
- * one is built from the same settings (both kinds are stateless views of shared storage).
- */
+/** The daemon's media store (file or NATS object store, per `media.store`). */
 function mediaStoreOf(daemon: Daemon): MediaStore {
-  const exposed = (daemon as Daemon & { store?: MediaStore }).store;
-  if (exposed) return exposed;
-  const settings = daemon.config.daemon;
-  if (settings.media.store !== 'nats') return createFileMediaStore(settings.dataDir);
-  return createNatsMediaStore({
-    connection: () => (daemon.bus?.isConnected() ? daemon.bus.nc : null),
-    bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
-    stagingDir: path.join(settings.dataDir, 'media-staging'),
-  });
+  return daemon.store;
 }

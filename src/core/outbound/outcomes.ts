@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { InboundStatus, OutboundMessage, OutboundPart } from '../adapter.ts';
-import type { Db, Tx } from '../storage/db.ts';
+import type { Tx } from '../storage/db.ts';
 import { conversations, identities, media, messages, outbox, sendJobs, statusReceipts } from '../storage/schema.ts';
 import { rowsOf } from '../storage/lease.ts';
 import { applyReceipt } from '../ingest.ts';

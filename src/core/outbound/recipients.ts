@@ -3,9 +3,9 @@
  * platform id on an account, down to the identity and the conversation the message joins.
  * Read-only: a conversation that does not exist yet is created in the acceptance transaction.
  */
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../storage/db.ts';
-import { conversations, identities, identityAliases, sessionWindows } from '../storage/schema.ts';
+import { contacts, conversations, identities, identityAliases, sessionWindows } from '../storage/schema.ts';
 import { rowsOf } from '../storage/lease.ts';
 import { OmniError } from '../errors.ts';
 import type { AdapterEntry } from '../registry.ts';
@@ -80,23 +80,28 @@ export function windowOpen(entry: AdapterEntry, window: WindowRow | null, now: D
 /** Resolves `to.externalId` on an account; unknown_contact when the account never met them. */
 export async function byExternalId(db: Db, entry: AdapterEntry, externalId: string): Promise<Recipient> {
   const { channel, id: account } = entry.account;
-  let [identity] = await db
-    .select()
-    .from(identities)
-    .where(and(eq(identities.channel, channel), eq(identities.account, account), eq(identities.externalId, externalId)))
-    .limit(1);
-  if (!identity) {
-    const [alias] = await db
-      .select({ identityId: identityAliases.identityId })
-      .from(identityAliases)
-      .where(and(eq(identityAliases.channel, channel), eq(identityAliases.account, account), eq(identityAliases.alias, externalId)))
+  const lookup = (where: SQL | undefined) =>
+    db
+      .select({ identity: identities, mergedInto: contacts.mergedInto })
+      .from(identities)
+      .leftJoin(contacts, eq(contacts.id, identities.contactId))
+      .where(where)
       .limit(1);
-    if (alias) [identity] = await db.select().from(identities).where(eq(identities.id, alias.identityId)).limit(1);
+  let [found] = await lookup(and(eq(identities.channel, channel), eq(identities.account, account), eq(identities.externalId, externalId)));
+  if (!found) {
+    const alias = db
+      .select({ id: identityAliases.identityId })
+      .from(identityAliases)
+      .where(and(eq(identityAliases.channel, channel), eq(identityAliases.account, account), eq(identityAliases.alias, externalId)));
+    [found] = await lookup(inArray(identities.id, alias));
   }
-  if (!identity) {
+  if (!found) {
     throw new OmniError('unknown_contact', 'no contact with this platform id on this account', { details: { account } });
   }
-  return withConversation(db, identity, (await survivorOf(db, identity.contactId)) ?? identity.contactId);
+  const { identity, mergedInto } = found;
+  // Identities move to the survivor when contacts merge: the chain is walked only if needed.
+  const contactId = mergedInto ? ((await survivorOf(db, identity.contactId)) ?? identity.contactId) : identity.contactId;
+  return withConversation(db, identity, contactId);
 }
 
 /** Resolves `to.contactId` on a given account: the contact's identity there. */

@@ -28,8 +28,10 @@ export interface AttemptContext {
   sent: boolean;
   /** Whether our own deadline aborted the call. */
   timedOut: boolean;
-  /** Set when the call was held back because the account is paused. */
+  /** Set when the call was held back because the account is paused (or this replica lost the account). */
   pausedUntil?: number;
+  /** Whether the job was already marked `sending` (its attempt is given back). */
+  marked?: boolean;
 }
 
 // Connection errors that prove the request never reached the platform.
@@ -40,7 +42,7 @@ export async function handleSendError(deps: OutboundDeps, throttle: Throttle, jo
   const { db, settings } = deps;
   const now = Date.now();
   if (context.pausedUntil !== undefined) {
-    await requeue(db, job.seq, { delayMs: context.pausedUntil - now, error: null, throttled: false, attemptDelta: 0 });
+    await requeue(db, job.seq, { delayMs: context.pausedUntil - now, error: null, throttled: false, attemptDelta: context.marked ? -1 : 0 });
     return;
   }
   const count = (result: string) => deps.metrics.calls.inc({ channel: job.channel, account: job.account, result });

@@ -1,0 +1,81 @@
+/**
+ * Deleting stored media bytes that no media row references any more (after an erase). Bytes
+ * are content-addressed, so one key may serve several messages: a key is deleted only when no
+ * `media` row names it. The check and the delete run under a transaction-scoped advisory lock
+ * on the key, which the media worker also takes when it settles a row on a key (worker.ts): a
+ * fetch that stored the same bytes meanwhile either commits its row first (the key is kept) or
+ * finds the bytes gone and fetches again.
+ *
+ * Erase runs inside the ingest transaction, which knows the database but not the store; the
+ * media worker registers the store it writes to for its database (one per daemon), and the
+ * ingest hands the keys over once its transaction committed.
+ */
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db, Tx } from '../storage/db.ts';
+import { rowsOf } from '../storage/lease.ts';
+import type { MediaStore } from './store.ts';
+
+interface PurgeTarget {
+  store: MediaStore;
+  logger: Logger;
+}
+
+const targets = new WeakMap<object, PurgeTarget>();
+
+/** Names the store media of `db` live in (the media worker does, when it is created). */
+export function registerMediaPurge(db: Db, store: MediaStore, logger: Logger): void {
+  targets.set(db, { store, logger });
+}
+
+/** The same advisory lock for a key wherever it is taken (the worker's settle, the purge). */
+export async function lockMediaKey(tx: Tx, key: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`omnibus:media:${key}`}, 0))`);
+}
+
+/** What a purge did, for the log line. */
+export interface PurgeResult {
+  deleted: number;
+  /** Still referenced by another media row (shared bytes). */
+  kept: number;
+  failed: number;
+}
+
+/** Deletes the bytes of every key no media row references; best effort, never throws. */
+export async function purgeUnreferencedMedia(db: Db, store: MediaStore, keys: ReadonlyArray<string>, logger: Logger): Promise<PurgeResult> {
+  const result: PurgeResult = { deleted: 0, kept: 0, failed: 0 };
+  for (const key of new Set(keys)) {
+    try {
+      const deleted = await db.transaction(async (tx) => {
+        await lockMediaKey(tx, key);
+        const referenced = rowsOf<{ one: number }>(await tx.execute(sql`select 1 as one from media where storage_key = ${key} limit 1`));
+        if (referenced.length > 0) return false;
+        await store.delete(key);
+        return true;
+      });
+      if (deleted) result.deleted++;
+      else result.kept++;
+    } catch (error) {
+      result.failed++;
+      // The key is a content hash: it names no one. Orphaned bytes are never served (no row points at them).
+      logger.warn({ err: error, key }, 'could not delete unreferenced media bytes; they stay orphaned');
+    }
+  }
+  return result;
+}
+
+/**
+ * After an erase committed: deletes the keys its media rows held, unless still referenced.
+ * Runs in the background (the webhook is answered meanwhile); without a registered store
+ * (an ingest used on its own, in tests) there is nothing to delete from.
+ */
+export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: Record<string, unknown>): void {
+  const target = targets.get(db);
+  if (!target) return;
+  const logger = target.logger.child({ component: 'erase' });
+  if (keys.length === 0) {
+    logger.info(context, 'identity erased');
+    return;
+  }
+  void purgeUnreferencedMedia(db, target.store, keys, logger).then((media) => logger.info({ ...context, media }, 'identity erased'));
+}
