@@ -108,11 +108,61 @@ export class Ingestor {
   /** Returns the number of media rows queued, or null for a duplicate delivery. */
   private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[]): Promise<number | null> {
     const { channel, account, capabilities } = scope.adapter;
+    // Redeliveries are common (Meta retries for days): one index probe answers them before any
+    // identity or conversation is touched. A concurrent first delivery is still caught below.
+    const [seen] = await tx
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.channel, channel), eq(messages.account, account), eq(messages.dedupeKey, event.dedupeKey)))
+      .limit(1);
+    if (seen) return null;
     const at = event.timestamp.getTime() > receivedAt.getTime() ? receivedAt : event.timestamp;
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
     const messageId = newId('msg', receivedAt.getTime());
+
+    // Parts are final before the insert (media ids minted here), so the row is written once.
+    const parts: Part[] = [];
+    const mediaRows: Array<typeof media.$inferInsert> = [];
+    for (const [index, part] of event.parts.entries()) {
+      if (!isMediaPart(part)) {
+        parts.push(part as Part);
+        continue;
+      }
+      const mediaId = newId('med', receivedAt.getTime());
+      const tooLarge = part.media.declaredSize !== undefined && part.media.declaredSize > capabilities.attachments.inboundMaxBytes;
+      mediaRows.push({
+        id: mediaId,
+        messageId,
+        partIndex: index,
+        channel,
+        account,
+        sourceRef: { ...part.media },
+        status: tooLarge ? 'failed' : 'pending',
+        reason: tooLarge ? 'too_large' : null,
+        mime: part.media.declaredMime ?? null,
+        filename: part.media.filename ?? part.filename ?? null,
+        nextAttemptAt: receivedAt,
+        createdAt: receivedAt,
+        updatedAt: receivedAt,
+      });
+      const { media: _ref, ...rest } = part;
+      parts.push({
+        ...rest,
+        media: {
+          id: mediaId,
+          mime: part.media.declaredMime ?? null,
+          ext: null,
+          size: null,
+          sha256: null,
+          status: tooLarge ? 'failed' : 'pending',
+          url: null,
+          ...(part.media.filename ? { filename: part.media.filename } : {}),
+          ...(tooLarge ? { reason: 'too_large' } : {}),
+        },
+      } as Part);
+    }
     const inserted = await tx
       .insert(messages)
       .values({
@@ -126,7 +176,7 @@ export class Ingestor {
         dedupeKey: event.dedupeKey,
         timestamp: event.timestamp,
         receivedAt,
-        parts: [],
+        parts,
         replyTo: event.replyTo?.externalId ?? null,
         referral: event.referral ?? null,
         raw: event.raw as object,
@@ -134,49 +184,8 @@ export class Ingestor {
       .onConflictDoNothing()
       .returning({ id: messages.id });
     if (inserted.length === 0) return null;
-
-    const parts: Part[] = [];
-    let mediaCount = 0;
-    for (const [index, part] of event.parts.entries()) {
-      if (isMediaPart(part)) {
-        const mediaId = newId('med', receivedAt.getTime());
-        const tooLarge = part.media.declaredSize !== undefined && part.media.declaredSize > capabilities.attachments.inboundMaxBytes;
-        await tx.insert(media).values({
-          id: mediaId,
-          messageId,
-          partIndex: index,
-          channel,
-          account,
-          sourceRef: { ...part.media },
-          status: tooLarge ? 'failed' : 'pending',
-          reason: tooLarge ? 'too_large' : null,
-          mime: part.media.declaredMime ?? null,
-          filename: part.media.filename ?? part.filename ?? null,
-          nextAttemptAt: receivedAt,
-          createdAt: receivedAt,
-          updatedAt: receivedAt,
-        });
-        if (!tooLarge) mediaCount++;
-        const { media: _ref, ...rest } = part;
-        parts.push({
-          ...rest,
-          media: {
-            id: mediaId,
-            mime: part.media.declaredMime ?? null,
-            ext: null,
-            size: null,
-            sha256: null,
-            status: tooLarge ? 'failed' : 'pending',
-            url: null,
-            ...(part.media.filename ? { filename: part.media.filename } : {}),
-            ...(tooLarge ? { reason: 'too_large' } : {}),
-          },
-        } as Part);
-      } else {
-        parts.push(part as Part);
-      }
-    }
-    await tx.update(messages).set({ parts }).where(eq(messages.id, messageId));
+    if (mediaRows.length > 0) await tx.insert(media).values(mediaRows);
+    const mediaCount = mediaRows.filter((row) => row.status === 'pending').length;
 
     const session = await touchSessionWindow(tx, this.subjects, scope, event, conversationId, identity.contactId, at);
     const payload: MessageEvent = {
