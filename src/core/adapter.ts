@@ -227,6 +227,11 @@ export interface ChannelAdapter {
   checkCredentials(signal?: AbortSignal): Promise<void>;
   /** Stream inbound media from the platform's own hosts. */
   fetchMedia(ref: InboundMediaRef, signal: AbortSignal): Promise<FetchedMedia>;
+  /**
+   * How many platform messages a send will use, where a window's quota counts those rather
+   * than sends (a WeChat caption goes out as a second message). Default 1.
+   */
+  platformMessageCount?(parts: ReadonlyArray<{ type: string; caption?: string }>): number;
   /** Send one message; throw OmniError with a contract code on failure. */
   send?(message: OutboundMessage, signal: AbortSignal): Promise<SendResult>;
   /**

@@ -56,6 +56,10 @@ export function createWeChatAdapter(context: AdapterContext<WeChatSettings>): We
     checkCredentials: (signal) => client.checkCredentials(signal),
     fetchMedia: (ref, signal) =>
       fetchWeChatMedia(ref, { client, maxBytes: capabilities.attachments.inboundMaxBytes, logger, now: () => clock.now() }, signal),
+    // WeChat counts every message it delivers against the 5-per-window quota: a caption on an
+    // image or voice goes out as its own text message, so it costs one more.
+    platformMessageCount: (parts) =>
+      parts.reduce((n, part) => n + 1 + ((part.type === 'image' || part.type === 'voice') && part.caption ? 1 : 0), 0),
     send: (message, signal) => sendMessage(message, { client, shared }, signal),
     async lookupIdentity(openId, signal) {
       const info = await client.userInfo(openId, signal);

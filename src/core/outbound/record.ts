@@ -36,7 +36,10 @@ export async function recordSend(deps: OutboundDeps, plan: SendPlan, source: Sen
         .returning({ key: sendRequests.idempotencyKey });
       if (claimed.length === 0) throw new KeyTaken();
       const conversationId = recipient.conversationId ?? (await ensureConversation(tx, plan));
-      if (plan.window && plan.window.quotaLimit !== null) await useQuota(tx, plan.window.id);
+      if (plan.window && plan.window.quotaLimit !== null) {
+        const cost = Math.max(1, entry.adapter.platformMessageCount?.(plan.parts.map(({ part }) => part as { type: string; caption?: string })) ?? 1);
+        await useQuota(tx, plan.window.id, cost);
+      }
       const inserted = await tx
         .insert(messages)
         .values({
@@ -162,14 +165,17 @@ async function ensureConversation(tx: Tx, plan: SendPlan): Promise<string> {
   return row!.id;
 }
 
-/** Counts the send against the window's quota, refusing it if a concurrent send took the last one. */
-async function useQuota(tx: Tx, windowId: string): Promise<void> {
+/**
+ * Counts the send's platform messages against the window's quota, refusing it if they no
+ * longer fit (a concurrent send may have taken the last ones).
+ */
+async function useQuota(tx: Tx, windowId: string, cost: number): Promise<void> {
   const used = await tx
     .update(sessionWindows)
-    .set({ quotaUsed: sql`${sessionWindows.quotaUsed} + 1` })
-    .where(and(eq(sessionWindows.id, windowId), sql`(${sessionWindows.quotaLimit} is null or ${sessionWindows.quotaUsed} < ${sessionWindows.quotaLimit})`))
+    .set({ quotaUsed: sql`${sessionWindows.quotaUsed} + ${cost}` })
+    .where(and(eq(sessionWindows.id, windowId), sql`(${sessionWindows.quotaLimit} is null or ${sessionWindows.quotaUsed} + ${cost} <= ${sessionWindows.quotaLimit})`))
     .returning({ used: sessionWindows.quotaUsed, limit: sessionWindows.quotaLimit });
-  if (used.length === 0) throw new OmniError('quota_exceeded', 'no messages left in this session window', { details: { windowId } });
+  if (used.length === 0) throw new OmniError('quota_exceeded', 'not enough messages left in this session window', { details: { windowId, needed: cost } });
 }
 
 /** A part as stored on the message and published: media replaced by what the daemon stored. */
