@@ -23,9 +23,10 @@ describe('NATS object-store media store', () => {
   let nc: NatsConnection;
   let a: MediaStore;
   let b: MediaStore;
+  let bucket: string;
   beforeAll(async () => {
     nc = await connect({ servers: natsUrl() });
-    const bucket = `${uniquePrefix().toUpperCase()}_MEDIA`;
+    bucket = `${uniquePrefix().toUpperCase()}_MEDIA`;
     // Two stores with their own staging dirs: two replicas on one NATS.
     a = createNatsMediaStore({ connection: () => nc, bucket, stagingDir: await tempDir() });
     b = createNatsMediaStore({ connection: () => nc, bucket, stagingDir: await tempDir() });
@@ -56,6 +57,14 @@ describe('NATS object-store media store', () => {
 
   it('refuses more bytes than allowed and stores nothing', async () => {
     await expect(a.put(chunks(new Uint8Array(50), new Uint8Array(60)), { maxBytes: 100 })).rejects.toMatchObject({ code: 'attachment_too_large' });
+  });
+
+  it('re-creates a bucket lost with a wiped NATS store', async () => {
+    await a.put(chunks(new Uint8Array([9])), { maxBytes: 10 });
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    await (await jetstreamManager(nc)).streams.delete(`OBJ_${bucket}`);
+    const stored = await a.put(chunks(new Uint8Array([7, 7])), { maxBytes: 10 });
+    expect([...(await read(await b.open(stored.key)))!]).toEqual([7, 7]);
   });
 
   it('fails as channel_unavailable while NATS is not connected', async () => {

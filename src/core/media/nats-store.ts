@@ -31,6 +31,18 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
     });
     return opened;
   };
+  /**
+   * Runs an operation on the bucket; if it fails, the handle is dropped and the operation tried
+   * once more on a fresh one, which re-creates a bucket lost with a wiped NATS store.
+   */
+  const withBucket = async <T>(op: (os: ObjectStore) => Promise<T>): Promise<T> => {
+    try {
+      return await op(await bucket());
+    } catch {
+      opened = null;
+      return op(await bucket());
+    }
+  };
   const name = (area: Area, key: string) => `${area}/${key}`;
 
   async function upload(os: ObjectStore, area: Area, key: string, path: string): Promise<void> {
@@ -39,7 +51,10 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
   }
 
   async function move(key: string, from: Area, to: Area): Promise<boolean> {
-    const os = await bucket();
+    return withBucket((os) => moveIn(os, key, from, to));
+  }
+
+  async function moveIn(os: ObjectStore, key: string, from: Area, to: Area): Promise<boolean> {
     const bytes = await os.getBlob(name(from, key));
     if (!bytes) return false;
     await os.putBlob({ name: name(to, key) }, bytes);
@@ -49,11 +64,11 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
 
   return {
     async put(source, putOptions: PutOptions): Promise<StoredMedia> {
-      const os = await bucket();
+      await bucket();
       const stored = await staging.put(source, { ...putOptions, quarantine: true });
       try {
         const local = `${options.stagingDir}/quarantine/${stored.key.slice(0, 2)}/${stored.key}`;
-        await upload(os, putOptions.quarantine ? 'quarantine' : 'media', stored.key, local);
+        await withBucket((os) => upload(os, putOptions.quarantine ? 'quarantine' : 'media', stored.key, local));
       } finally {
         await staging.delete(stored.key);
       }
@@ -61,13 +76,13 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
     },
     async open(key) {
       if (!KEY_PATTERN.test(key)) return null;
-      const result = await (await bucket()).get(name('media', key));
+      const result = await withBucket((os) => os.get(name('media', key)));
       if (!result) return null;
       return result.data as unknown as AsyncIterable<Uint8Array>;
     },
     async exists(key) {
       if (!KEY_PATTERN.test(key)) return false;
-      const info = await (await bucket()).info(name('media', key));
+      const info = await withBucket((os) => os.info(name('media', key)));
       return Boolean(info && !info.deleted);
     },
     async quarantine(key) {
@@ -82,11 +97,12 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
     },
     async delete(key) {
       checked(key);
-      const os = await bucket();
-      for (const area of ['media', 'quarantine'] as const) {
-        const info = await os.info(name(area, key));
-        if (info && !info.deleted) await os.delete(name(area, key));
-      }
+      await withBucket(async (os) => {
+        for (const area of ['media', 'quarantine'] as const) {
+          const info = await os.info(name(area, key));
+          if (info && !info.deleted) await os.delete(name(area, key));
+        }
+      });
     },
   };
 }
