@@ -276,6 +276,8 @@ export interface SandboxDefinition<C> {
 export interface FakeOptions<C> {
   accounts: ReadonlyArray<AccountConfig<C>>;
   clock: Clock;
+  /** The path the fake is mounted under (`/sandbox/<channel>`), for the absolute URLs it hands out. */
+  basePath?: string;
   /** Posts a webhook to the daemon, as the platform would. */
   deliverWebhook?(request: WebhookRequestSpec): Promise<void>;
 }

@@ -222,7 +222,7 @@ export class Daemon {
         clock: this.clock,
         basePath: `/sandbox/${id}`,
         deliverWebhook: (spec: WebhookRequestSpec) => this.deliverToSelf(spec),
-      } as never);
+      });
       this.fakes.set(id, fake);
     }
   }

@@ -251,9 +251,9 @@ export const deadletterEventSchema = z
     account: accountIdSchema,
     error: errorBodySchema,
     at: timestampSchema,
-    raw: z.unknown().describe('What could not be processed, as received.'),
+    raw: z.unknown().describe('The command or message that could not be sent, as received.'),
   })
-  .meta({ title: 'omni.deadletter/v1', description: 'An inbound event that could not be processed.' });
+  .meta({ title: 'omni.deadletter/v1', description: 'A send command or outbound message given up on after its retries, or a command that could not be read.' });
 
 // ---- types ---------------------------------------------------------------------------------
 
