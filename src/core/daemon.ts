@@ -14,6 +14,8 @@ import type pino from 'pino';
 import PQueue from 'p-queue';
 import type { ChannelAdapter, ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
 import { learnIdentity } from '../merge/auto-merge.ts';
+import { and, eq } from 'drizzle-orm';
+import { identities } from './storage/schema.ts';
 import type { AccountConfig, LoadedConfig } from './config/types.ts';
 import { loadConfig } from './config/load.ts';
 import { watchChannelFiles } from './config/watch.ts';
@@ -312,6 +314,13 @@ export class Daemon {
     try {
       const who = await adapter.lookupIdentity!(externalId, AbortSignal.timeout(10_000));
       if (!who || this.stopped) return;
+      // The person may have been erased (unsubscribed) while we asked: never bring them back.
+      const [still] = await this.database.db
+        .select({ id: identities.id })
+        .from(identities)
+        .where(and(eq(identities.channel, scope.channel), eq(identities.account, scope.account), eq(identities.externalId, externalId)))
+        .limit(1);
+      if (!still) return;
       const subjects = subjectsFor(this.config.daemon.nats.prefix);
       await learnIdentity(this.database.db, subjects, this.ingestor.mergePolicy, scope, who, this.clock.now());
       this.relay.notify();

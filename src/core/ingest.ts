@@ -16,6 +16,8 @@ import { WebhookVerificationError } from './errors.ts';
 import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part } from './model.ts';
 import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../merge/identities.ts';
 import { autoMergeIdentity } from '../merge/auto-merge.ts';
+import { eraseIdentity } from '../merge/erase.ts';
+import { purgeAfterCommit } from './media/purge.ts';
 import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../merge/evidence.ts';
 import type { subjects as subjectsFor } from './schemas/subjects.ts';
 
@@ -56,6 +58,7 @@ export class Ingestor {
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, events: InboundEvent[]): Promise<IngestResult> {
     const result: IngestResult = { recorded: 0, duplicates: 0, ignored: {}, mediaQueued: 0, newIdentities: [] };
     const receivedAt = this.clock.now();
+    const erased: Array<{ keys: string[]; log: Record<string, unknown> }> = [];
     await this.db.transaction(async (tx) => {
       if (webhook?.replayGuard) await this.guardReplay(tx, scope, webhook.replayGuard);
       for (const event of events) {
@@ -74,8 +77,8 @@ export class Ingestor {
             else result.duplicates++;
             break;
           case 'identity':
-            await this.recordIdentityEvent(tx, scope, event, result.newIdentities);
-            result.recorded++;
+            if (await this.recordIdentityEvent(tx, scope, event, result.newIdentities, erased)) result.recorded++;
+            else result.duplicates++;
             break;
           case 'ignored':
             result.ignored[event.reason] = (result.ignored[event.reason] ?? 0) + 1;
@@ -83,6 +86,8 @@ export class Ingestor {
         }
       }
     });
+    // Stored bytes only after commit, and only those no media row names any more.
+    for (const { keys, log } of erased) purgeAfterCommit(this.db, keys, log);
     return result;
   }
 
@@ -271,8 +276,23 @@ export class Ingestor {
     return true;
   }
 
-  private async recordIdentityEvent(tx: Tx, scope: IngestScope, event: InboundIdentityEvent, newIdentities: string[]): Promise<void> {
+  /** False for an erase of an identity that does not exist (a redelivery): nothing to do. */
+  private async recordIdentityEvent(
+    tx: Tx,
+    scope: IngestScope,
+    event: InboundIdentityEvent,
+    newIdentities: string[],
+    erased: Array<{ keys: string[]; log: Record<string, unknown> }>,
+  ): Promise<boolean> {
     const { channel, account } = scope.adapter;
+    if (event.change === 'erase') {
+      // Before resolving: resolving would create the identity that is to be deleted.
+      const outcome = await eraseIdentity(tx, this.subjects, { channel, account }, event.identity, event.timestamp);
+      if (!outcome.erased) return false;
+      // The log line names the daemon's ids only, never the platform id.
+      erased.push({ keys: outcome.mediaKeys, log: { channel, account, identity: outcome.identityId, contact: outcome.contactId, contactRemoved: outcome.contactRemoved, counts: outcome.counts } });
+      return true;
+    }
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.identity, event.timestamp), event.timestamp);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     if (identity.contactCreated) await this.announceContact(tx, identity, channel, account, event.timestamp);
@@ -286,11 +306,8 @@ export class Ingestor {
       case 'reachable':
         await tx.update(identities).set({ unreachableAt: null }).where(eq(identities.id, identity.identityId));
         break;
-      case 'erase':
-        // Erasure of personal data is channel policy (WeChat unsubscribe); handled by the merge module.
-        await tx.update(identities).set({ unreachableAt: event.timestamp }).where(eq(identities.id, identity.identityId));
-        break;
     }
+    return true;
   }
 
   private async announceContact(tx: Tx, identity: ResolvedIdentity, channel: string, account: string, at: Date): Promise<void> {

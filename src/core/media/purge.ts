@@ -72,7 +72,8 @@ export async function purgeUnreferencedMedia(db: Db, store: MediaStore, keys: Re
 export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: Record<string, unknown>): void {
   const target = targets.get(db);
   if (!target) return;
-  const logger = target.logger.child({ component: 'erase' });
+  // The media worker's logger (component `media`): the purge is the part of the erase done here.
+  const { logger } = target;
   if (keys.length === 0) {
     logger.info(context, 'identity erased');
     return;

@@ -90,7 +90,7 @@ export const identityAliases = pgTable(
 
 /**
  * Every merge and unmerge, with who asked, on which evidence, which identities moved, and the
- * two contacts as they were before (what unmerge restores). Never updated or deleted.
+ * two contacts as they were before (what unmerge restores). Only an erasure (the platform asking us to forget a person) scrubs or deletes entries.
  */
 export const mergeLog = pgTable(
   'merge_log',

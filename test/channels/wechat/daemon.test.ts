@@ -1,6 +1,6 @@
 /**
  * WeChat through a real daemon (PostgreSQL, NATS, the sandbox fake): pushes recorded once and
- * answered as WeChat expects, redeliveries and replays, the follow/unsubscribe lifecycle, and
+ * answered as WeChat expects, redeliveries and replays, the follow/unsubscribe (erase) lifecycle, and
  * inbound media fetched from the fake's `media/get`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,15 +74,15 @@ describe('wechat through the daemon', () => {
     expect((await post({ ...spec, body: bomb })).status).toBe(400);
   });
 
-  it('a follow opens the one-minute grant; an unsubscribe marks the identity unreachable', async () => {
+  it('a follow opens the one-minute grant; an unsubscribe erases the identity (test/merge/erase.test.ts has the details)', async () => {
     const follow = buildPush(safe, eventXml(safe, { from: 'oFan', event: 'subscribe', eventKey: 'qrscene_42', ticket: 'T', at: now() }), { at: now() });
     expect((await post(follow)).status).toBe(200);
     await waitFor(async () => (await t.events(`${t.prefix}.v1.evt.session.opened.wechat.acme-wechat`, { timeoutMs: 500 })).some((e) => e.data.quota?.limit === 3), { timeoutMs: 10_000, intervalMs: 100 });
     const later = new Date(now().getTime() + 1000);
     const bye = buildPush(safe, eventXml(safe, { from: 'oFan', event: 'unsubscribe', at: later }), { at: later });
     expect((await post(bye)).status).toBe(200);
-    const identity = await t.sql!`select unreachable_at from identities where channel = 'wechat' and external_id = 'oFan'`;
-    expect(identity[0]!.unreachable_at).not.toBeNull();
+    const identity = await t.sql!`select id from identities where channel = 'wechat' and external_id = 'oFan'`;
+    expect(identity).toHaveLength(0);
   });
 
   it('fetches inbound media from the fake through media/get', async () => {
