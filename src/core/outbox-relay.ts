@@ -5,6 +5,7 @@
  * several replicas; the others stand by and take over when the lease lapses. NATS being
  * down only makes the backlog grow: webhooks are still answered from PostgreSQL.
  */
+import { Wakeup } from './wakeup.ts';
 import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -29,7 +30,7 @@ export interface RelayOptions {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
   private leader = false;
   private lastRenew = 0;
   private lastPrune = 0;
@@ -65,14 +66,14 @@ export class OutboxRelay {
 
   /** Something was recorded: publish now rather than at the next poll. */
   notify(): void {
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   /** Finishes the batch in flight, releases the lease; idempotent. */
   async stop(): Promise<void> {
     if (!this.running) return this.loop ?? undefined;
     this.running = false;
-    this.wake?.();
+    this.wakeup.wake();
     await this.loop;
     if (this.leader) await releaseLease(this.db, LEASE, this.holder).catch(() => {});
     this.leader = false;
@@ -105,14 +106,7 @@ export class OutboxRelay {
       }
       if (published === 0 && this.running) {
         const backoff = failures > 0 ? Math.min(5_000, 200 * 2 ** Math.min(failures, 5)) : this.opts.idleMs;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.leader || failures > 0 ? backoff : this.opts.leaseTtlMs / 4);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = null;
+        await this.wakeup.sleep(this.leader || failures > 0 ? backoff : this.opts.leaseTtlMs / 4);
       }
     }
   }

@@ -5,6 +5,7 @@
  * When a message's last media is settled its held outbox row is released to the relay.
  * Rows are claimed with SKIP LOCKED, so replicas share the work without doing it twice.
  */
+import { Wakeup } from '../wakeup.ts';
 import { eq, inArray, sql } from 'drizzle-orm';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -30,7 +31,7 @@ type MediaRow = typeof media.$inferSelect;
 export class MediaWorker {
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
   private readonly queue = new PQueue({ concurrency: 4 });
   private readonly inFlight = new AbortController();
 
@@ -58,12 +59,12 @@ export class MediaWorker {
   }
 
   notify(): void {
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.wakeup.wake();
     await this.loop;
     this.inFlight.abort();
     await this.queue.onIdle();
@@ -96,14 +97,7 @@ export class MediaWorker {
         this.deps.logger.warn({ err: error }, 'media claim failed; will retry');
       }
       if (claimed === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 500);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = null;
+        await this.wakeup.sleep(500);
       }
     }
   }

@@ -7,6 +7,7 @@
  * spaced per recipient when `perRecipientPerSecond` is set. A `rate_limited` answer pauses this account's queue for the time asked; no other account
  * waits, since each has its own queue.
  */
+import { Wakeup } from '../wakeup.ts';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { acquireLease, releaseLease } from '../storage/lease.ts';
@@ -34,7 +35,7 @@ export function queueRate(perSecond: number): { cap: number; intervalMs: number 
 export class AccountSender {
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
   private leader = false;
   private lastRenew = 0;
   private queue: PQueue;
@@ -76,7 +77,7 @@ export class AccountSender {
 
   /** New work may be due: look now instead of at the next poll. */
   notify(): void {
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   /**
@@ -86,7 +87,7 @@ export class AccountSender {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.wake?.();
+    this.wakeup.wake();
     await this.loop;
     this.dropWaiting();
     await Promise.allSettled(this.started.values());
@@ -152,15 +153,7 @@ export class AccountSender {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => {
-      this.wake = null;
-    });
+    return this.wakeup.sleep(ms);
   }
 
   private async holdLease(): Promise<boolean> {

@@ -1,0 +1,33 @@
+/**
+ * An idle wait that can be cut short: background loops (relay, media worker, senders) sleep
+ * between polls and are woken when new work is recorded. A wake that arrives while the loop
+ * is busy is remembered, so the next sleep returns at once and no notification is lost.
+ */
+export class Wakeup {
+  private wakeNow: (() => void) | null = null;
+  private pending = false;
+
+  /** Waits `ms`, or less if `wake` is called. */
+  sleep(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wakeNow = null;
+        resolve();
+      }
+      this.wakeNow = done;
+    });
+  }
+
+  /** Ends the current sleep, or the next one if none is in progress. */
+  wake(): void {
+    if (this.wakeNow) this.wakeNow();
+    else this.pending = true;
+  }
+}
