@@ -82,7 +82,7 @@ export class SendAcceptor {
       entry = found;
       Object.assign(scope, { channel: entry.account.channel, account: entry.account.id });
       requireSend(entry);
-      recipient = 'contactId' in command.to ? await byContactOnAccount(db, entry, command.to.contactId) : await byExternalId(db, entry, command.to.externalId);
+      recipient = 'contactId' in command.to ? await byContactOnAccount(db, entry, command.to.contactId) : await byExternalIdOrMeet(this.deps, entry, command, command.to.externalId, at);
     } else if ('contactId' in command.to) {
       ({ entry, recipient } = await byContactAnywhere(db, accounts, command.to.contactId, at));
       Object.assign(scope, { channel: entry.account.channel, account: entry.account.id });
@@ -111,4 +111,21 @@ function requireSend(entry: AdapterEntry): void {
 
 function isMediaPart(part: SendPart): part is Extract<SendPart, { media: unknown }> {
   return (MEDIA_PART_TYPES as readonly string[]).includes(part.type as MediaPartType);
+}
+
+/**
+ * A platform id the account never met is unknown, except for a template on a channel that has
+ * them: that is how a business writes first (WhatsApp), so the person is recorded and the send
+ * goes on. Free-form messages to strangers stay `unknown_contact`.
+ */
+async function byExternalIdOrMeet(deps: OutboundDeps, entry: AdapterEntry, command: { template?: unknown }, externalId: string, at: Date): Promise<Recipient> {
+  try {
+    return await byExternalId(deps.db, entry, externalId);
+  } catch (error) {
+    const businessInitiated = command.template !== undefined && entry.adapter.capabilities.templates !== null;
+    if (!(error instanceof OmniError) || error.code !== 'unknown_contact' || !businessInitiated) throw error;
+    await deps.meetRecipient(entry, externalId, at);
+    deps.notifyRelay();
+    return byExternalId(deps.db, entry, externalId);
+  }
 }

@@ -94,6 +94,11 @@ export interface OutboundDeps {
   holder: string;
   settings: OutboundSettings;
   metrics: OutboundMetrics;
+  /**
+   * Records a person the business writes to first (a template to a number that never wrote):
+   * creates the identity and contact, announced like any other, through the merge rules.
+   */
+  meetRecipient(entry: AdapterEntry, externalId: string, at: Date): Promise<void>;
   /** Outbox rows were written: publish them now. */
   notifyRelay(): void;
   /** A message of this account was accepted: send it now if this replica holds the account. */
