@@ -49,13 +49,23 @@ interface PartBase {
 
 /** A normalised message part. Media parts carry `media` (a ref inbound, MediaInfo once stored). */
 export type Part<M = MediaInfo> =
-  | (PartBase & { type: 'text'; text: string })
+  | (PartBase & { type: 'text'; text: string; previewUrl?: boolean })
   | (PartBase & { type: 'image' | 'video' | 'audio' | 'voice' | 'file' | 'sticker'; caption?: string; filename?: string; media: M })
   | (PartBase & { type: 'location'; latitude: number; longitude: number; name?: string; address?: string })
   | (PartBase & { type: 'contact_card'; name: string; phones: string[]; emails?: string[]; raw?: unknown })
   | (PartBase & { type: 'reply'; id: string; title: string })
   | (PartBase & { type: 'reaction'; emoji: string; targetExternalId: string })
-  | (PartBase & { type: 'unsupported'; reason: string });
+  | (PartBase & { type: 'unsupported'; reason: string })
+  /** Outbound only: reply buttons and lists a business sent. */
+  | (PartBase & { type: 'buttons'; text: string; buttons: Array<{ id: string; title: string }>; header?: string; footer?: string })
+  | (PartBase & {
+      type: 'list';
+      text: string;
+      button: string;
+      sections: Array<{ title?: string; rows: Array<{ id: string; title: string; description?: string }> }>;
+      header?: string;
+      footer?: string;
+    });
 
 export type PartType = Part['type'];
 export const MEDIA_PART_TYPES = ['image', 'video', 'audio', 'voice', 'file', 'sticker'] as const;

@@ -43,7 +43,48 @@ export const sendMediaSchema = z.union([
 
 /** One part of an outbound message: text, or media of one of the media part types. */
 export const sendPartSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('text'), text: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('text'),
+    text: z.string().min(1),
+    previewUrl: z.boolean().optional().describe('Ask the platform to preview the first URL (WhatsApp `preview_url`).'),
+  }),
+  z.strictObject({
+    type: z.literal('location'),
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+    name: z.string().min(1).optional(),
+    address: z.string().min(1).optional(),
+  }),
+  z
+    .strictObject({ type: z.literal('reaction'), emoji: z.string().describe('Empty removes the reaction.'), targetExternalId: z.string().min(1).max(512) })
+    .describe('A reaction to a customer message, on channels that have them.'),
+  z
+    .strictObject({
+      type: z.literal('buttons'),
+      text: z.string().min(1),
+      buttons: z.array(z.strictObject({ id: z.string().min(1).max(256), title: z.string().min(1).max(20) })).min(1).max(3),
+      header: z.string().min(1).optional(),
+      footer: z.string().min(1).optional(),
+    })
+    .describe('Reply buttons (WhatsApp interactive buttons, WeChat menu); the choice comes back as a `reply` part.'),
+  z
+    .strictObject({
+      type: z.literal('list'),
+      text: z.string().min(1),
+      button: z.string().min(1).max(20).describe('Label of the button that opens the list.'),
+      sections: z
+        .array(
+          z.strictObject({
+            title: z.string().min(1).optional(),
+            rows: z.array(z.strictObject({ id: z.string().min(1).max(200), title: z.string().min(1).max(24), description: z.string().max(72).optional() })).min(1).max(10),
+          }),
+        )
+        .min(1)
+        .max(10),
+      header: z.string().min(1).optional(),
+      footer: z.string().min(1).optional(),
+    })
+    .describe('A list of choices (WhatsApp interactive list); the choice comes back as a `reply` part.'),
   z.strictObject({
     type: z.enum(MEDIA_PART_TYPES),
     media: sendMediaSchema,

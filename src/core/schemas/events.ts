@@ -83,7 +83,7 @@ const partMeta = { meta: jsonObject.optional().describe('Extra platform facts (v
 
 /** One normalised message part; `type` selects the shape. */
 export const partSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), text: z.string(), ...partMeta }),
+  z.object({ type: z.literal('text'), text: z.string(), previewUrl: z.boolean().optional(), ...partMeta }),
   z.object({
     type: z.enum(MEDIA_PART_TYPES),
     caption: z.string().optional(),
@@ -112,6 +112,27 @@ export const partSchema = z.discriminatedUnion('type', [
     .describe('A button, list or postback choice.'),
   z.object({ type: z.literal('reaction'), emoji: z.string(), targetExternalId: externalId, ...partMeta }),
   z.object({ type: z.literal('unsupported'), reason: z.string(), ...partMeta }),
+  z
+    .object({
+      type: z.literal('buttons'),
+      text: z.string(),
+      buttons: z.array(z.object({ id: z.string(), title: z.string() })),
+      header: z.string().optional(),
+      footer: z.string().optional(),
+      ...partMeta,
+    })
+    .describe('Reply buttons a business sent (outbound only).'),
+  z
+    .object({
+      type: z.literal('list'),
+      text: z.string(),
+      button: z.string(),
+      sections: z.array(z.object({ title: z.string().optional(), rows: z.array(z.object({ id: z.string(), title: z.string(), description: z.string().optional() })) })),
+      header: z.string().optional(),
+      footer: z.string().optional(),
+      ...partMeta,
+    })
+    .describe('A list of choices a business sent (outbound only).'),
 ]);
 
 /** `omni.message/v1`: one message, in or out, normalised across channels. */
