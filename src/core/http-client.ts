@@ -9,6 +9,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Logger } from './logger.ts';
+import { OmniError } from './errors.ts';
 import { decodersFor, readCappedBody } from './net/capped-body.ts';
 import { baseHeaders, encodeBody, lowercaseKeys, withoutBodyHeaders } from './net/outgoing.ts';
 import { pinnedLookup, systemLookup, vetHost, type HostLookup, type VettedHop } from './net/host-guard.ts';
@@ -281,5 +282,30 @@ function parseUrl(value: string, base?: URL): URL {
   } catch {
     // The URL itself may hold a token (Telegram file URLs), so it is not repeated in the message.
     throw new HttpClientError('invalid_url', base ? 'redirect Location is not a valid URL' : 'not a valid URL');
+  }
+}
+
+/**
+ * Maps a failed platform request to a contract code, the same way for every channel: timeouts
+ * and network errors are retryable (`channel_unavailable`); a guard refusal or an oversized
+ * body is an attachment problem when fetching media and a rejection otherwise. An abort (the
+ * caller's decision) and anything that is not an HttpClientError pass through unchanged.
+ */
+export function platformTransportFailure(error: unknown, platform: string, purpose: 'media' | string): unknown {
+  if (!(error instanceof HttpClientError) || error.reason === 'aborted') return error;
+  const details = { reason: error.reason };
+  const media = purpose === 'media';
+  switch (error.reason) {
+    case 'timeout':
+    case 'network':
+      return new OmniError('channel_unavailable', `${platform} API unreachable`, { details, cause: error });
+    case 'too_large':
+      return media
+        ? new OmniError('attachment_too_large', `${platform} media exceeds the inbound size limit`, { details, cause: error })
+        : new OmniError('channel_unavailable', `${platform} API answered with an oversized body`, { details, cause: error });
+    default:
+      return media
+        ? new OmniError('attachment_unreachable', `${platform} media host refused by the HTTP guard`, { details, cause: error })
+        : new OmniError('channel_rejected', `${platform} API host refused by the HTTP guard`, { details, cause: error });
   }
 }

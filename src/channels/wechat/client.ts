@@ -7,7 +7,7 @@
 import type { SharedState } from '../../core/adapter.ts';
 import type { Clock } from '../../core/clock.ts';
 import { OmniError } from '../../core/errors.ts';
-import { HttpClientError, type HttpClient, type HttpResponse } from '../../core/http-client.ts';
+import { platformTransportFailure, type HttpClient, type HttpResponse } from '../../core/http-client.ts';
 import { TOKEN_ERRCODES, errcodeError, httpStatusError, type Purpose } from './errcodes.ts';
 import { AccessTokens, type FetchedToken } from './token.ts';
 
@@ -180,23 +180,9 @@ export class WeChatClient {
   }
 }
 
-/** Maps a transport failure to a contract code; an abort passes through as it is. */
+/** Maps a transport failure to a contract code (shared rules in the core); an abort passes through. */
 export function transportFailure(error: unknown, purpose: Purpose): unknown {
-  if (!(error instanceof HttpClientError) || error.reason === 'aborted') return error;
-  const details = { reason: error.reason };
-  switch (error.reason) {
-    case 'timeout':
-    case 'network':
-      return new OmniError('channel_unavailable', 'WeChat API unreachable', { details, cause: error });
-    case 'too_large':
-      return purpose === 'media'
-        ? new OmniError('attachment_too_large', 'WeChat media exceeds the inbound size limit', { details, cause: error })
-        : new OmniError('channel_unavailable', 'WeChat API answered with an oversized body', { details, cause: error });
-    default:
-      return purpose === 'media'
-        ? new OmniError('attachment_unreachable', 'WeChat media host refused by the HTTP guard', { details, cause: error })
-        : new OmniError('channel_rejected', 'WeChat API host refused by the HTTP guard', { details, cause: error });
-  }
+  return platformTransportFailure(error, 'WeChat', purpose);
 }
 
 /** A JSON object, or undefined for anything else (an HTML error page, bytes). */

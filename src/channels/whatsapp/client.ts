@@ -5,7 +5,7 @@
  * config field is at fault, `details.field`.
  */
 import { OmniError, type ErrorCode } from '../../core/errors.ts';
-import { HttpClientError, type HttpClient, type HttpResponse } from '../../core/http-client.ts';
+import { platformTransportFailure, type HttpClient, type HttpResponse } from '../../core/http-client.ts';
 
 /** What the Graph client needs from the account. */
 export interface GraphClientOptions {
@@ -160,24 +160,9 @@ export class GraphClient {
   }
 }
 
-/** Maps a transport failure to a contract code; anything else (an abort) passes through. */
+/** Maps a transport failure to a contract code (shared rules in the core); an abort passes through. */
 export function transportFailure(error: unknown, purpose: Purpose): unknown {
-  // An abort is the caller's decision, not the platform's failure: it passes through as it is.
-  if (!(error instanceof HttpClientError) || error.reason === 'aborted') return error;
-  const details = { reason: error.reason };
-  switch (error.reason) {
-    case 'timeout':
-    case 'network':
-      return new OmniError('channel_unavailable', 'WhatsApp API unreachable', { details, cause: error });
-    case 'too_large':
-      return purpose === 'media'
-        ? new OmniError('attachment_too_large', 'WhatsApp media exceeds the inbound size limit', { details, cause: error })
-        : new OmniError('channel_unavailable', 'WhatsApp API answered with an oversized body', { details, cause: error });
-    default:
-      return purpose === 'media'
-        ? new OmniError('attachment_unreachable', 'WhatsApp media host refused by the HTTP guard', { details, cause: error })
-        : new OmniError('channel_rejected', 'WhatsApp API host refused by the HTTP guard', { details, cause: error });
-  }
+  return platformTransportFailure(error, 'WhatsApp', purpose);
 }
 
 /** Maps a non-2xx Graph answer to a contract code, naming the config field where one is at fault. */
