@@ -5,7 +5,7 @@
  * several replicas; the others stand by and take over when the lease lapses. NATS being
  * down only makes the backlog grow: webhooks are still answered from PostgreSQL.
  */
-import { Wakeup } from './wakeup.ts';
+import { BackgroundLoop } from './wakeup.ts';
 import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -27,10 +27,7 @@ export interface RelayOptions {
 }
 
 /** Publishes the outbox; `start` runs until `stop`. */
-export class OutboxRelay {
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private readonly wakeup = new Wakeup();
+export class OutboxRelay extends BackgroundLoop {
   private leader = false;
   private lastRenew = 0;
   private lastPrune = 0;
@@ -44,6 +41,7 @@ export class OutboxRelay {
     private readonly metrics: Metrics,
     options: RelayOptions = {},
   ) {
+    super();
     this.opts = {
       batchSize: options.batchSize ?? 500,
       idleMs: options.idleMs ?? 200,
@@ -58,23 +56,9 @@ export class OutboxRelay {
     return this.leader;
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Something was recorded: publish now rather than at the next poll. */
-  notify(): void {
-    this.wakeup.wake();
-  }
-
   /** Finishes the batch in flight, releases the lease; idempotent. */
   async stop(): Promise<void> {
-    if (!this.running) return this.loop ?? undefined;
-    this.running = false;
-    this.wakeup.wake();
-    await this.loop;
+    await this.halt();
     if (this.leader) await releaseLease(this.db, LEASE, this.holder).catch(() => {});
     this.leader = false;
   }
@@ -89,7 +73,7 @@ export class OutboxRelay {
     }
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
       let published = 0;

@@ -31,3 +31,36 @@ export class Wakeup {
     else this.pending = true;
   }
 }
+
+/**
+ * A background loop (relay, media worker, a sender): `start` runs `run` until `halt`;
+ * `notify` cuts the current idle wait short. Subclasses sleep with `this.wakeup.sleep(ms)`
+ * and check `this.running` between iterations.
+ */
+export abstract class BackgroundLoop {
+  protected running = false;
+  protected readonly wakeup = new Wakeup();
+  private loop: Promise<void> | null = null;
+
+  /** Starts the loop; idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work may be due: look now instead of at the next poll. */
+  notify(): void {
+    this.wakeup.wake();
+  }
+
+  /** Ends the loop and waits for the iteration in flight; idempotent. */
+  protected async halt(): Promise<void> {
+    this.running = false;
+    this.wakeup.wake();
+    await this.loop;
+  }
+
+  /** One loop until `running` is false. */
+  protected abstract run(): Promise<void>;
+}

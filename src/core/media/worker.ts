@@ -5,7 +5,7 @@
  * When a message's last media is settled its held outbox row is released to the relay.
  * Rows are claimed with SKIP LOCKED, so replicas share the work without doing it twice.
  */
-import { Wakeup } from '../wakeup.ts';
+import { BackgroundLoop } from '../wakeup.ts';
 import { eq, inArray, sql } from 'drizzle-orm';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -28,10 +28,7 @@ const FETCH_TIMEOUT_MS = 60_000;
 type MediaRow = typeof media.$inferSelect;
 
 /** Processes pending media rows until stopped. */
-export class MediaWorker {
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private readonly wakeup = new Wakeup();
+export class MediaWorker extends BackgroundLoop {
   private readonly queue = new PQueue({ concurrency: 4 });
   private readonly inFlight = new AbortController();
 
@@ -48,24 +45,13 @@ export class MediaWorker {
       onReleased(): void;
     },
   ) {
+    super();
     // Erase (src/merge/erase.ts) deletes bytes no row references any more from this store.
     registerMediaPurge(deps.db, deps.store, deps.logger);
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  notify(): void {
-    this.wakeup.wake();
-  }
-
   async stop(): Promise<void> {
-    this.running = false;
-    this.wakeup.wake();
-    await this.loop;
+    await this.halt();
     this.inFlight.abort();
     await this.queue.onIdle();
   }
@@ -81,7 +67,7 @@ export class MediaWorker {
     }
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     while (this.running) {
       let claimed = 0;
       try {

@@ -7,7 +7,7 @@
  * spaced per recipient when `perRecipientPerSecond` is set. A `rate_limited` answer pauses this account's queue for the time asked; no other account
  * waits, since each has its own queue.
  */
-import { Wakeup } from '../wakeup.ts';
+import { BackgroundLoop } from '../wakeup.ts';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { acquireLease, releaseLease } from '../storage/lease.ts';
@@ -32,10 +32,7 @@ export function queueRate(perSecond: number): { cap: number; intervalMs: number 
 }
 
 /** Sends one account's queued messages while holding its lease. */
-export class AccountSender {
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private readonly wakeup = new Wakeup();
+export class AccountSender extends BackgroundLoop {
   private leader = false;
   private lastRenew = 0;
   private queue: PQueue;
@@ -58,6 +55,7 @@ export class AccountSender {
     readonly account: string,
     private readonly entry: () => AdapterEntry | undefined,
   ) {
+    super();
     this.log = deps.logger.child({ component: 'sender', account });
     this.perSecond = entry()?.adapter.capabilities.rateLimit.perSecond ?? 1;
     this.queue = this.makeQueue(this.perSecond);
@@ -69,26 +67,13 @@ export class AccountSender {
     return this.leader;
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** New work may be due: look now instead of at the next poll. */
-  notify(): void {
-    this.wakeup.wake();
-  }
-
   /**
    * Stops claiming, drops what has not started, lets calls in flight finish and be recorded
    * (aborting them would leave them ambiguous), then gives the lease up for another replica.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
-    this.running = false;
-    this.wakeup.wake();
-    await this.loop;
+    await this.halt();
     this.dropWaiting();
     await Promise.allSettled(this.started.values());
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
@@ -130,7 +115,7 @@ export class AccountSender {
     return new PQueue({ concurrency, intervalCap: cap, interval: intervalMs, strict: true });
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let failures = 0;
     let lastDispatch = 0;
     while (this.running) {
