@@ -56,17 +56,48 @@ export interface InboundIdentity {
   evidence?: Array<{ type: 'phone' | 'email' | 'wechat_unionid'; value: string }>;
 }
 
+/**
+ * Where a conversation lives on the platform. `sessionKind` names an entry of
+ * `capabilities.session.kinds` whose window rule replaces the channel's default for this
+ * conversation (Telegram Business chats have a 24 h reply rule; the bot's own chats have none).
+ * `via` is a platform-side connection the conversation runs through (Telegram's
+ * `business_connection_id`); the core stores it and hands it back on every send.
+ */
+export interface InboundConversation {
+  externalId: string;
+  kind: 'direct' | 'group';
+  title?: string;
+  sessionKind?: string;
+  via?: string;
+}
+
+/**
+ * A free way to answer this message that the platform hands out with it (LINE's reply token).
+ * The core stores it and gives it to `send` for the next outbound message of the conversation
+ * while it is fresh and unused; it is marked used in the transaction that claims that send.
+ */
+export interface ReplyContext {
+  token: string;
+  expiresAt: Date;
+  /** How many platform messages one use may carry (LINE: 5). */
+  maxMessages: number;
+}
+
 /** A message from a customer. */
 export interface InboundMessage {
   kind: 'message';
   /** Unique per account across redeliveries (wamid, `chat:message_id`, webhookEventId, MsgId). */
   dedupeKey: string;
   externalId: string;
-  conversation: { externalId: string; kind: 'direct' | 'group'; title?: string };
+  conversation: InboundConversation;
   sender: InboundIdentity;
   timestamp: Date;
   parts: InboundPart[];
   replyTo?: { externalId: string };
+  /** A free reply channel for answering this message (LINE's reply token). */
+  replyContext?: ReplyContext;
+  /** Platform delivery facts kept on the stored message (LINE `deliveryContext.isRedelivery`). */
+  delivery?: { redelivery?: boolean; standby?: boolean };
   /** Entry-point facts (click-to-WhatsApp ad, QR scene) kept on the message and the session. */
   referral?: Record<string, unknown>;
   /**
@@ -105,14 +136,60 @@ export interface InboundIdentityEvent {
   raw: unknown;
 }
 
+/** A customer edited a message they had sent; the stored message takes the new parts. */
+export interface InboundEdit {
+  kind: 'edit';
+  dedupeKey: string;
+  /** The platform id of the edited message (as its `InboundMessage.externalId`). */
+  targetExternalId: string;
+  conversation: InboundConversation;
+  sender: InboundIdentity;
+  timestamp: Date;
+  parts: InboundPart[];
+  raw: unknown;
+}
+
+/** A customer unsent (deleted) a message; its text and media are removed from the store. */
+export interface InboundDelete {
+  kind: 'delete';
+  dedupeKey: string;
+  targetExternalId: string;
+  conversation?: InboundConversation;
+  sender?: InboundIdentity;
+  timestamp: Date;
+  raw: unknown;
+}
+
 /** An event the adapter understood but that carries nothing to record; counted, not stored. */
 export interface InboundIgnored {
   kind: 'ignored';
   reason: string;
 }
 
+/**
+ * One item of a batch the adapter could not turn into an event. It never costs the other items:
+ * the core records it as an inbound dead letter with its raw bytes and publishes it on
+ * `evt.deadletter.in.{channel}.{account}`.
+ */
+export interface InboundInvalid {
+  kind: 'invalid';
+  /** Stable per item across redeliveries (the platform's id, else a hash of the item's bytes). */
+  dedupeKey: string;
+  /** A short, constant reason (`bad_timestamp`, `missing_field:from`); never personal data. */
+  reason: string;
+  /** The item's own bytes (JSON/XML text of that item, not the whole batch). */
+  raw: Uint8Array | string;
+}
+
 /** Everything `parse` can yield; one webhook may carry many. */
-export type InboundEvent = InboundMessage | InboundStatus | InboundIdentityEvent | InboundIgnored;
+export type InboundEvent =
+  | InboundMessage
+  | InboundStatus
+  | InboundIdentityEvent
+  | InboundEdit
+  | InboundDelete
+  | InboundIgnored
+  | InboundInvalid;
 
 /** A session grant: how long a trigger opens the window and how many messages it allows. */
 export interface SessionGrant {
@@ -130,7 +207,31 @@ export interface ChannelCapabilities {
     grants: Readonly<Record<string, SessionGrant>>;
     /** What may still be sent when no window is open (`['template']` on WhatsApp, `[]` on WeChat). */
     allowedOutsideWindow: ReadonlyArray<'template'>;
+    /**
+     * Window rules for conversations of a kind (`InboundConversation.sessionKind`) that differ
+     * from the channel's default, e.g. Telegram `{ business: { windowMs: 24h, ... } }`.
+     */
+    kinds?: Readonly<Record<string, { windowMs: number | null; allowedOutsideWindow: ReadonlyArray<'template'> }>>;
   };
+  /** What this channel can send: anything else is refused at acceptance, never after. */
+  outbound?: {
+    /** Part types `send` understands. */
+    parts: ReadonlyArray<OutboundPart['type']>;
+    /** Longest text part, in characters (UTF-16 code units unless `textUnit` says bytes). */
+    maxTextLength: number;
+    /** Longest caption of a media part. */
+    maxCaptionLength: number;
+    textUnit?: 'chars' | 'utf8_bytes';
+    /** Parts one send may carry. */
+    maxParts?: number;
+    /** The channel reports `replyTo` and can thread a reply. */
+    replyTo?: boolean;
+  };
+  /**
+   * Limits of the whole account beside per-window quotas (LINE's monthly push quota), read
+   * through `accountQuota` and checked before a send that would spend it.
+   */
+  accountQuotas?: ReadonlyArray<{ name: string; appliesTo: 'push' | 'all' }>;
   attachments: {
     /** Extensions allowed on this account (decided from bytes). */
     allow: ReadonlyArray<string>;
@@ -142,9 +243,15 @@ export interface ChannelCapabilities {
   templates: { maxBodyParams: number; maxNameLength: number } | null;
   /** The statuses the platform reports after `sent`. */
   receipts: ReadonlyArray<Exclude<DeliveryStatus, 'queued' | 'failed'>>;
-  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+  rateLimit: {
+    perSecond: number;
+    perRecipientPerSecond: number | null;
+    /** Sends per minute into one group conversation (Telegram: 20); null = no own limit. */
+    perGroupPerMinute?: number | null;
+  };
   /** Events of one conversation are published in order. */
   ordering: 'conversation';
+  /** Inbound modes the channel supports; which one an account uses is `ChannelAdapter.inboundMode`. */
   inbound: ReadonlyArray<'webhook' | 'polling'>;
 }
 
@@ -182,16 +289,48 @@ export interface OutboundMessage {
   messageId: string;
   /** The command's idempotency key (LINE's X-Line-Retry-Key is derived from it). */
   idempotencyKey: string;
-  to: { externalId: string; conversationExternalId: string };
+  to: {
+    externalId: string;
+    conversationExternalId: string;
+    conversationKind?: 'direct' | 'group';
+    /** The conversation's `InboundConversation.via`, when it has one. */
+    via?: string;
+  };
   parts: OutboundPart[];
   template?: { name: string; language: string; params: Record<string, unknown> };
   replyTo?: { externalId: string };
+  /**
+   * A fresh, unused reply context this send has claimed (marked used already). The adapter may
+   * answer through it; if the platform refuses the token it falls back to its normal path.
+   */
+  replyContext?: { token: string; expiresAt: Date; inboundExternalId: string };
 }
 
 /** The platform's acceptance of a send. */
 export interface SendResult {
   externalId: string;
   raw?: unknown;
+  /** Which way it went where a channel has more than one (`reply` or `push` on LINE). */
+  route?: string;
+}
+
+/** What an account has left of a platform-wide quota (`capabilities.accountQuotas`). */
+export interface AccountQuotaReading {
+  name: string;
+  /** null = unlimited on this plan. */
+  limit: number | null;
+  used: number;
+  resetsAt?: Date;
+}
+
+/** One long poll's result: the events and the cursor that confirms them once recorded. */
+export interface PolledUpdates {
+  events: InboundEvent[];
+  /**
+   * Where the next poll starts. The core commits it in the same transaction as `events`, so a
+   * crash between recording and confirming neither loses nor repeats an update.
+   */
+  nextCursor: string | null;
 }
 
 /** Shared, cross-replica key/value state for adapters (tokens, poll offsets). */
@@ -239,8 +378,19 @@ export interface ChannelAdapter {
    * Called once, after the identity's first event is recorded; what it returns is merge evidence.
    */
   lookupIdentity?(externalId: string, signal: AbortSignal): Promise<InboundIdentity | null>;
-  /** Poll for updates instead of webhooks; `deliver` resolves once events are recorded. */
-  poll?(deliver: (events: InboundEvent[]) => Promise<void>, signal: AbortSignal): Promise<void>;
+  /** How this account receives updates; default `webhook`. `polling` needs `fetchUpdates`. */
+  readonly inboundMode?: 'webhook' | 'polling';
+  /** Before the first poll (Telegram: deleteWebhook, so getUpdates is allowed). */
+  preparePolling?(signal: AbortSignal): Promise<void>;
+  /**
+   * One long poll from `cursor` (null: wherever the platform starts). Pure: the core owns the
+   * loop, the lease (one poller per account across replicas) and the cursor's storage.
+   */
+  fetchUpdates?(cursor: string | null, signal: AbortSignal): Promise<PolledUpdates>;
+  /** Called after events are durably recorded (Telegram answers callback queries here). */
+  afterRecorded?(events: ReadonlyArray<InboundEvent>, signal: AbortSignal): Promise<void>;
+  /** Read an account-level quota named in `capabilities.accountQuotas`. */
+  accountQuota?(name: string, signal: AbortSignal): Promise<AccountQuotaReading>;
   close?(): Promise<void>;
 }
 
@@ -299,6 +449,10 @@ export interface SimulateInput {
   /** A media id already uploaded to the fake, with its mime type. */
   media?: { id: string; mime: string; filename?: string; sha256?: string };
   timestamp?: Date;
+  /** A button press instead of a message (Telegram callback data, LINE postback data). */
+  callback?: string;
+  /** Write into this group conversation instead of the 1:1 chat (Telegram chat id, LINE group id). */
+  group?: string;
 }
 
 /** A request to send to the daemon's webhook route. */

@@ -78,6 +78,11 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
     return problems;
   }
   if (!isNonEmpty(event.dedupeKey)) problem('dedupeKey must be a non-empty string');
+  if (event.kind === 'invalid') {
+    if (!isNonEmpty(event.reason)) problem('reason must be a non-empty string');
+    if (event.raw === undefined || event.raw.length === 0) problem('raw bytes must be kept');
+    return problems;
+  }
   if (!isValidDate(event.timestamp)) problem('timestamp must be a valid Date');
   if (event.raw === undefined) problem('raw must be kept');
   try {

@@ -100,7 +100,7 @@ export function runAdapterConformance<C>(harness: ConformanceHarness<C>): void {
       it('declares well-formed, consistent capabilities', () => {
         const adapter = create();
         expect(capabilityProblems(adapter.capabilities)).toEqual([]);
-        if (adapter.capabilities.inbound.includes('polling')) expect(typeof adapter.poll).toBe('function');
+        if (adapter.capabilities.inbound.includes('polling')) expect(typeof adapter.fetchUpdates).toBe('function');
       });
     });
 

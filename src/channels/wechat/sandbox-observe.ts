@@ -46,7 +46,7 @@ export function observePush(state: FakeState, spec: WebhookRequestSpec): Observe
       kind = 'unsubscribe';
       openId = event.identity.externalId;
     }
-    if (kind === undefined || openId === undefined || event.kind === 'ignored') continue;
+    if (kind === undefined || openId === undefined || event.kind === 'ignored' || event.kind === 'invalid') continue;
     state.sessions.note(appId, openId, kind, event.timestamp.getTime());
     noted.push({ appId, openId, kind });
   }
