@@ -104,7 +104,8 @@ describe('detectMediaType', () => {
     ]);
     const started = performance.now();
     await detectMediaType(mkv);
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Generous on purpose: the point is "returns at all", which a shared, loaded box may slow.
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('stops a detector that loops without yielding to timers, at the time budget', async () => {

@@ -67,7 +67,7 @@ describe('SIGTERM', () => {
     signalledAt = Date.now();
     daemon.signal('SIGTERM');
     // The listener closes first; only then is the rest of the body sent.
-    await waitFor(async () => !(await canConnect(port)), { timeoutMs: 3_000, intervalMs: 10, description: 'listener closed' });
+    await waitFor(async () => !(await canConnect(port)), { timeoutMs: 8_000, intervalMs: 10, description: 'listener closed' });
     const slowStatus = await slow.finish();
     const exit = await daemon.exited;
     const took = Date.now() - signalledAt;
