@@ -331,10 +331,10 @@ export class Daemon {
   }
 
   /** /readyz: the database answers, NATS is connected, and the outbox is not stuck. */
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean>; details: { outbox: { oldestUnpublishedAgeSeconds: number; pending: number } | null } }> {
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean>; details: { outbox: { oldestUnpublishedAgeSeconds: number } | null } }> {
     const outbox = await outboxReadiness(this.database.db).catch(() => null);
     const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false, outbox: outbox?.ok ?? false };
-    const details = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds, pending: outbox.pending } };
+    const details = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds } };
     return { ready: checks.database && checks.nats && checks.outbox && !this.stopped, checks, details };
   }
 

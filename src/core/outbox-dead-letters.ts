@@ -32,20 +32,29 @@ export class EventTooLarge extends Error {
 
 /** Why a row is given up on: a short reason for the row, metric and log, and safe facts. */
 export interface Permanent {
-  reason: 'too_large' | 'invalid_subject' | 'rejected';
+  reason: 'too_large' | 'invalid_subject' | 'no_stream' | 'rejected';
   detail: string;
   sizeBytes?: number;
   limitBytes?: number;
 }
 
+/** No stream answered the subject. */
+const NO_RESPONDERS = new Set(['JetStreamNotEnabled', 'NoResponders', 'NoRespondersError']);
+
 /**
  * The permanent failure `error` is, or null when a retry may succeed. `connected` is whether
  * the connection is still up: any failure while it is not is treated as connectivity.
+ * `streamAnswered` is whether the stream acknowledged other events of the same batch: then a
+ * subject nobody answers is one no stream captures (rows recorded under an old `nats.prefix`),
+ * not JetStream being away.
  */
-export function permanentFailure(error: unknown, limitBytes: number, connected: boolean): Permanent | null {
+export function permanentFailure(error: unknown, limitBytes: number, connected: boolean, streamAnswered = false): Permanent | null {
   if (error instanceof EventTooLarge) return { reason: 'too_large', detail: error.message, sizeBytes: error.sizeBytes, limitBytes };
   if (!connected || !(error instanceof Error)) return null;
   const detail = `${error.name}: ${error.message}`.slice(0, 300);
+  if (streamAnswered && (NO_RESPONDERS.has(error.name) || (error.name === 'RequestError' && /no responders/i.test(error.message)))) {
+    return { reason: 'no_stream', detail };
+  }
   if (error.name === 'JetStreamApiError' || error.name === 'StreamNotFoundError') {
     // The server's own status: 5xx (leader election, insufficient resources) may pass, 4xx will not.
     const status = (error as Error & { status?: number }).status ?? 0;

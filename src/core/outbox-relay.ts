@@ -150,6 +150,7 @@ export class OutboxRelay extends BackgroundLoop {
     // Mark the prefix that is done with (published, or dead-lettered for good), so a retry
     // resends in order (duplicates are absorbed); a connectivity failure ends the prefix.
     const done: number[] = [];
+    const streamAnswered = results.some((result) => result.status === 'fulfilled');
     let handled = 0;
     let failure: unknown = null;
     for (const [i, result] of results.entries()) {
@@ -161,7 +162,7 @@ export class OutboxRelay extends BackgroundLoop {
         handled++;
         continue;
       }
-      const permanent = permanentFailure(result.reason, budgetOf(row), js === this.js());
+      const permanent = permanentFailure(result.reason, budgetOf(row), js === this.js(), streamAnswered);
       if (permanent === null) {
         failure = result.reason;
         break;
@@ -197,12 +198,15 @@ export class OutboxRelay extends BackgroundLoop {
    */
   private async deadLetter(js: JetStreamClient, row: Row, failure: Permanent): Promise<void> {
     const notice = deadLetterNotice(row, failure);
+    let noticed = false;
     if (notice) {
       try {
         await js.publish(notice.subject, JSON.stringify(notice.event), { msgID: `${row.msgId}:deadletter`, timeout: this.opts.publishTimeoutMs });
+        noticed = true;
       } catch (error) {
-        // Without a connection the whole row waits; a notice the server refuses is not worth a stuck outbox.
-        if (permanentFailure(error, Number.POSITIVE_INFINITY, js === this.js()) === null) throw error;
+        // Without a connection or in time the whole row waits; a notice the server refuses
+        // (or no stream captures) is not worth a stuck outbox.
+        if (permanentFailure(error, Number.POSITIVE_INFINITY, js === this.js(), true) === null) throw error;
       }
     }
     await this.db
@@ -211,7 +215,7 @@ export class OutboxRelay extends BackgroundLoop {
       .where(eq(outbox.id, row.id));
     this.metrics.outboxDeadLettered.inc({ reason: failure.reason });
     this.logger.error(
-      { outboxId: row.id, msgId: row.msgId, subject: row.subject, reason: failure.reason, error: failure.detail, noticed: notice !== null },
+      { outboxId: row.id, msgId: row.msgId, subject: row.subject, reason: failure.reason, error: failure.detail, noticed },
       'outbox event dead-lettered: it can never be published; the rows behind it go on',
     );
   }

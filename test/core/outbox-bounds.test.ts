@@ -72,6 +72,12 @@ describe('permanentFailure', () => {
     expect(permanentFailure(new EventTooLarge(5000), 1000, true)).toMatchObject({ reason: 'too_large', sizeBytes: 5000, limitBytes: 1000 });
   });
 
+  it('takes no responders for a missing stream only when the stream answered the rest of the batch', () => {
+    expect(permanentFailure(named('JetStreamNotEnabled'), 1000, true, false)).toBeNull();
+    expect(permanentFailure(named('JetStreamNotEnabled'), 1000, true, true)?.reason).toBe('no_stream');
+    expect(permanentFailure(named('TimeoutError'), 1000, true, true)).toBeNull();
+  });
+
   it('treats any failure while disconnected as connectivity', () => {
     expect(permanentFailure(named('InvalidSubjectError'), 1000, false)).toBeNull();
   });

@@ -157,14 +157,15 @@ describe('events larger than max_payload are published bounded', () => {
 });
 
 describe('rows that can never be published are dead-lettered and skipped', () => {
-  it('too large even bounded, and an invalid subject: marked, noticed, counted; the rows behind them go out', async () => {
+  it('too large even bounded, an invalid subject, a subject no stream captures: marked, noticed, counted; the rows behind them go out', async () => {
     const from = newCustomer();
     const statusSubject = subject('status');
     const huge = { schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account, status: 'failed', error: { code: 'internal', message: 'x', details: { blob: 'b'.repeat(2 * MB) } } };
     const at = o.clock.now();
     await o.t.sql!`insert into outbox (subject, msg_id, payload, ordering_key, created_at) values
       (${statusSubject}, 'dl-too-large', ${o.t.sql!.json(huge)}, 'dl-conv', ${at}),
-      (${`${o.t.prefix}.v1.evt.message.status.white space`}, 'dl-bad-subject', ${o.t.sql!.json({ schema: 'omni.status/v1' })}, 'dl-conv', ${at})`;
+      (${`${o.t.prefix}.v1.evt.message.status.white space`}, 'dl-bad-subject', ${o.t.sql!.json({ schema: 'omni.status/v1' })}, 'dl-conv', ${at}),
+      (${`${o.t.prefix}-old.v1.evt.message.status.whatsapp.acme-wa`}, 'dl-no-stream', ${o.t.sql!.json({ schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account })}, 'dl-conv', ${at})`;
     const wamid = testWamid('DL');
     expect((await o.t.postWhatsApp(textWebhookBody({ wamid, from, text: 'behind the poison' }))).status).toBe(200);
     const [row] = await o.t.sql!`select id from messages where external_id = ${wamid}`;
@@ -175,9 +176,10 @@ describe('rows that can never be published are dead-lettered and skipped', () =>
       length(payload::text) as size from outbox where msg_id like 'dl-%' order by msg_id`;
     expect(marked.map((r) => ({ msg_id: r.msg_id, dead_letter_reason: r.dead_letter_reason, dead: r.dead, done: r.done }))).toEqual([
       { msg_id: 'dl-bad-subject', dead_letter_reason: 'invalid_subject', dead: true, done: true },
+      { msg_id: 'dl-no-stream', dead_letter_reason: 'no_stream', dead: true, done: true },
       { msg_id: 'dl-too-large', dead_letter_reason: 'too_large', dead: true, done: true },
     ]);
-    expect(Number(marked[1]!.size)).toBeGreaterThan(2 * MB);
+    expect(Number(marked[2]!.size)).toBeGreaterThan(2 * MB);
 
     const notices = await o.t.events(subject('deadletter'), { atLeast: 1 });
     const notice = notices.find((n) => n.msgId === 'dl-too-large:deadletter');
