@@ -122,7 +122,7 @@ export class OutboxRelay extends BackgroundLoop {
     return this.leader;
   }
 
-  /** Publishes one batch; returns how many rows were marked published. */
+  /** Publishes one batch; returns how many rows it is done with (published or dead-lettered). */
   private async publishBatch(): Promise<number> {
     const js = this.js();
     if (!js) return 0;
