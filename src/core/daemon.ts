@@ -36,7 +36,7 @@ import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
-import { outboxStats } from './outbox-stats.ts';
+import { outboxReadiness, outboxStats } from './outbox-stats.ts';
 
 /** How to start a daemon. */
 export interface DaemonOptions {
@@ -165,6 +165,7 @@ export class Daemon {
         const stats = await outboxStats(this.database.db);
         this.metrics.outboxPending.set(stats.pending);
         this.metrics.outboxLagSeconds.set(stats.lagSeconds);
+        this.metrics.outboxOldestAgeSeconds.set(stats.oldestUnpublishedAgeSeconds);
       },
       fakes: this.fakes,
       links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
@@ -329,10 +330,12 @@ export class Daemon {
     }
   }
 
-  /** /readyz: the database answers and NATS is connected. */
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
-    const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false };
-    return { ready: checks.database && checks.nats && !this.stopped, checks };
+  /** /readyz: the database answers, NATS is connected, and the outbox is not stuck. */
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean>; details: { outbox: { oldestUnpublishedAgeSeconds: number } | null } }> {
+    const outbox = await outboxReadiness(this.database.db).catch(() => null);
+    const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false, outbox: outbox?.ok ?? false };
+    const details = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds } };
+    return { ready: checks.database && checks.nats && checks.outbox && !this.stopped, checks, details };
   }
 
   /** Drains HTTP, then workers and relay, then NATS, then the database. Idempotent. */

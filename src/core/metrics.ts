@@ -22,6 +22,9 @@ export function createMetrics() {
     outboxPublishFailures: new Counter({ name: 'omnibus_outbox_publish_failures_total', help: 'Failed publish attempts (retried)', registers: [registry] }),
     outboxPending: new Gauge({ name: 'omnibus_outbox_pending', help: 'Outbox rows not yet published', registers: [registry] }),
     outboxLagSeconds: new Gauge({ name: 'omnibus_outbox_lag_seconds', help: 'Age of the oldest unpublished outbox row', registers: [registry] }),
+    outboxOldestAgeSeconds: new Gauge({ name: 'omnibus_outbox_oldest_unpublished_age_seconds', help: 'Age of the oldest outbox row ready to publish (not waiting for media); alert when it grows', registers: [registry] }),
+    outboxBounded: new Counter({ name: 'omnibus_outbox_bounded_total', help: 'Events published in bounded form (raw omitted, texts cut) to fit max_payload', registers: [registry] }),
+    outboxDeadLettered: new Counter({ name: 'omnibus_outbox_dead_lettered_total', help: 'Outbox rows given up on after a permanent publish failure', labelNames: ['reason'], registers: [registry] }),
     mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),
     configReloads: new Counter({ name: 'omnibus_config_reloads_total', help: 'Channel config reloads', labelNames: ['result'], registers: [registry] }),
   };

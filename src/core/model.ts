@@ -45,6 +45,8 @@ export interface InboundMediaRef {
 interface PartBase {
   /** Extra platform facts kept on the part (voice `format`, sticker ids, ...). */
   meta?: Record<string, unknown>;
+  /** Only on a bounded event (see `MessageEvent.bounded`): this part's text or caption was cut. */
+  truncated?: boolean;
 }
 
 /** A normalised message part. Media parts carry `media` (a ref inbound, MediaInfo once stored). */
@@ -100,6 +102,17 @@ export interface MessageEvent {
   referral?: Record<string, unknown>;
   session: { window: string; expiresAt: string } | null;
   raw: unknown;
+  /** Only on a bounded event: `raw` was replaced by null to fit the server's max_payload. */
+  rawOmitted?: boolean;
+  /** Only on an event too large for the server's max_payload, published shortened. */
+  bounded?: BoundedNote;
+}
+
+/** How a published event was shortened; the whole message is at `fetch` (`GET /v1/messages/{id}`). */
+export interface BoundedNote {
+  reason: 'max_payload';
+  limitBytes: number;
+  fetch?: string;
 }
 
 /** `omni.status/v1` */

@@ -4,15 +4,23 @@
  * One replica relays at a time (a database lease) so per-conversation order holds with
  * several replicas; the others stand by and take over when the lease lapses. NATS being
  * down only makes the backlog grow: webhooks are still answered from PostgreSQL.
+ *
+ * No single row can stop publishing: an event larger than the server's `max_payload` goes out
+ * bounded (outbox-bounds.ts), and a publish that fails for a reason retrying cannot cure (still
+ * too large, a subject the server refuses) is dead-lettered and skipped. Only connectivity and
+ * timeouts stop the batch, because those are the failures a retry fixes.
  */
 import { BackgroundLoop } from './wakeup.ts';
-import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Db } from './storage/db.ts';
 import { outbox } from './storage/schema.ts';
 import { acquireLease, releaseLease } from './storage/lease.ts';
 import type { Metrics } from './metrics.ts';
+import { payloadBudget, preparePayload } from './outbox-bounds.ts';
+import { EventTooLarge, deadLetterNotice, permanentFailure, type Permanent } from './outbox-dead-letters.ts';
 
 const LEASE = 'outbox-relay';
 
@@ -24,14 +32,22 @@ export interface RelayOptions {
   publishTimeoutMs?: number;
   /** Published rows are kept this long for replays, then pruned. */
   retentionMs?: number;
+  /** The server's `max_payload`; by default read from the connection's INFO (1 MiB if unknown). */
+  maxPayload?: () => number | undefined;
 }
+
+/** NATS's default `max_payload`, used until the server has said otherwise. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+type Row = { id: number; subject: string; msgId: string; payload: unknown };
 
 /** Publishes the outbox; `start` runs until `stop`. */
 export class OutboxRelay extends BackgroundLoop {
   private leader = false;
   private lastRenew = 0;
   private lastPrune = 0;
-  private readonly opts: Required<RelayOptions>;
+  private readonly opts: Required<Omit<RelayOptions, 'maxPayload'>>;
+  private readonly maxPayloadOption: RelayOptions['maxPayload'];
 
   constructor(
     private readonly db: Db,
@@ -49,6 +65,7 @@ export class OutboxRelay extends BackgroundLoop {
       publishTimeoutMs: options.publishTimeoutMs ?? 5_000,
       retentionMs: options.retentionMs ?? 7 * 24 * 3600_000,
     };
+    this.maxPayloadOption = options.maxPayload;
   }
 
   /** True while this replica holds the relay lease. */
@@ -105,7 +122,7 @@ export class OutboxRelay extends BackgroundLoop {
     return this.leader;
   }
 
-  /** Publishes one batch; returns how many rows were marked published. */
+  /** Publishes one batch; returns how many rows it is done with (published or dead-lettered). */
   private async publishBatch(): Promise<number> {
     const js = this.js();
     if (!js) return 0;
@@ -127,29 +144,88 @@ export class OutboxRelay extends BackgroundLoop {
       .orderBy(asc(outbox.id))
       .limit(this.opts.batchSize);
     if (rows.length === 0) return 0;
+    const budgetOf = (row: Row) => payloadBudget(this.maxPayload(js), row.msgId);
     // Issued in id order on one connection, so the stream receives them in that order.
-    const results = await Promise.allSettled(
-      rows.map((row) =>
-        js.publish(row.subject, JSON.stringify(row.payload), { msgID: row.msgId, timeout: this.opts.publishTimeoutMs }),
-      ),
-    );
-    // Mark only the prefix that succeeded, so a retry resends in order (duplicates are absorbed).
+    const results = await Promise.allSettled(rows.map((row) => this.publishRow(js, row, budgetOf(row))));
+    // Mark the prefix that is done with (published, or dead-lettered for good), so a retry
+    // resends in order (duplicates are absorbed); a connectivity failure ends the prefix.
     const done: number[] = [];
+    const streamAnswered = results.some((result) => result.status === 'fulfilled');
+    let handled = 0;
     let failure: unknown = null;
     for (const [i, result] of results.entries()) {
-      if (result.status === 'rejected') {
+      const row = rows[i]!;
+      if (result.status === 'fulfilled') {
+        if (result.value.duplicate) this.metrics.outboxPublishDuplicates.inc();
+        if (result.value.bounded) this.metrics.outboxBounded.inc();
+        done.push(row.id);
+        handled++;
+        continue;
+      }
+      const permanent = permanentFailure(result.reason, budgetOf(row), js === this.js(), streamAnswered);
+      if (permanent === null) {
         failure = result.reason;
         break;
       }
-      if (result.value.duplicate) this.metrics.outboxPublishDuplicates.inc();
-      done.push(rows[i]!.id);
+      try {
+        await this.deadLetter(js, row, permanent);
+      } catch (error) {
+        failure = error;
+        break;
+      }
+      handled++;
     }
     if (done.length > 0) {
       await this.db.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, done));
       this.metrics.outboxPublished.inc(done.length);
     }
     if (failure) throw failure;
-    return done.length;
+    return handled;
+  }
+
+  /** Publishes one row, bounded to fit; rejects with the reason when it cannot be published. */
+  private async publishRow(js: JetStreamClient, row: Row, budget: number): Promise<{ duplicate: boolean; bounded: boolean }> {
+    const prepared = preparePayload(row.payload, budget);
+    if (!prepared.ok) throw new EventTooLarge(prepared.sizeBytes);
+    const ack = await js.publish(row.subject, prepared.data, { msgID: row.msgId, timeout: this.opts.publishTimeoutMs });
+    return { duplicate: ack.duplicate, bounded: prepared.bounded };
+  }
+
+  /**
+   * Gives up on one row: a small notice on the dead-letter subject (when the event names its
+   * channel and account), then the row is marked done with the reason. The payload stays in
+   * PostgreSQL whole. Logs carry ids and the reason only, never the event's content.
+   */
+  private async deadLetter(js: JetStreamClient, row: Row, failure: Permanent): Promise<void> {
+    const notice = deadLetterNotice(row, failure);
+    let noticed = false;
+    if (notice) {
+      try {
+        await js.publish(notice.subject, JSON.stringify(notice.event), { msgID: `${row.msgId}:deadletter`, timeout: this.opts.publishTimeoutMs });
+        noticed = true;
+      } catch (error) {
+        // Without a connection or in time the whole row waits; a notice the server refuses
+        // (or no stream captures) is not worth a stuck outbox.
+        if (permanentFailure(error, Number.POSITIVE_INFINITY, js === this.js(), true) === null) throw error;
+      }
+    }
+    await this.db
+      .update(outbox)
+      .set({ publishedAt: sql`now()`, deadLetteredAt: sql`now()`, deadLetterReason: failure.reason })
+      .where(eq(outbox.id, row.id));
+    this.metrics.outboxDeadLettered.inc({ reason: failure.reason });
+    this.logger.error(
+      { outboxId: row.id, msgId: row.msgId, subject: row.subject, reason: failure.reason, error: failure.detail, noticed },
+      'outbox event dead-lettered: it can never be published; the rows behind it go on',
+    );
+  }
+
+  /** The server's `max_payload` from its INFO (the JetStream client keeps its connection as `nc`). */
+  private maxPayload(js: JetStreamClient): number {
+    const configured = this.maxPayloadOption?.();
+    if (configured !== undefined) return configured;
+    const nc = (js as Partial<{ nc: NatsConnection }>).nc;
+    return nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   private async maybePrune(): Promise<void> {

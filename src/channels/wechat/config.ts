@@ -87,6 +87,18 @@ export const WECHAT_INBOUND_MAX_BYTES = 100 * 1024 * 1024;
 /** How long a follow, menu click or scan lets the account answer (3 messages in 1 minute). */
 export const EVENT_GRANT_MS = 60_000;
 
+/**
+ * What a customer-service send may carry: the part types `outbound.ts` maps to a message type
+ * (files, locations and reactions have none). WeChat documents text content as at most 2048
+ * bytes; a caption travels as a text message (or a video's description), so it gets the same.
+ */
+export const WECHAT_OUTBOUND: NonNullable<ChannelCapabilities['outbound']> = {
+  parts: ['text', 'image', 'sticker', 'voice', 'audio', 'video', 'buttons', 'list'],
+  maxTextLength: 2048,
+  maxCaptionLength: 2048,
+  textUnit: 'utf8_bytes',
+};
+
 /** The capabilities of one WeChat account, from WeChat's rules and the account's config. */
 export function wechatCapabilities(account: AccountConfig<WeChatSettings>): ChannelCapabilities {
   const windowMs = account.session.windowMs;
@@ -105,6 +117,7 @@ export function wechatCapabilities(account: AccountConfig<WeChatSettings>): Chan
       // No templates on the customer-service API: outside the window nothing may be sent.
       allowedOutsideWindow: [],
     },
+    outbound: WECHAT_OUTBOUND,
     attachments: {
       allow: account.attachments.allow,
       maxBytes: WECHAT_MAX_BYTES,

@@ -60,6 +60,18 @@ export const WHATSAPP_INBOUND_MAX_BYTES = 100 * 1024 * 1024;
 /** 72 h free-entry-point pricing window after a click-to-WhatsApp ad (reference 1.6). */
 export const FREE_ENTRY_POINT_MS = 72 * 60 * 60 * 1000;
 
+/**
+ * What a WhatsApp send may carry (reference 1.4): every part type `outbound-parts.ts` turns
+ * into a Graph message; text bodies up to 4096 characters, media captions up to 1024.
+ */
+export const WHATSAPP_OUTBOUND: NonNullable<ChannelCapabilities['outbound']> = {
+  parts: ['text', 'image', 'video', 'audio', 'voice', 'file', 'sticker', 'location', 'reaction', 'buttons', 'list'],
+  maxTextLength: 4096,
+  maxCaptionLength: 1024,
+  textUnit: 'chars',
+  replyTo: true,
+};
+
 /** The capabilities of one WhatsApp account, from Meta's rules and the account's config. */
 export function whatsappCapabilities(account: AccountConfig<WhatsAppSettings>): ChannelCapabilities {
   const windowMs = account.session.windowMs;
@@ -70,6 +82,7 @@ export function whatsappCapabilities(account: AccountConfig<WhatsAppSettings>): 
       grants: { message: { durationMs: windowMs, quota: null } },
       allowedOutsideWindow: ['template'],
     },
+    outbound: WHATSAPP_OUTBOUND,
     attachments: {
       allow: account.attachments.allow,
       maxBytes: WHATSAPP_MAX_BYTES,

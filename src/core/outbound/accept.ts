@@ -12,6 +12,7 @@ import type { OutboundDeps } from './deps.ts';
 import { findAnswer, isRemembered, publishRefusal, rememberRefusal, type RefusalScope, type SendOutcome, type SendSource } from './answers.ts';
 import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, latestWindow, type Recipient, type WindowRow } from './recipients.ts';
 import { checkQuota, checkSession, checkTemplate } from './rules.ts';
+import { checkParts } from './part-rules.ts';
 import { prepareAttachment, type PreparedMedia } from './attachments.ts';
 import { recordSend } from './record.ts';
 
@@ -90,6 +91,7 @@ export class SendAcceptor {
       throw new OmniError('invalid_request', 'account is required when to.externalId is given', { details: { field: 'account' } });
     }
     checkReachable(recipient);
+    checkParts(entry, command);
     const latest = recipient.conversationId ? await latestWindow(db, recipient.conversationId) : null;
     const window = checkSession(entry, command, latest, at);
     checkQuota(window);

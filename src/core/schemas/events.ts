@@ -79,7 +79,19 @@ export const mediaInfoSchema = z
   })
   .describe('Media as stored by the daemon.');
 
-const partMeta = { meta: jsonObject.optional().describe('Extra platform facts (voice format, sticker ids, ...).') };
+const partMeta = {
+  meta: jsonObject.optional().describe('Extra platform facts (voice format, sticker ids, ...).'),
+  truncated: z.boolean().optional().describe('Only on a bounded event: the text or caption of this part was cut; the whole one is at `bounded.fetch`.'),
+};
+
+/** How an event too large for the server's `max_payload` was shortened to be published. */
+export const boundedNoteSchema = z
+  .object({
+    reason: z.literal('max_payload'),
+    limitBytes: z.number().int().positive().describe('The payload size the event was shortened to fit.'),
+    fetch: z.string().optional().describe('Where the whole message is: `/v1/messages/{id}` (the HTTP API).'),
+  })
+  .describe('Present only when the event was too large to publish whole: `raw` may be omitted and long texts cut.');
 
 /** One normalised message part; `type` selects the shape. */
 export const partSchema = z.discriminatedUnion('type', [
@@ -160,7 +172,9 @@ export const messageEventSchema = z
       .object({ window: z.string().min(1), expiresAt: timestampSchema })
       .nullable()
       .describe('The customer-service window; null where the channel has none.'),
-    raw: z.unknown().describe('The platform original event, untouched.'),
+    raw: z.unknown().describe('The platform original event, untouched (null when `rawOmitted`).'),
+    rawOmitted: z.boolean().optional().describe('Only on a bounded event: `raw` was left out to fit the server\'s max_payload.'),
+    bounded: boundedNoteSchema.optional(),
   })
   .meta({ title: 'omni.message/v1', description: 'A message received from or sent to a customer.' });
 
@@ -272,9 +286,24 @@ export const deadletterEventSchema = z
     account: accountIdSchema,
     error: errorBodySchema,
     at: timestampSchema,
-    raw: z.unknown().describe('The command or message that could not be sent, as received.'),
+    raw: z.unknown().describe('The command or message that could not be sent, as received (null when `rawOmitted`, and for `event`).'),
+    rawOmitted: z.boolean().optional().describe('Only on a bounded event: `raw` was left out to fit the server\'s max_payload.'),
+    bounded: boundedNoteSchema.optional(),
+    event: z
+      .object({
+        subject: z.string(),
+        msgId: z.string().describe('The Nats-Msg-Id it would have had.'),
+        schema: z.string().optional(),
+        messageId: messageId.optional(),
+        fetch: z.string().optional().describe('Where the whole message is: `/v1/messages/{id}`.'),
+      })
+      .optional()
+      .describe('An event the daemon recorded but can never publish (too large even bounded, refused by the server); kept in the database.'),
   })
-  .meta({ title: 'omni.deadletter/v1', description: 'A send command or outbound message given up on after its retries, or a command that could not be read.' });
+  .meta({
+    title: 'omni.deadletter/v1',
+    description: 'A send command or outbound message given up on after its retries, a command that could not be read, or an event that could not be published.',
+  });
 
 // ---- types ---------------------------------------------------------------------------------
 

@@ -267,6 +267,9 @@ export const media = pgTable(
 /**
  * The transactional outbox: written in the same transaction as what it announces, published
  * to JetStream by the relay with `msgId` as `Nats-Msg-Id`. `held` rows wait for their media.
+ * `publishedAt` is set once the relay is done with a row: published, or dead-lettered (a publish
+ * that can never succeed, `deadLetteredAt` and `deadLetterReason` then say so) so that it never
+ * blocks the rows behind it. The payload is kept whole either way.
  */
 export const outbox = pgTable(
   'outbox',
@@ -280,6 +283,8 @@ export const outbox = pgTable(
     createdAt: ts('created_at').notNull(),
     publishedAt: ts('published_at'),
     attempts: integer('attempts').notNull().default(0),
+    deadLetteredAt: ts('dead_lettered_at'),
+    deadLetterReason: text('dead_letter_reason'),
   },
   (t) => [
     uniqueIndex('outbox_msg_id_idx').on(t.msgId),

@@ -67,6 +67,13 @@ describe('wechat capabilities', () => {
         },
         allowedOutsideWindow: [],
       },
+      // No files, locations or reactions on the customer-service API; text is counted in bytes.
+      outbound: {
+        parts: ['text', 'image', 'sticker', 'voice', 'audio', 'video', 'buttons', 'list'],
+        maxTextLength: 2048,
+        maxCaptionLength: 2048,
+        textUnit: 'utf8_bytes',
+      },
       attachments: {
         allow: ['gif', 'mp4', 'mp3', 'amr', 'jpg', 'jpeg', 'png'],
         maxBytes: { image: 2_000_000, sticker: 2_000_000, voice: 2_000_000, audio: 2_000_000, video: 10_000_000 },

@@ -48,6 +48,13 @@ describe('whatsapp capabilities', () => {
     const capabilities = whatsappCapabilities(testAccount());
     expect(capabilities).toEqual({
       session: { windowMs: 86_400_000, grants: { message: { durationMs: 86_400_000, quota: null } }, allowedOutsideWindow: ['template'] },
+      outbound: {
+        parts: ['text', 'image', 'video', 'audio', 'voice', 'file', 'sticker', 'location', 'reaction', 'buttons', 'list'],
+        maxTextLength: 4096,
+        maxCaptionLength: 1024,
+        textUnit: 'chars',
+        replyTo: true,
+      },
       attachments: {
         allow: ['pdf', 'mp4', 'mp3', 'ogg', 'amr', 'jpg', 'jpeg', 'png'],
         maxBytes: { image: 5_000_000, video: 16_000_000, audio: 16_000_000, voice: 16_000_000, file: 100_000_000, sticker: 500_000 },
