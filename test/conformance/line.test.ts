@@ -2,6 +2,7 @@
  * The LINE adapter against the shared conformance suite: every webhook body fixture (the
  * 28-event SDK file included), signed with the channel secret as LINE signs it.
  */
+import { createHmac } from 'node:crypto';
 import { line } from '../../src/channels/line/index.ts';
 import type { OutboundMessage, WebhookRequest } from '../../src/core/adapter.ts';
 import { BODY_FIXTURES, SECRETS, fixtureBytes, signedRequest, testAccount } from '../channels/line/helpers.ts';
@@ -22,11 +23,11 @@ function tamper(request: WebhookRequest): WebhookRequest[] {
   const flipped = request.body.slice();
   const middle = Math.floor(flipped.length / 2);
   flipped[middle] = flipped[middle]! ^ 0x01;
-  const hexKeyed = signedRequest(request.body, Buffer.from(SECRETS.channelSecret, 'hex').toString('latin1'));
+  // The secret hex-decoded into 16 key bytes is the classic mistake (trap 1): it must not verify.
+  const hexKeyed = new Map(request.headers).set('x-line-signature', createHmac('sha256', Buffer.from(SECRETS.channelSecret, 'hex')).update(request.body).digest('base64'));
   return [
     signedRequest(request.body, 'another-channel-secret-0000000000'),
-    // The secret hex-decoded is the classic mistake (trap 1): it must not verify.
-    hexKeyed,
+    { ...request, headers: hexKeyed },
     { ...request, body: flipped },
     { ...request, body: new Uint8Array([...request.body, 0x0a]) },
     withHeader(null),

@@ -290,4 +290,18 @@ describe('quota, profiles and credentials', () => {
     expect(error).toMatchObject({ code: 'channel_rejected', details: { field: 'channelSecret' } });
     expect(JSON.stringify((error as OmniError).details)).not.toContain('wrong-secret-000');
   });
+
+  it('an issued token LINE refuses (401) is replaced once, and the send goes through', async () => {
+    const issued = testAccount({ apiBase: FAKE_BASE, settings: { channelAccessToken: undefined, channelId: '1234567890' } });
+    const clock = new ManualClock(NOW);
+    const fake = createFake({ accounts: [issued], clock, basePath: '/sandbox/line' });
+    const adapter = createAdapter(issued, { http: fakeHttpClient(fake), clock });
+    await fake.deliver(issued.id, { from: USER, text: 'hi' });
+    await adapter.send!(message([text('one')], { idempotencyKey: 'one' }), signal);
+    fake.failNext('push', 401, 'Authentication failed.');
+    const result = await adapter.send!(message([text('two')], { idempotencyKey: 'two' }), signal);
+    expect(result.route).toBe('push');
+    expect(fake.tokensIssued()).toBe(2);
+    expect(fake.sentMessages().map((sent) => sent.messages[0]!.text)).toEqual(['one', 'two']);
+  });
 });

@@ -2,6 +2,7 @@
  * LINE webhook signatures against the published vectors, and every way a request must fail
  * (traps 1 and 3 of the reference: the UTF-8 key, the console's empty verify request).
  */
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { lineSignature, verifySignature } from '../../../src/channels/line/verify.ts';
 import { WebhookPayloadError, WebhookVerificationError } from '../../../src/core/errors.ts';
@@ -41,8 +42,10 @@ describe('LINE signature vectors', () => {
 
   it('keys the HMAC with the secret as text, never hex-decoded (trap 1)', () => {
     const docs = VECTORS[0]!;
-    const hexKey = Buffer.from(docs.channelSecret, 'hex').toString('latin1');
-    expect(lineSignature(hexKey, docs.body)).not.toBe(docs.expectedSignature);
+    const hexKeyed = createHmac('sha256', Buffer.from(docs.channelSecret, 'hex')).update(docs.body).digest('base64');
+    expect(hexKeyed).not.toBe(docs.expectedSignature);
+    const headers = new Map(signedRequest(docs.body, docs.channelSecret).headers).set('x-line-signature', hexKeyed);
+    expect(reasonOf(() => verifySignature({ ...signedRequest(docs.body, docs.channelSecret), headers }, docs.channelSecret))).toBe('signature_mismatch');
   });
 });
 
