@@ -340,6 +340,16 @@ export interface SharedState {
   put(key: string, value: string, revision: number): Promise<boolean>;
 }
 
+/**
+ * Public, expiring links to the daemon's stored media (`http.publicUrl` + a signed
+ * `/v1/media/{id}` URL), for platforms that fetch outbound media by URL instead of taking an
+ * upload (LINE).
+ */
+export interface MediaLinks {
+  /** An absolute URL serving the media's bytes for `ttlSeconds`; null when the daemon has no public URL. */
+  url(mediaId: string, ttlSeconds: number): Promise<string | null>;
+}
+
 /** What the core hands an adapter when it creates one for an account. */
 export interface AdapterContext<C> {
   account: AccountConfig<C>;
@@ -347,6 +357,8 @@ export interface AdapterContext<C> {
   http: HttpClient;
   clock: Clock;
   shared: SharedState;
+  /** Present when the daemon can hand platforms public links to stored media. */
+  mediaLinks?: MediaLinks;
 }
 
 /** One account's adapter. Every call is scoped to that account. */

@@ -102,6 +102,11 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
         problem(`sessionGrant "${event.sessionGrant}" is not a declared grant`);
       }
       if (event.replyTo !== undefined && !isNonEmpty(event.replyTo.externalId)) problem('replyTo.externalId must be a non-empty string');
+      if (event.replyContext !== undefined) {
+        if (!isNonEmpty(event.replyContext.token)) problem('replyContext.token must be a non-empty string');
+        if (!isValidDate(event.replyContext.expiresAt)) problem('replyContext.expiresAt must be a valid Date');
+        if (!isPositiveInt(event.replyContext.maxMessages)) problem('replyContext.maxMessages must be a positive integer');
+      }
       if (event.referral !== undefined && !isPlainObject(event.referral)) problem('referral must be an object');
       if (event.pricingWindow !== undefined && (!isNonEmpty(event.pricingWindow.kind) || !isPositiveInt(event.pricingWindow.durationMs))) {
         problem('pricingWindow needs a kind and a positive durationMs');
@@ -124,6 +129,18 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
       if (event.change === 'changed_id' && (!isNonEmpty(event.newExternalId) || event.newExternalId === event.identity.externalId)) {
         problem('changed_id needs a newExternalId different from the old one');
       }
+      break;
+    case 'edit':
+      if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
+      if (!isNonEmpty(event.conversation?.externalId)) problem('conversation.externalId must be a non-empty string');
+      problems.push(...identityProblems(event.sender).map((text) => `${at}: sender ${text}`));
+      if (!Array.isArray(event.parts) || event.parts.length === 0) problem('parts must be a non-empty array');
+      else event.parts.forEach((part, index) => problems.push(...partProblems(part).map((text) => `${at}: parts[${index}] ${text}`)));
+      break;
+    case 'delete':
+      if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
+      if (event.conversation !== undefined && !isNonEmpty(event.conversation.externalId)) problem('conversation.externalId must be a non-empty string');
+      if (event.sender !== undefined) problems.push(...identityProblems(event.sender).map((text) => `${at}: sender ${text}`));
       break;
     default:
       problem(`unknown kind "${String((event as { kind: unknown }).kind)}"`);
