@@ -23,6 +23,8 @@ export function createMetrics() {
     outboxPending: new Gauge({ name: 'omnibus_outbox_pending', help: 'Outbox rows not yet published', registers: [registry] }),
     outboxLagSeconds: new Gauge({ name: 'omnibus_outbox_lag_seconds', help: 'Age of the oldest unpublished outbox row', registers: [registry] }),
     mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),
+    inboundDeadLetters: new Counter({ name: 'omnibus_inbound_deadletters_total', help: 'Inbound items set aside as dead letters (bad values, rows the database refused)', labelNames: [...labels, 'reason'], registers: [registry] }),
+    polls: new Counter({ name: 'omnibus_polls_total', help: 'Long polls of polling accounts by outcome', labelNames: [...labels, 'result'], registers: [registry] }),
     configReloads: new Counter({ name: 'omnibus_config_reloads_total', help: 'Channel config reloads', labelNames: ['result'], registers: [registry] }),
   };
 }

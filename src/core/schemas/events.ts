@@ -276,6 +276,26 @@ export const deadletterEventSchema = z
   })
   .meta({ title: 'omni.deadletter/v1', description: 'A send command or outbound message given up on after its retries, or a command that could not be read.' });
 
+// ---- omni.deadletter.in/v1 (inbound lane) -------------------------------------------------
+
+/** `omni.deadletter.in/v1`: one inbound item that could not be recorded, kept with its own bytes. */
+export const inboundDeadletterEventSchema = z
+  .object({
+    schema: z.literal('omni.deadletter.in/v1'),
+    id: z.string().max(200).regex(/^dl_\S+$/).describe('Dead letter id (`dl_...`); the row in `inbound_dead_letters`.'),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    dedupeKey: z.string().min(1).max(512).describe('The item\'s key across redeliveries (the platform id, else a hash of its bytes).'),
+    reason: z.string().min(1).max(200).describe('Why it was set aside: a short constant such as `bad_timestamp`, `id_too_long` or `store_failed`.'),
+    raw: z.string().describe('The item\'s own bytes (not the whole batch), base64.'),
+    rawEncoding: z.literal('base64'),
+    receivedAt: timestampSchema,
+  })
+  .meta({
+    title: 'omni.deadletter.in/v1',
+    description: 'An inbound item (one message, status or event of a batch) that could not be recorded; the rest of its batch was.',
+  });
+
 // ---- types ---------------------------------------------------------------------------------
 
 /** The merged contact profile. */
@@ -284,6 +304,8 @@ export type ContactProfile = z.infer<typeof contactProfileSchema>;
 export type ContactEvent = z.infer<typeof contactEventSchema>;
 /** `omni.deadletter/v1` */
 export type DeadletterEvent = z.infer<typeof deadletterEventSchema>;
+/** `omni.deadletter.in/v1` */
+export type InboundDeadletterEvent = z.infer<typeof inboundDeadletterEventSchema>;
 
 // model.ts is what the code uses, these schemas are what clients get: tsc fails when they drift.
 type Extends<A, B> = [A] extends [B] ? true : false;

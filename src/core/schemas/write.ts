@@ -55,6 +55,13 @@ const FILES: Record<string, SchemaFile> = {
       'An inbound event that could not be processed, set aside so the rest flows. ' +
       'Subject: <prefix>.v1.evt.message.deadletter.<channel>.<account>.',
   },
+  'omni.deadletter.in.v1.json': {
+    schema: events.inboundDeadletterEventSchema,
+    title: 'omni.deadletter.in/v1',
+    description:
+      'An inbound item that could not be recorded, with its own raw bytes (base64); the rest of its batch was recorded. ' +
+      'Once per item. Subject: <prefix>.v1.evt.deadletter.in.<channel>.<account>.',
+  },
   'omni.send.v1.json': {
     schema: api.sendCommandSchema,
     title: 'omni.send/v1',

@@ -362,3 +362,39 @@ export const sendJobs = pgTable(
     index('send_jobs_conversation_idx').on(t.conversationId, t.seq),
   ],
 );
+
+/**
+ * Inbound items that could not be recorded (a value no sane platform sends, a row the database
+ * refused): kept with their own raw bytes so nothing is lost, once per item (`dedupeKey`), and
+ * announced on `evt.deadletter.in.<channel>.<account>` while the rest of their batch is recorded.
+ */
+export const inboundDeadLetters = pgTable(
+  'inbound_dead_letters',
+  {
+    id: text('id').primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    /** A short constant (`bad_timestamp`, `store_failed`); never personal data. */
+    reason: text('reason').notNull(),
+    /** The item's own bytes, base64 (they may not be valid text). */
+    raw: text('raw').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('inbound_dead_letters_key_idx').on(t.channel, t.account, t.dedupeKey), index('inbound_dead_letters_time_idx').on(t.createdAt)],
+);
+
+/**
+ * Where each polling account's next long poll starts. Written in the transaction that records
+ * the events the previous poll returned, so a crash never loses or repeats an update.
+ */
+export const pollCursors = pgTable(
+  'poll_cursors',
+  {
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    cursor: text('cursor'),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.account] })],
+);
