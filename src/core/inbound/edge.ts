@@ -82,3 +82,8 @@ export function screenEvents(events: ReadonlyArray<InboundEvent>): InboundEvent[
     return invalidItem(failure, raw, (event as { dedupeKey?: string }).dedupeKey);
   });
 }
+
+/** A stable fingerprint of a body, for replay guards. */
+export function fingerprint(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
