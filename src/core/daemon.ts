@@ -29,6 +29,7 @@ import { MediaWorker } from './media/worker.ts';
 import { Ingestor } from './inbound/ingestor.ts';
 import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
+import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
@@ -49,6 +50,8 @@ export interface DaemonOptions {
   watch?: boolean;
   /** Extra `/v1` routes and background services (outbound, contacts). */
   extensions?: ReadonlyArray<DaemonExtension>;
+  /** Timings of the pollers of polling accounts (tests shorten the lease). */
+  polling?: PollOptions;
 }
 
 /** A module that plugs into the running daemon (the outbound and contacts modules do). */
@@ -81,6 +84,8 @@ export class Daemon {
   ingestor!: Ingestor;
   /** verify → parse → record → notify, for webhooks and polls alike. */
   inbound!: InboundPipeline;
+  /** One poller per polling account across replicas (the pipeline's second door). */
+  pollers: PollLoops | null = null;
 
   private constructor(
     readonly options: DaemonOptions,
@@ -161,6 +166,14 @@ export class Daemon {
         if (mediaQueued > 0) this.mediaWorker.notify();
       },
     });
+    this.pollers = new PollLoops({
+      db: this.database.db,
+      pipeline: this.inbound,
+      holder: this.instanceId,
+      logger: this.logger,
+      metrics: this.metrics,
+      ...(this.options.polling ? { options: this.options.polling } : {}),
+    });
     if (settings.sandbox) this.createFakes();
 
     const app = createApp({
@@ -193,6 +206,7 @@ export class Daemon {
     this.relay.start();
     this.mediaWorker.start();
     for (const extension of this.options.extensions ?? []) await extension.start?.(this);
+    this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
     this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
   }
@@ -302,6 +316,7 @@ export class Daemon {
           const gone = previous.replace(next.accounts.values(), (id) => !changed.has(id));
           this.config = Object.freeze({ ...next, daemon: this.config.daemon });
           for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
+          this.pollers?.sync(this.registry.all());
           for (const entry of gone) void entry.adapter.close?.();
           this.metrics.configReloads.inc({ result: 'applied' });
           this.logger.info(diff, 'channel config reloaded');
@@ -342,6 +357,7 @@ export class Daemon {
         server.closeIdleConnections();
       });
     }
+    await this.pollers?.stop();
     await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
