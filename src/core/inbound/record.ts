@@ -13,7 +13,10 @@ import { applyReceipt } from './receipts.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { newId } from '../ids.ts';
 import { WebhookVerificationError } from '../errors.ts';
-import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part } from '../model.ts';
+import type { MessageEvent } from '../model.ts';
+import { mintParts } from './record-parts.ts';
+import { storeReplyContext } from './reply-context.ts';
+import { recordDelete, recordEdit } from './record-edits.ts';
 import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../../merge/identities.ts';
 import { autoMergeIdentity } from '../../merge/auto-merge.ts';
 import { eraseIdentity } from '../../merge/erase.ts';
@@ -61,9 +64,17 @@ export class EventRecorder {
       case 'ignored':
         result.ignored[event.reason] = (result.ignored[event.reason] ?? 0) + 1;
         return;
-      default:
-        // `edit` and `delete` are not recorded yet: counted, so they are visible in metrics.
-        result.ignored[`unrecorded:${event.kind}`] = (result.ignored[`unrecorded:${event.kind}`] ?? 0) + 1;
+      case 'edit':
+      case 'delete': {
+        const outcome = event.kind === 'edit' ? await recordEdit(tx, this.subjects, scope, event, receivedAt) : await recordDelete(tx, this.subjects, scope, event, receivedAt);
+        if (outcome.kind === 'recorded') {
+          result.recorded++;
+          result.mediaQueued += outcome.mediaQueued;
+          if (outcome.mediaKeys.length > 0) erased.push({ keys: outcome.mediaKeys, log: { channel: scope.adapter.channel, account: scope.adapter.account, deleted: outcome.messageId } });
+        } else if (outcome.kind === 'duplicate') result.duplicates++;
+        else result.ignored[outcome.reason] = (result.ignored[outcome.reason] ?? 0) + 1;
+        return;
+      }
     }
   }
 
@@ -88,7 +99,7 @@ export class EventRecorder {
 
   /** Returns the number of media rows queued, or null for a duplicate delivery. */
   private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[]): Promise<number | null> {
-    const { channel, account, capabilities } = scope.adapter;
+    const { channel, account } = scope.adapter;
     // Redeliveries are common (Meta retries for days): one index probe answers them before any
     // identity or conversation is touched. A concurrent first delivery is still caught below.
     const [seen] = await tx
@@ -101,49 +112,11 @@ export class EventRecorder {
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
+    await storeReplyContext(tx, conversationId, event);
     const messageId = newId('msg', receivedAt.getTime());
 
     // Parts are final before the insert (media ids minted here), so the row is written once.
-    const parts: Part[] = [];
-    const mediaRows: Array<typeof media.$inferInsert> = [];
-    for (const [index, part] of event.parts.entries()) {
-      if (!isMediaPart(part)) {
-        parts.push(part as Part);
-        continue;
-      }
-      const mediaId = newId('med', receivedAt.getTime());
-      const tooLarge = part.media.declaredSize !== undefined && part.media.declaredSize > capabilities.attachments.inboundMaxBytes;
-      mediaRows.push({
-        id: mediaId,
-        messageId,
-        partIndex: index,
-        channel,
-        account,
-        sourceRef: { ...part.media },
-        status: tooLarge ? 'failed' : 'pending',
-        reason: tooLarge ? 'too_large' : null,
-        mime: part.media.declaredMime ?? null,
-        filename: part.media.filename ?? part.filename ?? null,
-        nextAttemptAt: receivedAt,
-        createdAt: receivedAt,
-        updatedAt: receivedAt,
-      });
-      const { media: _ref, ...rest } = part;
-      parts.push({
-        ...rest,
-        media: {
-          id: mediaId,
-          mime: part.media.declaredMime ?? null,
-          ext: null,
-          size: null,
-          sha256: null,
-          status: tooLarge ? 'failed' : 'pending',
-          url: null,
-          ...(part.media.filename ? { filename: part.media.filename } : {}),
-          ...(tooLarge ? { reason: 'too_large' } : {}),
-        },
-      } as Part);
-    }
+    const { parts, mediaRows } = mintParts(scope, event.parts, messageId, receivedAt);
     const inserted = await tx
       .insert(messages)
       .values({
@@ -320,8 +293,3 @@ export class EventRecorder {
     });
   }
 }
-
-function isMediaPart(part: InboundPart): part is Extract<InboundPart, { media: unknown }> {
-  return (MEDIA_PART_TYPES as readonly string[]).includes(part.type);
-}
-

@@ -296,6 +296,38 @@ export const inboundDeadletterEventSchema = z
     description: 'An inbound item (one message, status or event of a batch) that could not be recorded; the rest of its batch was.',
   });
 
+// ---- omni.message.edited/v1, omni.message.deleted/v1 (inbound lane) -----------------------
+
+/** `omni.message.edited/v1`: a customer edited a message; `parts` are its parts now. */
+export const messageEditedEventSchema = z
+  .object({
+    schema: z.literal('omni.message.edited/v1'),
+    id: messageId,
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: externalId.describe('The platform id of the edited message.'),
+    conversationId,
+    contactId,
+    editedAt: timestampSchema,
+    parts: z.array(partSchema).describe('The message as it reads after the edit; media parts start `pending` when the edit brought new media.'),
+    edits: count.describe('How many edits the message has had, this one included.'),
+  })
+  .meta({ title: 'omni.message.edited/v1', description: 'A customer edited a message they had sent; the stored message now has these parts.' });
+
+/** `omni.message.deleted/v1`: a customer unsent a message; its content is gone from the store. */
+export const messageDeletedEventSchema = z
+  .object({
+    schema: z.literal('omni.message.deleted/v1'),
+    id: messageId,
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: externalId.describe('The platform id of the unsent message.'),
+    conversationId,
+    contactId,
+    deletedAt: timestampSchema,
+  })
+  .meta({ title: 'omni.message.deleted/v1', description: 'A customer unsent a message: its text, media and edit history were deleted; delete your copy too.' });
+
 // ---- types ---------------------------------------------------------------------------------
 
 /** The merged contact profile. */
@@ -304,6 +336,10 @@ export type ContactProfile = z.infer<typeof contactProfileSchema>;
 export type ContactEvent = z.infer<typeof contactEventSchema>;
 /** `omni.deadletter/v1` */
 export type DeadletterEvent = z.infer<typeof deadletterEventSchema>;
+/** `omni.message.edited/v1` */
+export type MessageEditedEvent = z.infer<typeof messageEditedEventSchema>;
+/** `omni.message.deleted/v1` */
+export type MessageDeletedEvent = z.infer<typeof messageDeletedEventSchema>;
 /** `omni.deadletter.in/v1` */
 export type InboundDeadletterEvent = z.infer<typeof inboundDeadletterEventSchema>;
 

@@ -143,6 +143,16 @@ export const conversations = pgTable(
     createdAt: ts('created_at').notNull(),
     lastMessageAt: ts('last_message_at').notNull(),
     lastInboundAt: ts('last_inbound_at'),
+    /**
+     * The newest free reply channel the platform handed out with an inbound message (LINE's
+     * reply token), for the next outbound message to claim while fresh: claiming sets `usedAt`.
+     */
+    replyToken: text('reply_token'),
+    replyTokenExpiresAt: ts('reply_token_expires_at'),
+    replyTokenMaxMessages: integer('reply_token_max_messages'),
+    /** The platform id of the inbound message the token came with. */
+    replyTokenMessageId: text('reply_token_message_id'),
+    replyTokenUsedAt: ts('reply_token_used_at'),
   },
   (t) => [
     uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
@@ -201,6 +211,11 @@ export const messages = pgTable(
     statusAt: ts('status_at'),
     error: jsonb('error').$type<Record<string, unknown>>(),
     idempotencyKey: text('idempotency_key'),
+    /** When the customer last edited it; `edits` keeps each edit (its key, time and the parts it replaced). */
+    editedAt: ts('edited_at'),
+    edits: jsonb('edits').$type<Array<{ dedupeKey: string; at: string; previousParts: unknown[] }>>(),
+    /** When the customer unsent it: its parts, raw and edits are emptied, its media deleted. */
+    deletedAt: ts('deleted_at'),
   },
   (t) => [
     uniqueIndex('messages_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
