@@ -102,7 +102,7 @@ export class Ingestor {
     const erased: ErasedMedia = [];
     await this.db.transaction((tx) => work(tx, result, erased));
     // Stored bytes only after commit, and only those no media row names any more.
-    for (const { keys, log } of erased) purgeAfterCommit(this.db, keys, log);
+    for (const { keys, log, what } of erased) purgeAfterCommit(this.db, keys, log, what);
     return result;
   }
 }

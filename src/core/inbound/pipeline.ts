@@ -102,7 +102,7 @@ export class InboundPipeline {
       // The reason is a constant; the item itself is in the dead letter, never in the log.
       deps.logger.warn({ ...labels, reason, count: n }, 'inbound items dead-lettered; the rest of the batch was recorded');
     }
-    deps.logger.debug({ ...labels, recorded: result.recorded, duplicates: result.duplicates, ignored: result.ignored }, 'inbound recorded');
+    deps.logger.debug({ ...labels, recorded: result.recorded, duplicates: result.duplicates, ignored: result.ignored }, verified ? 'webhook recorded' : 'poll recorded');
     deps.wake(result.mediaQueued);
     if (result.newIdentities.length > 0) deps.lookups.enqueue(adapter, result.newIdentities);
     if (adapter.afterRecorded && events.some((e) => e.kind !== 'ignored' && e.kind !== 'invalid')) {

@@ -25,7 +25,7 @@ import type { Subjects } from '../schemas/subjects.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
 
 /** Stored media keys to delete once an erasing transaction committed. */
-export type ErasedMedia = Array<{ keys: string[]; log: Record<string, unknown> }>;
+export type ErasedMedia = Array<{ keys: string[]; log: Record<string, unknown>; what?: string }>;
 
 /** Writes events in a transaction it is handed; never commits or rolls back itself. */
 export class EventRecorder {
@@ -70,7 +70,7 @@ export class EventRecorder {
         if (outcome.kind === 'recorded') {
           result.recorded++;
           result.mediaQueued += outcome.mediaQueued;
-          if (outcome.mediaKeys.length > 0) erased.push({ keys: outcome.mediaKeys, log: { channel: scope.adapter.channel, account: scope.adapter.account, deleted: outcome.messageId } });
+          if (outcome.mediaKeys.length > 0) erased.push({ keys: outcome.mediaKeys, log: { channel: scope.adapter.channel, account: scope.adapter.account, message: outcome.messageId }, what: 'unsent message deleted' });
         } else if (outcome.kind === 'duplicate') result.duplicates++;
         else result.ignored[outcome.reason] = (result.ignored[outcome.reason] ?? 0) + 1;
         return;
