@@ -85,6 +85,15 @@ describe('edits, unsends and reply contexts', () => {
     expect((await record([edit(original, 'resurrected')])).ignored).toEqual({ edit_of_deleted_message: 1 });
   });
 
+  it('an unsend deletes the media rows of the message too', async () => {
+    const photo = message('', { parts: [{ type: 'image', media: { ref: 'line-content-1', declaredMime: 'image/jpeg' } }] });
+    await record([photo]);
+    const [row] = await t.sql!`select id from messages where channel = ${channel} and external_id = ${photo.externalId}`;
+    expect(await t.sql!`select 1 from media where message_id = ${row!.id}`).toHaveLength(1);
+    await record([unsend(photo)]);
+    expect(await t.sql!`select 1 from media where message_id = ${row!.id}`).toHaveLength(0);
+  });
+
   it('edits and unsends of a message never seen are counted, not stored', async () => {
     const ghost = message('never recorded');
     expect((await record([edit(ghost, 'x'), unsend(ghost)])).ignored).toEqual({ edit_of_unknown_message: 1, delete_of_unknown_message: 1 });
