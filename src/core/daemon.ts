@@ -11,11 +11,7 @@ import { ServerResponse, type Server } from 'node:http';
 import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type pino from 'pino';
-import PQueue from 'p-queue';
-import type { ChannelAdapter, ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
-import { learnIdentity } from '../merge/auto-merge.ts';
-import { and, eq } from 'drizzle-orm';
-import { identities } from './storage/schema.ts';
+import type { ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
 import type { AccountConfig, LoadedConfig } from './config/types.ts';
 import { loadConfig } from './config/load.ts';
 import { watchChannelFiles } from './config/watch.ts';
@@ -30,7 +26,10 @@ import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
 import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
-import { Ingestor } from './ingest.ts';
+import { Ingestor } from './inbound/ingestor.ts';
+import { InboundPipeline } from './inbound/pipeline.ts';
+import { IdentityLookups } from './inbound/identity-lookups.ts';
+import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
@@ -51,6 +50,8 @@ export interface DaemonOptions {
   watch?: boolean;
   /** Extra `/v1` routes and background services (outbound, contacts). */
   extensions?: ReadonlyArray<DaemonExtension>;
+  /** Timings of the pollers of polling accounts (tests shorten the lease). */
+  polling?: PollOptions;
 }
 
 /** A module that plugs into the running daemon (the outbound and contacts modules do). */
@@ -74,13 +75,17 @@ export class Daemon {
   private stopped = false;
   readonly fakes = new Map<string, SandboxFake>();
   /** Platform look-ups of new identities, a few at a time. */
-  private readonly lookups = new PQueue({ concurrency: 2 });
+  private lookups: IdentityLookups | null = null;
   relay!: OutboxRelay;
   /** Where media bytes live (file or NATS object store, per `media.store`). */
   store!: MediaStore;
   mediaWorker!: MediaWorker;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
+  /** verify → parse → record → notify, for webhooks and polls alike. */
+  inbound!: InboundPipeline;
+  /** One poller per polling account across replicas (the pipeline's second door). */
+  pollers: PollLoops | null = null;
 
   private constructor(
     readonly options: DaemonOptions,
@@ -142,21 +147,40 @@ export class Daemon {
       maxBytes: settings.media.maxBytes,
       onReleased: () => this.relay.notify(),
     });
-    if (settings.sandbox) this.createFakes();
-
-    const app = createApp({
+    this.lookups = new IdentityLookups({
+      db: this.database.db,
+      subjects: () => subjectsFor(this.config.daemon.nats.prefix),
+      mergePolicy: () => this.ingestor.mergePolicy,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'identity-lookup' }),
+      onLearned: () => this.relay.notify(),
+    });
+    this.inbound = new InboundPipeline({
       adapters: this.registry,
       ingestor: this.ingestor,
       metrics: this.metrics,
-      logger: this.logger,
-      bodyLimitBytes: settings.http.bodyLimitBytes,
-      onRecorded: (mediaQueued) => {
+      logger: this.logger.child({ component: 'inbound' }),
+      lookups: this.lookups,
+      wake: (mediaQueued) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();
       },
-      onNewIdentities: (adapter, externalIds) => {
-        for (const externalId of externalIds) void this.lookups.add(() => this.lookupIdentity(adapter, externalId));
-      },
+    });
+    this.pollers = new PollLoops({
+      db: this.database.db,
+      pipeline: this.inbound,
+      holder: this.instanceId,
+      logger: this.logger,
+      metrics: this.metrics,
+      ...(this.options.polling ? { options: this.options.polling } : {}),
+    });
+    if (settings.sandbox) this.createFakes();
+
+    const app = createApp({
+      inbound: this.inbound,
+      metrics: this.metrics,
+      logger: this.logger,
+      bodyLimitBytes: settings.http.bodyLimitBytes,
       db: this.database.db,
       store,
       tokens: () => this.config.daemon.api.tokens,
@@ -183,6 +207,7 @@ export class Daemon {
     this.relay.start();
     this.mediaWorker.start();
     for (const extension of this.options.extensions ?? []) await extension.start?.(this);
+    this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
     this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
   }
@@ -292,6 +317,7 @@ export class Daemon {
           const gone = previous.replace(next.accounts.values(), (id) => !changed.has(id));
           this.config = Object.freeze({ ...next, daemon: this.config.daemon });
           for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
+          this.pollers?.sync(this.registry.all());
           for (const entry of gone) void entry.adapter.close?.();
           this.metrics.configReloads.inc({ result: 'applied' });
           this.logger.info(diff, 'channel config reloaded');
@@ -304,30 +330,6 @@ export class Daemon {
         this.metrics.configReloads.inc({ result: 'rejected' });
       },
     });
-  }
-
-  /**
-   * Asks the platform about a new identity (WeChat's UnionID) and records what it says as merge
-   * evidence. Best effort, after the webhook was answered: a failure only costs a later merge.
-   */
-  private async lookupIdentity(adapter: ChannelAdapter, externalId: string): Promise<void> {
-    const scope = { channel: adapter.channel, account: adapter.account };
-    try {
-      const who = await adapter.lookupIdentity!(externalId, AbortSignal.timeout(10_000));
-      if (!who || this.stopped) return;
-      // The person may have been erased (unsubscribed) while we asked: never bring them back.
-      const [still] = await this.database.db
-        .select({ id: identities.id })
-        .from(identities)
-        .where(and(eq(identities.channel, scope.channel), eq(identities.account, scope.account), eq(identities.externalId, externalId)))
-        .limit(1);
-      if (!still) return;
-      const subjects = subjectsFor(this.config.daemon.nats.prefix);
-      await learnIdentity(this.database.db, subjects, this.ingestor.mergePolicy, scope, who, this.clock.now());
-      this.relay.notify();
-    } catch (error) {
-      this.logger.warn({ ...scope, err: error }, 'identity lookup failed');
-    }
   }
 
   /** /readyz: the database answers, NATS is connected, and the outbox is not stuck. */
@@ -358,8 +360,8 @@ export class Daemon {
         server.closeIdleConnections();
       });
     }
-    this.lookups.clear();
-    await this.lookups.onIdle();
+    await this.pollers?.stop();
+    await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});

@@ -26,6 +26,8 @@ export function createMetrics() {
     outboxBounded: new Counter({ name: 'omnibus_outbox_bounded_total', help: 'Events published in bounded form (raw omitted, texts cut) to fit max_payload', registers: [registry] }),
     outboxDeadLettered: new Counter({ name: 'omnibus_outbox_dead_lettered_total', help: 'Outbox rows given up on after a permanent publish failure', labelNames: ['reason'], registers: [registry] }),
     mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),
+    inboundDeadLetters: new Counter({ name: 'omnibus_inbound_deadletters_total', help: 'Inbound items set aside as dead letters (bad values, rows the database refused)', labelNames: [...labels, 'reason'], registers: [registry] }),
+    polls: new Counter({ name: 'omnibus_polls_total', help: 'Long polls of polling accounts by outcome', labelNames: [...labels, 'result'], registers: [registry] }),
     configReloads: new Counter({ name: 'omnibus_config_reloads_total', help: 'Channel config reloads', labelNames: ['result'], registers: [registry] }),
   };
 }

@@ -9,6 +9,7 @@ import type { Clock } from './clock.ts';
 import type { HttpClient } from './http-client.ts';
 import type { Db } from './storage/db.ts';
 import { createSharedState } from './storage/shared-state.ts';
+import { checkInboundMode } from './inbound/poll-loop.ts';
 
 /** One account's live adapter with what the core needs beside it. */
 export interface AdapterEntry {
@@ -55,7 +56,10 @@ export class AdapterRegistry {
       clock: this.deps.clock,
       shared: createSharedState(this.deps.db, `${account.channel}:${account.id}`),
     };
-    return { adapter: definition.create(context), account, definition, window: account.session.window };
+    const adapter = definition.create(context);
+    // An account that asks to poll on a channel that cannot is a config error, here before it is live.
+    checkInboundMode(adapter);
+    return { adapter, account, definition, window: account.session.window };
   }
 
   /** Replaces the whole set (start and reload); returns the entries that went away. */

@@ -94,6 +94,9 @@ describe('docs/asyncapi.yaml', () => {
           s.evt.messageOut(channel, account),
           s.evt.messageStatus(channel, account),
           s.evt.deadletter(channel, account),
+          s.evt.deadletterIn(channel, account),
+          s.evt.messageEdited(channel, account),
+          s.evt.messageDeleted(channel, account),
           ...SESSION_STATES.map((state) => s.evt.session(state, channel, account)),
         );
       }

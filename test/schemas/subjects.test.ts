@@ -12,6 +12,9 @@ describe('subjects', () => {
     expect(s.evt.session('expiring', 'wechat', 'acme-wc')).toBe('omni.v1.evt.session.expiring.wechat.acme-wc');
     expect(s.evt.contact('merged')).toBe('omni.v1.evt.contact.merged');
     expect(s.evt.deadletter('whatsapp', 'acme-wa')).toBe('omni.v1.evt.message.deadletter.whatsapp.acme-wa');
+    expect(s.evt.deadletterIn('whatsapp', 'acme-wa')).toBe('omni.v1.evt.deadletter.in.whatsapp.acme-wa');
+    expect(s.evt.messageEdited('line', 'acme-line')).toBe('omni.v1.evt.message.edited.line.acme-line');
+    expect(s.evt.messageDeleted('line', 'acme-line')).toBe('omni.v1.evt.message.deleted.line.acme-line');
   });
 
   it('builds the command, request/reply and stream filter subjects', () => {

@@ -2,11 +2,14 @@
  * Turns an authentic (decrypted) WeChat push into events (reference B2, B7). One push carries
  * one message or one event. Messages open the 48 h window (grant `message`); a follow, a menu
  * click or a QR scan opens the one-minute grant; an unsubscribe asks the core to erase the
- * user. Every value stays a string until it is deliberately converted.
+ * user. Every value stays a string until it is deliberately converted, and one that is out of
+ * range (a CreateTime in year 33658, an id longer than any WeChat issues) makes the push an
+ * `invalid` event carrying its bytes, which the core dead-letters instead of failing on it.
  */
 import { createHash } from 'node:crypto';
 import type { InboundEvent, InboundIdentity, InboundIgnored, InboundMessage } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
+import { invalidItem, isBoundedId, unixSeconds } from '../../core/inbound/edge.ts';
 import type { InboundPart } from '../../core/model.ts';
 import { XmlRefusedError, gateXml, groupOf, parseXml, textOf, type XmlFields } from './xml.ts';
 
@@ -40,7 +43,11 @@ export function parsePush(body: Uint8Array, options: ParseOptions = {}): Inbound
     return [ignored('malformed_push')];
   }
   if (options.originalId !== undefined && to !== options.originalId) return [ignored('to_user_mismatch')];
-  const timestamp = new Date(Number(createTime) * 1000);
+  const rawMsgId = textOf(fields, 'MsgId');
+  const itemKey = rawMsgId !== undefined && /^[0-9]{1,20}$/.test(rawMsgId) ? rawMsgId : undefined;
+  if (!isBoundedId(from)) return [invalidItem('id_too_long', body)];
+  const timestamp = unixSeconds(createTime);
+  if (timestamp === undefined) return [invalidItem('bad_timestamp', body, itemKey)];
   const sender: InboundIdentity = { externalId: from };
   const raw = fields;
   if (msgType === 'event') return parseEvent(fields, { from, createTime, timestamp, sender, raw });

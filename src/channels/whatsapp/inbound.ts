@@ -1,10 +1,13 @@
 /**
  * Parses an authentic WhatsApp webhook body into events. One POST may carry up to 1000
  * updates across entries × changes × messages/statuses (reference 1.2), so every array is
- * walked and one malformed item becomes an `ignored` event instead of failing the batch.
+ * walked and one odd item never fails the batch: an item without an id is `ignored`; an item
+ * with an id but a value no database should take (a timestamp in year 33658, an id of 10 kB)
+ * becomes an `invalid` event with its own bytes, which the core dead-letters.
  */
-import type { InboundEvent, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus } from '../../core/adapter.ts';
+import type { InboundEvent, InboundInvalid, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
+import { invalidItem, isBoundedId, unixSeconds } from '../../core/inbound/edge.ts';
 import { FREE_ENTRY_POINT_MS } from './config.ts';
 import { contractCodeOf } from './outbound-errors.ts';
 import { arr, isRecord, label, messageParts, str, type JsonObject } from './inbound-parts.ts';
@@ -81,15 +84,18 @@ function parseChange(change: unknown, options: ParseOptions): InboundEvent[] {
 
 function parseMessage(message: unknown, contact: JsonObject | undefined, metadata: JsonObject): InboundEvent {
   if (!isRecord(message) || str(message.id) === undefined) return ignored('malformed_message');
-  const timestamp = parseTimestamp(message.timestamp);
-  if (timestamp === undefined) return ignored('malformed_message');
   const id = str(message.id)!;
   const raw = rawItem(metadata, contact, 'messages', message);
+  if (!isBoundedId(id)) return invalid('id_too_long', raw);
+  const timestamp = parseTimestamp(message.timestamp);
+  if (timestamp === undefined) return invalid('bad_timestamp', raw, id);
   if (message.type === 'system') return parseSystem(message, id, timestamp, raw);
 
   const sender = senderIdentity(message, contact);
   if (sender === undefined) return ignored('malformed_message');
+  if (!isBoundedId(sender.externalId) || sender.aliases?.some((alias) => !isBoundedId(alias))) return invalid('id_too_long', raw, id);
   const groupId = str(message.group_id);
+  if (groupId !== undefined && !isBoundedId(groupId)) return invalid('id_too_long', raw, id);
   const event: InboundMessage = {
     kind: 'message',
     dedupeKey: id,
@@ -102,7 +108,10 @@ function parseMessage(message: unknown, contact: JsonObject | undefined, metadat
     raw,
   };
   const context = isRecord(message.context) ? message.context : undefined;
-  if (context !== undefined && str(context.id) !== undefined) event.replyTo = { externalId: str(context.id)! };
+  if (context !== undefined && str(context.id) !== undefined) {
+    if (!isBoundedId(context.id)) return invalid('id_too_long', raw, id);
+    event.replyTo = { externalId: str(context.id)! };
+  }
   const contextMeta = contextFacts(context);
   if (contextMeta !== undefined && event.parts[0] !== undefined) {
     event.parts[0] = { ...event.parts[0], meta: { ...event.parts[0].meta, ...contextMeta } };
@@ -158,13 +167,14 @@ function senderIdentity(message: JsonObject, contact: JsonObject | undefined): I
  * reported: the number may already belong to someone else. Changes that leave the key as it
  * is (identity hash rotations, a new number under an unchanged BSUID) are ignored, counted.
  */
-function parseSystem(message: JsonObject, id: string, timestamp: Date, raw: unknown): InboundEvent {
+function parseSystem(message: JsonObject, id: string, timestamp: Date, raw: JsonObject): InboundEvent {
   const system = isRecord(message.system) ? message.system : {};
   const previousUserId = str(system.previous_user_id) ?? str(message.from_user_id);
   const from = str(message.from);
   const oldKey = previousUserId ?? from;
   const newKey = str(system.user_id) ?? (previousUserId === undefined ? (str(system.wa_id) ?? str(system.new_wa_id)) : undefined);
   if (oldKey === undefined || newKey === undefined || newKey === oldKey) return ignored(`system:${label(system.type)}`);
+  if (!isBoundedId(oldKey) || !isBoundedId(newKey) || (from !== undefined && !isBoundedId(from))) return invalid('id_too_long', raw, id);
   const identity: InboundIdentity = { externalId: oldKey };
   if (from !== undefined && from !== oldKey) identity.aliases = [from];
   const event: InboundIdentityEvent = { kind: 'identity', dedupeKey: id, identity, change: 'changed_id', newExternalId: newKey, timestamp, raw };
@@ -174,14 +184,16 @@ function parseSystem(message: JsonObject, id: string, timestamp: Date, raw: unkn
 function parseStatus(status: unknown, contacts: JsonObject[], metadata: JsonObject): InboundEvent {
   if (!isRecord(status) || str(status.id) === undefined) return ignored('malformed_status');
   if (typeof status.status !== 'string' || !STATUSES.has(status.status)) return ignored(`status:${label(status.status)}`);
-  const timestamp = parseTimestamp(status.timestamp);
-  if (timestamp === undefined) return ignored('malformed_status');
   const id = str(status.id)!;
   const recipient = str(status.recipient_id) ?? str(status.recipient_user_id);
   const contact = recipient === undefined ? undefined : contacts.find((c) => c.wa_id === recipient || c.user_id === recipient);
+  const dedupeKey = `status:${id}:${status.status}`;
+  if (!isBoundedId(id) || (recipient !== undefined && !isBoundedId(recipient))) return invalid('id_too_long', rawItem(metadata, contact, 'statuses', status));
+  const timestamp = parseTimestamp(status.timestamp);
+  if (timestamp === undefined) return invalid('bad_timestamp', rawItem(metadata, contact, 'statuses', status), dedupeKey);
   const event: InboundStatus = {
     kind: 'status',
-    dedupeKey: `status:${id}:${status.status}`,
+    dedupeKey,
     externalId: id,
     status: status.status as InboundStatus['status'],
     timestamp,
@@ -217,10 +229,14 @@ function pickContact(contacts: JsonObject[], message: unknown, index: number, co
   return contacts.length === 1 ? contacts[0] : undefined;
 }
 
-/** Unix seconds, as Meta's string (or a number), to a Date. */
+/** Unix seconds, as Meta's string (or a number), to a Date; undefined outside 1970–2100. */
 function parseTimestamp(value: unknown): Date | undefined {
-  const seconds = typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : value;
-  return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds >= 0 ? new Date(seconds * 1000) : undefined;
+  return unixSeconds(value);
+}
+
+/** An item the core dead-letters: its own bytes (this item in Meta's `value` shape), never the batch. */
+function invalid(reason: string, raw: JsonObject, id?: string): InboundInvalid {
+  return invalidItem(reason, JSON.stringify(raw), id);
 }
 
 function ignored(reason: string): InboundIgnored {

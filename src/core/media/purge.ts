@@ -69,14 +69,14 @@ export async function purgeUnreferencedMedia(db: Db, store: MediaStore, keys: Re
  * Runs in the background (the webhook is answered meanwhile); without a registered store
  * (an ingest used on its own, in tests) there is nothing to delete from.
  */
-export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: Record<string, unknown>): void {
+export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: Record<string, unknown>, what = 'identity erased'): void {
   const target = targets.get(db);
   if (!target) return;
   // The media worker's logger (component `media`): the purge is the part of the erase done here.
   const { logger } = target;
   if (keys.length === 0) {
-    logger.info(context, 'identity erased');
+    logger.info(context, what);
     return;
   }
-  void purgeUnreferencedMedia(db, target.store, keys, logger).then((media) => logger.info({ ...context, media }, 'identity erased'));
+  void purgeUnreferencedMedia(db, target.store, keys, logger).then((media) => logger.info({ ...context, media }, what));
 }

@@ -9,7 +9,7 @@ import type { InboundStatus, OutboundMessage, OutboundPart } from '../adapter.ts
 import type { Tx } from '../storage/db.ts';
 import { conversations, identities, media, messages, outbox, sendJobs, statusReceipts } from '../storage/schema.ts';
 import { rowsOf } from '../storage/lease.ts';
-import { applyReceipt } from '../ingest.ts';
+import { applyReceipt } from '../inbound/receipts.ts';
 import { OmniError, type ErrorBody, type ErrorCode } from '../errors.ts';
 import { MEDIA_PART_TYPES, type MediaInfo, type Part, type StatusEvent } from '../model.ts';
 import type { DeadletterEvent } from '../schemas/events.ts';

@@ -305,6 +305,58 @@ export const deadletterEventSchema = z
     description: 'A send command or outbound message given up on after its retries, a command that could not be read, or an event that could not be published.',
   });
 
+// ---- omni.deadletter.in/v1 (inbound lane) -------------------------------------------------
+
+/** `omni.deadletter.in/v1`: one inbound item that could not be recorded, kept with its own bytes. */
+export const inboundDeadletterEventSchema = z
+  .object({
+    schema: z.literal('omni.deadletter.in/v1'),
+    id: z.string().max(200).regex(/^dl_\S+$/).describe('Dead letter id (`dl_...`); the row in `inbound_dead_letters`.'),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    dedupeKey: z.string().min(1).max(512).describe('The item\'s key across redeliveries (the platform id, else a hash of its bytes).'),
+    reason: z.string().min(1).max(200).describe('Why it was set aside: a short constant such as `bad_timestamp`, `id_too_long` or `store_failed`.'),
+    raw: z.string().describe('The item\'s own bytes (not the whole batch), base64.'),
+    rawEncoding: z.literal('base64'),
+    receivedAt: timestampSchema,
+  })
+  .meta({
+    title: 'omni.deadletter.in/v1',
+    description: 'An inbound item (one message, status or event of a batch) that could not be recorded; the rest of its batch was.',
+  });
+
+// ---- omni.message.edited/v1, omni.message.deleted/v1 (inbound lane) -----------------------
+
+/** `omni.message.edited/v1`: a customer edited a message; `parts` are its parts now. */
+export const messageEditedEventSchema = z
+  .object({
+    schema: z.literal('omni.message.edited/v1'),
+    id: messageId,
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: externalId.describe('The platform id of the edited message.'),
+    conversationId,
+    contactId,
+    editedAt: timestampSchema,
+    parts: z.array(partSchema).describe('The message as it reads after the edit; media parts start `pending` when the edit brought new media.'),
+    edits: count.describe('How many edits the message has had, this one included.'),
+  })
+  .meta({ title: 'omni.message.edited/v1', description: 'A customer edited a message they had sent; the stored message now has these parts.' });
+
+/** `omni.message.deleted/v1`: a customer unsent a message; its content is gone from the store. */
+export const messageDeletedEventSchema = z
+  .object({
+    schema: z.literal('omni.message.deleted/v1'),
+    id: messageId,
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    externalId: externalId.describe('The platform id of the unsent message.'),
+    conversationId,
+    contactId,
+    deletedAt: timestampSchema,
+  })
+  .meta({ title: 'omni.message.deleted/v1', description: 'A customer unsent a message: its text, media and edit history were deleted; delete your copy too.' });
+
 // ---- types ---------------------------------------------------------------------------------
 
 /** The merged contact profile. */
@@ -313,6 +365,12 @@ export type ContactProfile = z.infer<typeof contactProfileSchema>;
 export type ContactEvent = z.infer<typeof contactEventSchema>;
 /** `omni.deadletter/v1` */
 export type DeadletterEvent = z.infer<typeof deadletterEventSchema>;
+/** `omni.message.edited/v1` */
+export type MessageEditedEvent = z.infer<typeof messageEditedEventSchema>;
+/** `omni.message.deleted/v1` */
+export type MessageDeletedEvent = z.infer<typeof messageDeletedEventSchema>;
+/** `omni.deadletter.in/v1` */
+export type InboundDeadletterEvent = z.infer<typeof inboundDeadletterEventSchema>;
 
 // model.ts is what the code uses, these schemas are what clients get: tsc fails when they drift.
 type Extends<A, B> = [A] extends [B] ? true : false;

@@ -47,6 +47,13 @@ export interface Subjects {
     contact(event: ContactEvent['event']): string;
     /** `<p>.v1.evt.message.deadletter.<channel>.<account>`: `omni.deadletter/v1`. */
     deadletter(channel: string, account: string): string;
+    // ---- inbound lane ----
+    /** `<p>.v1.evt.deadletter.in.<channel>.<account>`: `omni.deadletter.in/v1`, an inbound item set aside. */
+    deadletterIn(channel: string, account: string): string;
+    /** `<p>.v1.evt.message.edited.<channel>.<account>`: `omni.message.edited/v1`. */
+    messageEdited(channel: string, account: string): string;
+    /** `<p>.v1.evt.message.deleted.<channel>.<account>`: `omni.message.deleted/v1`. */
+    messageDeleted(channel: string, account: string): string;
   };
   cmd: {
     /** `<p>.v1.cmd.send`: `omni.send/v1` commands, work-queue stream. */
@@ -105,6 +112,9 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       messageOut: scoped('out'),
       messageStatus: scoped('status'),
       deadletter: scoped('deadletter'),
+      deadletterIn: (channel, account) => `${base}.evt.deadletter.in.${where(channel, account)}`,
+      messageEdited: scoped('edited'),
+      messageDeleted: scoped('deleted'),
       session: (state, channel, account) => `${base}.evt.session.${oneOf(state, SESSION_STATES, 'state')}.${where(channel, account)}`,
       contact: (event) => `${base}.evt.contact.${oneOf(event, CONTACT_EVENTS, 'event')}`,
     },

@@ -55,6 +55,23 @@ const FILES: Record<string, SchemaFile> = {
       'An inbound event that could not be processed, set aside so the rest flows. ' +
       'Subject: <prefix>.v1.evt.message.deadletter.<channel>.<account>.',
   },
+  'omni.deadletter.in.v1.json': {
+    schema: events.inboundDeadletterEventSchema,
+    title: 'omni.deadletter.in/v1',
+    description:
+      'An inbound item that could not be recorded, with its own raw bytes (base64); the rest of its batch was recorded. ' +
+      'Once per item. Subject: <prefix>.v1.evt.deadletter.in.<channel>.<account>.',
+  },
+  'omni.message.edited.v1.json': {
+    schema: events.messageEditedEventSchema,
+    title: 'omni.message.edited/v1',
+    description: 'A customer edited a message; parts are the message after the edit. Subject: <prefix>.v1.evt.message.edited.<channel>.<account>.',
+  },
+  'omni.message.deleted.v1.json': {
+    schema: events.messageDeletedEventSchema,
+    title: 'omni.message.deleted/v1',
+    description: 'A customer unsent a message; its content is deleted from the store. Subject: <prefix>.v1.evt.message.deleted.<channel>.<account>.',
+  },
   'omni.send.v1.json': {
     schema: api.sendCommandSchema,
     title: 'omni.send/v1',

@@ -143,6 +143,16 @@ export const conversations = pgTable(
     createdAt: ts('created_at').notNull(),
     lastMessageAt: ts('last_message_at').notNull(),
     lastInboundAt: ts('last_inbound_at'),
+    /**
+     * The newest free reply channel the platform handed out with an inbound message (LINE's
+     * reply token), for the next outbound message to claim while fresh: claiming sets `usedAt`.
+     */
+    replyToken: text('reply_token'),
+    replyTokenExpiresAt: ts('reply_token_expires_at'),
+    replyTokenMaxMessages: integer('reply_token_max_messages'),
+    /** The platform id of the inbound message the token came with. */
+    replyTokenMessageId: text('reply_token_message_id'),
+    replyTokenUsedAt: ts('reply_token_used_at'),
   },
   (t) => [
     uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
@@ -201,6 +211,11 @@ export const messages = pgTable(
     statusAt: ts('status_at'),
     error: jsonb('error').$type<Record<string, unknown>>(),
     idempotencyKey: text('idempotency_key'),
+    /** When the customer last edited it; `edits` keeps each edit (its key, time and the parts it replaced). */
+    editedAt: ts('edited_at'),
+    edits: jsonb('edits').$type<Array<{ dedupeKey: string; at: string; previousParts: unknown[] }>>(),
+    /** When the customer unsent it: its parts, raw and edits are emptied, its media deleted. */
+    deletedAt: ts('deleted_at'),
   },
   (t) => [
     uniqueIndex('messages_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
@@ -366,4 +381,40 @@ export const sendJobs = pgTable(
     index('send_jobs_account_idx').on(t.account, t.seq),
     index('send_jobs_conversation_idx').on(t.conversationId, t.seq),
   ],
+);
+
+/**
+ * Inbound items that could not be recorded (a value no sane platform sends, a row the database
+ * refused): kept with their own raw bytes so nothing is lost, once per item (`dedupeKey`), and
+ * announced on `evt.deadletter.in.<channel>.<account>` while the rest of their batch is recorded.
+ */
+export const inboundDeadLetters = pgTable(
+  'inbound_dead_letters',
+  {
+    id: text('id').primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    /** A short constant (`bad_timestamp`, `store_failed`); never personal data. */
+    reason: text('reason').notNull(),
+    /** The item's own bytes, base64 (they may not be valid text). */
+    raw: text('raw').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('inbound_dead_letters_key_idx').on(t.channel, t.account, t.dedupeKey), index('inbound_dead_letters_time_idx').on(t.createdAt)],
+);
+
+/**
+ * Where each polling account's next long poll starts. Written in the transaction that records
+ * the events the previous poll returned, so a crash never loses or repeats an update.
+ */
+export const pollCursors = pgTable(
+  'poll_cursors',
+  {
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    cursor: text('cursor'),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.account] })],
 );

@@ -2,11 +2,11 @@
  * Delivery receipts applied to outbound messages: forward only, each step published once.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import type { InboundStatus } from './adapter.ts';
-import type { Tx } from './storage/db.ts';
-import { messages, outbox, statusReceipts } from './storage/schema.ts';
-import type { StatusEvent } from './model.ts';
-import type { Subjects } from './ingest.ts';
+import type { InboundStatus } from '../adapter.ts';
+import type { Tx } from '../storage/db.ts';
+import { messages, outbox, statusReceipts } from '../storage/schema.ts';
+import type { StatusEvent } from '../model.ts';
+import type { Subjects } from '../schemas/subjects.ts';
 
 const RANK_SQL = (column: unknown) =>
   sql`(case ${column} when 'queued' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 4 else -1 end)`;

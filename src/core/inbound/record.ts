@@ -1,98 +1,85 @@
 /**
- * Records one verified webhook's events in ONE transaction: identity and contact, conversation,
+ * Records inbound events inside the caller's transaction: identity and contact, conversation,
  * message (unique on the platform's id, so a redelivery is a no-op), session window, media rows
- * and the outbox rows that announce it all. Only after this commits is the webhook answered 2xx.
+ * and the outbox rows that announce it all. The transaction itself (one per batch, or one per
+ * item when a batch holds an item that cannot be stored) belongs to the `Ingestor`.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import { createHash } from 'node:crypto';
-import type { ChannelAdapter, InboundEvent, InboundIdentityEvent, InboundMessage, InboundStatus, VerifiedWebhook } from './adapter.ts';
-import type { Clock } from './clock.ts';
-import type { Db, Tx } from './storage/db.ts';
-import { conversations, identities, media, messages, outbox, statusReceipts, webhookNonces } from './storage/schema.ts';
+import type { InboundEvent, InboundIdentityEvent, InboundMessage, InboundStatus, VerifiedWebhook } from '../adapter.ts';
+import type { Tx } from '../storage/db.ts';
+import { conversations, identities, media, messages, outbox, statusReceipts, webhookNonces } from '../storage/schema.ts';
 import { touchSessionWindow } from './session-windows.ts';
 import { applyReceipt } from './receipts.ts';
-import { newId } from './ids.ts';
-import { WebhookVerificationError } from './errors.ts';
-import { MEDIA_PART_TYPES, type InboundPart, type MessageEvent, type Part } from './model.ts';
-import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../merge/identities.ts';
-import { autoMergeIdentity } from '../merge/auto-merge.ts';
-import { eraseIdentity } from '../merge/erase.ts';
-import { purgeAfterCommit } from './media/purge.ts';
-import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../merge/evidence.ts';
-import type { subjects as subjectsFor } from './schemas/subjects.ts';
+import { recordDeadLetter } from './dead-letters.ts';
+import { newId } from '../ids.ts';
+import { WebhookVerificationError } from '../errors.ts';
+import type { MessageEvent } from '../model.ts';
+import { mintParts } from './record-parts.ts';
+import { storeReplyContext } from './reply-context.ts';
+import { recordDelete, recordEdit } from './record-edits.ts';
+import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../../merge/identities.ts';
+import { autoMergeIdentity } from '../../merge/auto-merge.ts';
+import { eraseIdentity } from '../../merge/erase.ts';
+import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../../merge/evidence.ts';
+import type { Subjects } from '../schemas/subjects.ts';
+import type { IngestResult, IngestScope } from './scope.ts';
 
-/** The subject builders of one prefix. */
-export type Subjects = ReturnType<typeof subjectsFor>;
+/** Stored media keys to delete once an erasing transaction committed. */
+export type ErasedMedia = Array<{ keys: string[]; log: Record<string, unknown>; what?: string }>;
 
-export { applyReceipt };
-
-/** What one call recorded, for metrics and logs. */
-export interface IngestResult {
-  recorded: number;
-  duplicates: number;
-  ignored: Record<string, number>;
-  /** Media rows created; the media worker picks them up. */
-  mediaQueued: number;
-  /** Platform ids of identities seen for the first time (for `lookupIdentity`). */
-  newIdentities: string[];
-}
-
-/** Everything the ingest needs to know about the account an event arrived on. */
-export interface IngestScope {
-  adapter: Pick<ChannelAdapter, 'channel' | 'account' | 'capabilities'>;
-  /** The window as configured (`24h`), for events. */
-  window: string;
-}
-
-/** Records verified events durably; throws (and rolls back) on any failure. */
-export class Ingestor {
+/** Writes events in a transaction it is handed; never commits or rolls back itself. */
+export class EventRecorder {
   /** Evidence that merges contacts on arrival (`merge.auto`); the contacts extension sets the configured one. */
   mergePolicy: MergePolicy = DEFAULT_MERGE_POLICY;
 
-  constructor(
-    private readonly db: Db,
-    private readonly subjects: Subjects,
-    private readonly clock: Clock,
-  ) {}
+  constructor(private readonly subjects: Subjects) {}
 
-  async record(scope: IngestScope, webhook: VerifiedWebhook | null, events: InboundEvent[]): Promise<IngestResult> {
-    const result: IngestResult = { recorded: 0, duplicates: 0, ignored: {}, mediaQueued: 0, newIdentities: [] };
-    const receivedAt = this.clock.now();
-    const erased: Array<{ keys: string[]; log: Record<string, unknown> }> = [];
-    await this.db.transaction(async (tx) => {
-      if (webhook?.replayGuard) await this.guardReplay(tx, scope, webhook.replayGuard);
-      for (const event of events) {
-        switch (event.kind) {
-          case 'message': {
-            const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
-            if (media === null) result.duplicates++;
-            else {
-              result.recorded++;
-              result.mediaQueued += media;
-            }
-            break;
-          }
-          case 'status':
-            if (await this.recordStatus(tx, scope, event, receivedAt)) result.recorded++;
-            else result.duplicates++;
-            break;
-          case 'identity':
-            if (await this.recordIdentityEvent(tx, scope, event, result.newIdentities, erased)) result.recorded++;
-            else result.duplicates++;
-            break;
-          case 'ignored':
-            result.ignored[event.reason] = (result.ignored[event.reason] ?? 0) + 1;
-            break;
+  /** Records one event into `result` (a draft the caller keeps only if the transaction commits). */
+  async record(tx: Tx, scope: IngestScope, event: InboundEvent, receivedAt: Date, result: IngestResult, erased: ErasedMedia): Promise<void> {
+    switch (event.kind) {
+      case 'message': {
+        const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
+        if (media === null) result.duplicates++;
+        else {
+          result.recorded++;
+          result.mediaQueued += media;
         }
+        return;
       }
-    });
-    // Stored bytes only after commit, and only those no media row names any more.
-    for (const { keys, log } of erased) purgeAfterCommit(this.db, keys, log);
-    return result;
+      case 'status':
+        if (await this.recordStatus(tx, scope, event, receivedAt)) result.recorded++;
+        else result.duplicates++;
+        return;
+      case 'identity':
+        if (await this.recordIdentityEvent(tx, scope, event, result.newIdentities, erased)) result.recorded++;
+        else result.duplicates++;
+        return;
+      case 'invalid': {
+        const { channel, account } = scope.adapter;
+        const fresh = await recordDeadLetter(tx, this.subjects, { channel, account, dedupeKey: event.dedupeKey, reason: event.reason, raw: event.raw, at: receivedAt });
+        if (fresh) result.deadLettered[event.reason] = (result.deadLettered[event.reason] ?? 0) + 1;
+        else result.duplicates++;
+        return;
+      }
+      case 'ignored':
+        result.ignored[event.reason] = (result.ignored[event.reason] ?? 0) + 1;
+        return;
+      case 'edit':
+      case 'delete': {
+        const outcome = event.kind === 'edit' ? await recordEdit(tx, this.subjects, scope, event, receivedAt) : await recordDelete(tx, this.subjects, scope, event, receivedAt);
+        if (outcome.kind === 'recorded') {
+          result.recorded++;
+          result.mediaQueued += outcome.mediaQueued;
+          if (outcome.mediaKeys.length > 0) erased.push({ keys: outcome.mediaKeys, log: { channel: scope.adapter.channel, account: scope.adapter.account, message: outcome.messageId }, what: 'unsent message deleted' });
+        } else if (outcome.kind === 'duplicate') result.duplicates++;
+        else result.ignored[outcome.reason] = (result.ignored[outcome.reason] ?? 0) + 1;
+        return;
+      }
+    }
   }
 
   /** A second delivery with the same replay key must carry the same body, else it is forged. */
-  private async guardReplay(tx: Tx, scope: IngestScope, guard: NonNullable<VerifiedWebhook['replayGuard']>): Promise<void> {
+  async guardReplay(tx: Tx, scope: IngestScope, guard: NonNullable<VerifiedWebhook['replayGuard']>): Promise<void> {
     const { channel, account } = scope.adapter;
     await tx.delete(webhookNonces).where(
       and(eq(webhookNonces.channel, channel), eq(webhookNonces.account, account), sql`${webhookNonces.expiresAt} < now()`),
@@ -112,7 +99,7 @@ export class Ingestor {
 
   /** Returns the number of media rows queued, or null for a duplicate delivery. */
   private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[]): Promise<number | null> {
-    const { channel, account, capabilities } = scope.adapter;
+    const { channel, account } = scope.adapter;
     // Redeliveries are common (Meta retries for days): one index probe answers them before any
     // identity or conversation is touched. A concurrent first delivery is still caught below.
     const [seen] = await tx
@@ -125,49 +112,11 @@ export class Ingestor {
     const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
+    await storeReplyContext(tx, conversationId, event);
     const messageId = newId('msg', receivedAt.getTime());
 
     // Parts are final before the insert (media ids minted here), so the row is written once.
-    const parts: Part[] = [];
-    const mediaRows: Array<typeof media.$inferInsert> = [];
-    for (const [index, part] of event.parts.entries()) {
-      if (!isMediaPart(part)) {
-        parts.push(part as Part);
-        continue;
-      }
-      const mediaId = newId('med', receivedAt.getTime());
-      const tooLarge = part.media.declaredSize !== undefined && part.media.declaredSize > capabilities.attachments.inboundMaxBytes;
-      mediaRows.push({
-        id: mediaId,
-        messageId,
-        partIndex: index,
-        channel,
-        account,
-        sourceRef: { ...part.media },
-        status: tooLarge ? 'failed' : 'pending',
-        reason: tooLarge ? 'too_large' : null,
-        mime: part.media.declaredMime ?? null,
-        filename: part.media.filename ?? part.filename ?? null,
-        nextAttemptAt: receivedAt,
-        createdAt: receivedAt,
-        updatedAt: receivedAt,
-      });
-      const { media: _ref, ...rest } = part;
-      parts.push({
-        ...rest,
-        media: {
-          id: mediaId,
-          mime: part.media.declaredMime ?? null,
-          ext: null,
-          size: null,
-          sha256: null,
-          status: tooLarge ? 'failed' : 'pending',
-          url: null,
-          ...(part.media.filename ? { filename: part.media.filename } : {}),
-          ...(tooLarge ? { reason: 'too_large' } : {}),
-        },
-      } as Part);
-    }
+    const { parts, mediaRows } = mintParts(scope, event.parts, messageId, receivedAt);
     const inserted = await tx
       .insert(messages)
       .values({
@@ -343,13 +292,4 @@ export class Ingestor {
       createdAt: at,
     });
   }
-}
-
-function isMediaPart(part: InboundPart): part is Extract<InboundPart, { media: unknown }> {
-  return (MEDIA_PART_TYPES as readonly string[]).includes(part.type);
-}
-
-/** A stable fingerprint of a body, for replay guards. */
-export function fingerprint(body: Uint8Array): string {
-  return createHash('sha256').update(body).digest('hex');
 }

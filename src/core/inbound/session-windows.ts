@@ -4,12 +4,13 @@
  * through the outbox, in the caller's transaction.
  */
 import { desc, eq } from 'drizzle-orm';
-import type { InboundMessage } from './adapter.ts';
-import type { Tx } from './storage/db.ts';
-import { outbox, sessionWindows } from './storage/schema.ts';
-import { newId } from './ids.ts';
-import type { MessageEvent, SessionEvent } from './model.ts';
-import type { IngestScope, Subjects } from './ingest.ts';
+import type { InboundMessage } from '../adapter.ts';
+import type { Tx } from '../storage/db.ts';
+import { outbox, sessionWindows } from '../storage/schema.ts';
+import { newId } from '../ids.ts';
+import type { MessageEvent, SessionEvent } from '../model.ts';
+import type { Subjects } from '../schemas/subjects.ts';
+import type { IngestScope } from './scope.ts';
 
 /**
  * Opens or extends the conversation's service window from the adapter's grant, and announces
