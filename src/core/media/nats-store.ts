@@ -18,14 +18,20 @@ const KEY_PATTERN = /^[0-9a-f]{64}$/;
 type Area = 'media' | 'quarantine';
 
 /** A MediaStore backed by the object store bucket `<PREFIX>_MEDIA`, staging under `stagingDir`. */
-export function createNatsMediaStore(options: { connection: () => NatsConnection | null; bucket: string; stagingDir: string }): MediaStore {
+export function createNatsMediaStore(options: {
+  connection: () => NatsConnection | null;
+  bucket: string;
+  stagingDir: string;
+  /** Copies JetStream keeps of the bucket (`nats.replicas`); default 1. */
+  replicas?: number;
+}): MediaStore {
   const staging = createFileMediaStore(options.stagingDir);
   let opened: Promise<ObjectStore> | null = null;
 
   const bucket = async (): Promise<ObjectStore> => {
     const nc = options.connection();
     if (!nc || nc.isClosed()) throw new OmniError('channel_unavailable', 'NATS is not connected; media store unavailable');
-    opened ??= new Objm(nc).create(options.bucket, { storage: StorageType.File }).catch((error: unknown) => {
+    opened ??= new Objm(nc).create(options.bucket, { storage: StorageType.File, replicas: options.replicas ?? 1 }).catch((error: unknown) => {
       opened = null;
       throw new OmniError('channel_unavailable', 'could not open the media bucket', { cause: error });
     });

@@ -1,7 +1,9 @@
 /**
  * The NATS side of the daemon: one connection, the two JetStream streams, and a readiness
  * flag that follows the connection's status stream (disconnects are logged and make
- * /readyz fail until the client reconnects).
+ * /readyz fail until the client reconnects). `servers` may name every node of a cluster; the
+ * client connects to any and fails over to the others. Streams keep `replicas` copies
+ * (`nats.replicas`), applied on creation and brought up to date on every start.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/nats-core';
@@ -36,7 +38,8 @@ export interface Bus {
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /** Connects and creates or updates the streams (idempotent, safe from several replicas at once). */
-export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string }): Promise<Bus> {
+export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string; replicas?: number }): Promise<Bus> {
+  const replicas = options.replicas ?? 1;
   const log = options.logger.child({ component: 'nats' });
   const nc = await connect({
     servers: options.servers.split(',').map((s) => s.trim()),
@@ -82,6 +85,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
     });
     await ensureStream(jsm, {
       name: names.commands,
@@ -90,6 +94,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
     });
   }
   /**
@@ -109,7 +114,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
     }
   }
   await ensureStreams();
-  log.info({ events: names.events, commands: names.commands }, 'nats streams ready');
+  log.info({ events: names.events, commands: names.commands, replicas }, 'nats streams ready');
   let closing: Promise<void> | null = null;
   return {
     nc,
