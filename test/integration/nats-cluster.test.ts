@@ -11,16 +11,19 @@ import { serve, type ServerType } from '@hono/node-server';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import postgres from 'postgres';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFake, type WhatsAppFake } from '../../src/channels/whatsapp/sandbox.ts';
 import type { WhatsAppSettings } from '../../src/channels/whatsapp/config.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import type { AccountConfig } from '../../src/core/config/types.ts';
 import { streams } from '../../src/core/schemas/subjects.ts';
+import { openBus } from '../../src/core/nats/bus.ts';
+import { createNatsMediaStore } from '../../src/core/media/nats-store.ts';
 import { spawnDaemon, writeChildConfig, type ChildDaemon } from '../support/child-daemon.ts';
 import { WA, readEvents, whatsappAccountYaml } from '../support/daemon.ts';
 import { startNatsCluster, type NatsCluster } from '../support/nats-cluster.ts';
-import { createTestDatabase, freePort, uniquePrefix, waitFor, type TestDatabase } from '../support/services.ts';
+import { createTestDatabase, freePort, tempDir, uniquePrefix, waitFor, type TestDatabase } from '../support/services.ts';
 import { countBy, duplicates, waitForOutboxDrained } from '../support/stream.ts';
 import { Ledger, deliver, deliverUntilAcked, runPool, testWamid, textWebhookBody, type TextMessage } from '../support/traffic.ts';
 
@@ -96,6 +99,33 @@ describe('two daemons on a 3-node NATS cluster (nats.replicas: 3)', () => {
     await sql?.end({ timeout: 5 });
     await database?.drop();
     await cluster?.stop();
+  });
+
+  it('raises streams and the media bucket to nats.replicas, and never lowers them', async () => {
+    const other = uniquePrefix();
+    const logger = pino({ level: 'silent' });
+    const names = streams(other);
+    const jsm = await jetstreamManager(nc);
+    const replicasOf = async (stream: string) => (await jsm.streams.info(stream)).config.num_replicas;
+
+    const single = await openBus({ servers: cluster.servers, prefix: other, logger, replicas: 1 });
+    await single.close();
+    expect(await replicasOf(names.events)).toBe(1);
+    const triple = await openBus({ servers: cluster.servers, prefix: other, logger, replicas: 3 });
+    expect([await replicasOf(names.events), await replicasOf(names.commands)]).toEqual([3, 3]);
+    await triple.close();
+    // A config still at the default does not undo a stream scaled up, by omnibus or by hand.
+    const again = await openBus({ servers: cluster.servers, prefix: other, logger, replicas: 1 });
+    expect(await replicasOf(names.events)).toBe(3);
+
+    const bucket = `${other.toUpperCase()}_MEDIA`;
+    const staging = await tempDir();
+    await createNatsMediaStore({ connection: () => again.nc, bucket, stagingDir: staging, replicas: 1 }).exists('0'.repeat(64));
+    expect(await replicasOf(`OBJ_${bucket}`)).toBe(1);
+    await createNatsMediaStore({ connection: () => again.nc, bucket, stagingDir: staging, replicas: 3 }).exists('0'.repeat(64));
+    expect(await replicasOf(`OBJ_${bucket}`)).toBe(3);
+    await again.close();
+    for (const stream of [names.events, names.commands, `OBJ_${bucket}`]) await jsm.streams.delete(stream);
   });
 
   it('loses no acked webhook, duplicates no event and sends nothing twice when a node and a daemon die', { timeout: 300_000 }, async () => {

@@ -138,7 +138,42 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     // Already there (maybe created by another replica): bring its settings up to date.
     const existing = await jsm.streams.info(config.name).catch(() => null);
     if (!existing) throw error;
-    const { retention: _retention, storage: _storage, ...updatable } = config;
-    await jsm.streams.update(config.name, { ...existing.config, ...updatable });
+    const { retention: _retention, storage: _storage, num_replicas: replicas = 1, ...updatable } = config;
+    // Replicas only go up: an operator who scaled a stream beyond nats.replicas keeps it.
+    const num_replicas = Math.max(existing.config.num_replicas ?? 1, replicas);
+    const wanted = { ...updatable, num_replicas };
+    // Nothing to change is the usual start: skip the update, which a stream still settling
+    // after a scale-up may not answer in time.
+    const current = existing.config as unknown as Record<string, unknown>;
+    if (Object.entries(wanted).every(([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value))) return;
+    await jsm.streams.update(config.name, { ...existing.config, ...wanted });
+    if (num_replicas > (existing.config.num_replicas ?? 1)) await waitForCopies(jsm, config.name, num_replicas);
   }
+}
+
+/**
+ * After a scale-up the stream's new group elects a leader and the new copies catch up; until
+ * then requests to it can time out. Waits (at most `timeoutMs`) until it has a leader and
+ * `replicas - 1` current followers; gives up quietly, since callers retry anyway.
+ */
+async function waitForCopies(jsm: JetStreamManager, stream: string, replicas: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const info = await jsm.streams.info(stream).catch(() => null);
+    const current = (info?.cluster?.replicas ?? []).filter((peer) => peer.current).length;
+    if (info?.cluster?.leader && current >= replicas - 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Raises a stream made elsewhere (the object store's) to `replicas` copies; never lowers it.
+ * Returns the count it now has.
+ */
+export async function raiseReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<number> {
+  const { config } = await jsm.streams.info(stream);
+  if ((config.num_replicas ?? 1) >= replicas) return config.num_replicas ?? 1;
+  await jsm.streams.update(stream, { ...config, num_replicas: replicas });
+  await waitForCopies(jsm, stream, replicas);
+  return replicas;
 }
