@@ -193,7 +193,12 @@ describe('two daemons on a 3-node NATS cluster (nats.replicas: 3)', () => {
       select external_id, count(*)::int as n from messages where direction = 'in' group by external_id`;
     expect(rows.filter((r) => r.n !== 1)).toEqual([]);
     expect(rows.map((r) => r.external_id).sort()).toEqual([...bodies.keys()].sort());
-    const all = await readEvents(nc, names.events, `${prefix}.v1.evt.>`, 1, 30_000);
+    // The reader's own consumer may time out while the cluster still counts the dead node: retried.
+    const all = await waitFor(() => readEvents(nc, names.events, `${prefix}.v1.evt.>`, 1, 30_000), {
+      timeoutMs: 120_000,
+      intervalMs: 1_000,
+      description: 'events read back from the cluster',
+    });
     expect(all.filter((e) => e.msgId === null)).toEqual([]);
     expect(duplicates(countBy(all, (e) => e.msgId))).toEqual([]);
     const messagesIn = all.filter((e) => e.subject.startsWith(`${prefix}.v1.evt.message.in.`));
