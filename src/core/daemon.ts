@@ -125,6 +125,7 @@ export class Daemon {
             connection: () => (this.bus?.isConnected() ? this.bus.nc : null),
             bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
             stagingDir: path.join(settings.dataDir, 'media-staging'),
+            replicas: settings.nats.replicas,
           })
         : createFileMediaStore(settings.dataDir));
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
@@ -286,7 +287,7 @@ export class Daemon {
       await writeFile(path.join(settings.dataDir, 'nats', 'url'), `${servers}\n`).catch(() => {});
     }
     const attempt = async () => {
-      this.bus = await openBus({ servers: servers!, prefix: settings.nats.prefix, logger: this.logger, name: this.instanceId });
+      this.bus = await openBus({ servers: servers!, prefix: settings.nats.prefix, logger: this.logger, name: this.instanceId, replicas: settings.nats.replicas });
     };
     try {
       await attempt();

@@ -36,7 +36,7 @@ describe('loadConfig: defaults', () => {
     const config = await loadConfig(await dirWith({}), channels, {});
     expect(config.daemon).toEqual({
       http: { host: '0.0.0.0', port: 8080, publicUrl: null, bodyLimitBytes: 4194304 },
-      nats: { url: null, prefix: 'omni' },
+      nats: { url: null, prefix: 'omni', replicas: 1 },
       database: { url: null },
       dataDir: resolve(process.cwd(), 'data'),
       media: { maxBytes: 104857600, store: 'file' },
@@ -79,7 +79,7 @@ describe('loadConfig: defaults', () => {
     const config = await loadConfig(fixture('valid'), channels, env);
     expect(config.dir).toBe(fixture('valid'));
     expect(config.daemon.http).toEqual({ host: '127.0.0.1', port: 9191, publicUrl: 'https://omni.example.com', bodyLimitBytes: 1048576 });
-    expect(config.daemon.nats).toEqual({ url: 'nats://n1.example.com:4222,tls://n2.example.com:4222', prefix: 'acme' });
+    expect(config.daemon.nats).toEqual({ url: 'nats://n1.example.com:4222,tls://n2.example.com:4222', prefix: 'acme', replicas: 1 });
     expect(config.daemon.database.url).toBe('postgres://omni@localhost:5432/omni');
     expect(config.daemon.dataDir).toBe('/var/lib/omnibus');
     expect(config.daemon.api.tokens).toEqual([
@@ -277,6 +277,23 @@ describe('loadConfig: errors', () => {
       'log.level',
       'sandbox',
     ]);
+  });
+
+  it('takes the servers of a cluster as a YAML list, with a replica count', async () => {
+    const dir = await dirWith({
+      'omnibus.yaml': 'nats:\n  url: [" nats://n1:4222", "nats://n2:4222", "tls://n3:4222"]\n  replicas: "${REPLICAS}"\n',
+    });
+    const config = await loadConfig(dir, channels, { REPLICAS: '3' });
+    expect(config.daemon.nats).toEqual({ url: 'nats://n1:4222,nats://n2:4222,tls://n3:4222', prefix: 'omni', replicas: 3 });
+  });
+
+  it('refuses more than one replica on the local single-node server, and bad server lists', async () => {
+    const local = await dirWith({ 'omnibus.yaml': 'nats:\n  replicas: 3\n' });
+    expect((await issuesOf(local)).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([expect.stringMatching(/^nats\.replicas: .*cluster/)]);
+    const bad = await dirWith({ 'omnibus.yaml': 'nats:\n  url: ["nats://n1:4222", "http://n2:4222"]\n  replicas: 9\n' });
+    expect((await issuesOf(bad)).map((issue) => issue.path)).toEqual(['nats.url', 'nats.replicas']);
+    const empty = await dirWith({ 'omnibus.yaml': 'nats:\n  url: []\n' });
+    expect((await issuesOf(empty)).map((issue) => issue.path)).toEqual(['nats.url']);
   });
 });
 

@@ -24,7 +24,10 @@ process.once('exit', () => {
 /** Settings of a daemon config directory written for a child process. */
 export interface ChildConfig {
   databaseUrl: string;
-  natsUrl: string;
+  /** null: the daemon starts its own local nats-server, its store under `dataDir/nats`. */
+  natsUrl: string | null;
+  /** `nats.replicas` (default: left to the daemon's default). */
+  natsReplicas?: number;
   prefix: string;
   port: number;
   /** Channel file name → YAML; default the test WhatsApp account. */
@@ -40,7 +43,7 @@ export async function writeChildConfig(config: ChildConfig): Promise<string> {
   await mkdir(path.join(dir, 'channels'), { recursive: true });
   const daemonYaml = [
     `http: { host: 127.0.0.1, port: ${config.port} }`,
-    `nats: { url: "${config.natsUrl}", prefix: ${config.prefix} }`,
+    `nats: { url: ${config.natsUrl === null ? 'null' : `"${config.natsUrl}"`}, prefix: ${config.prefix}${config.natsReplicas ? `, replicas: ${config.natsReplicas}` : ''} }`,
     `database: { url: "${config.databaseUrl}" }`,
     `dataDir: "${path.join(dir, 'data')}"`,
     `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'warn'} }`,

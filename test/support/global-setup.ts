@@ -191,7 +191,7 @@ async function waitForPostgres(url: string, alive: () => boolean, output: string
 /** Starts nats-server with JetStream on a free port, its store in a temp dir. */
 export async function startTestNats(): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-test-nats-'));
-  // startLocalNatsServer SIGKILLs its own child on process exit; the dir is ours to remove.
+  // startLocalNatsServer's watchdog stops the server when this process exits; the dir is ours to remove.
   const removeStore = (): void => removeDir(dir);
   emergencyCleanups.add(removeStore);
   // Only problems are worth showing during a test run.

@@ -9,7 +9,7 @@ import { envBoolean, envInteger, hasScheme, httpUrl, section } from './fields.ts
 import type { DaemonConfig } from './types.ts';
 
 /** Paths in the daemon file whose values are secret (or may embed credentials): never echoed. */
-export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [/^api\.tokens\[\d+\]\.token$/, /^database\.url$/, /^nats\.url$/];
+export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [/^api\.tokens\[\d+\]\.token$/, /^database\.url$/, /^nats\.url(\[\d+\])?$/];
 
 /** Evidence kinds that may merge contacts without a human. */
 export const MERGE_EVIDENCE = ['phone', 'email', 'wechat_unionid'] as const;
@@ -22,18 +22,16 @@ export const SAMPLE_API_TOKEN = 'sandbox-token-change-me';
 
 const NATS_PREFIX_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 
+// One server, a comma-separated list, or a YAML list: the nodes of a cluster, any of which
+// the client may connect to first. Normalised to the comma-separated form.
 const natsServers = z
-  .string()
+  .union([z.string(), z.array(z.string()).min(1, 'must name at least one server')])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((server) => server.trim()))
   .refine(
-    (text) => text.split(',').every((server) => hasScheme(server, ['nats:', 'tls:'])),
-    'must be a nats:// or tls:// URL, or a comma-separated list of them',
+    (servers) => servers.every((server) => hasScheme(server, ['nats:', 'tls:'])),
+    'must be a nats:// or tls:// URL, or a list of them (comma-separated or a YAML list)',
   )
-  .transform((text) =>
-    text
-      .split(',')
-      .map((server) => server.trim())
-      .join(','),
-  );
+  .transform((servers) => servers.join(','));
 
 const postgresUrl = z
   .string()
@@ -72,7 +70,10 @@ export const daemonSchema = z
       url: natsServers
         .nullable()
         .default(null)
-        .describe('nats:// or tls:// server URL(s), comma-separated; null starts a local nats-server with JetStream, data in dataDir.'),
+        .describe('nats:// or tls:// server URL(s), comma-separated or a list (the nodes of a cluster); null starts a local nats-server with JetStream, data in dataDir.'),
+      replicas: envInteger(z.int().min(1).max(5))
+        .default(1)
+        .describe('Copies JetStream keeps of the streams and the media bucket: 3 on a 3-node cluster; 1 on a single server (and the local one).'),
       prefix: z
         .string()
         .regex(NATS_PREFIX_RE, 'must start with a lowercase letter and use only a-z, 0-9, _ and - (at most 32)')
@@ -114,6 +115,10 @@ export const daemonSchema = z
     sandbox: envBoolean().default(false).describe('Start the built-in fake platform APIs (sandbox mode).'),
   })
   .superRefine((config, ctx) => {
+    // The local server is a single node: it cannot hold more than one copy.
+    if (config.nats.url === null && config.nats.replicas > 1) {
+      ctx.addIssue({ code: 'custom', path: ['nats', 'replicas'], message: 'more than 1 needs a NATS cluster: set nats.url to its servers' });
+    }
     // A copied sample with sandbox switched off would otherwise serve the API on a public token.
     if (config.sandbox) return;
     config.api.tokens.forEach((entry, index) => {

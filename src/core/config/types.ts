@@ -12,7 +12,7 @@ export interface ApiToken {
 /** `config/omnibus.yaml`, with every default filled in. */
 export interface DaemonConfig {
   http: { host: string; port: number; publicUrl: string | null; bodyLimitBytes: number };
-  nats: { url: string | null; prefix: string };
+  nats: { url: string | null; prefix: string; replicas: number };
   database: { url: string | null };
   /** Absolute path. */
   dataDir: string;

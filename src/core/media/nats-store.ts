@@ -8,9 +8,10 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { StorageType } from '@nats-io/jetstream';
+import { StorageType, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OmniError } from '../errors.ts';
+import { raiseReplicas } from '../nats/bus.ts';
 import { createFileMediaStore, type MediaStore, type PutOptions, type StoredMedia } from './store.ts';
 
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -18,14 +19,20 @@ const KEY_PATTERN = /^[0-9a-f]{64}$/;
 type Area = 'media' | 'quarantine';
 
 /** A MediaStore backed by the object store bucket `<PREFIX>_MEDIA`, staging under `stagingDir`. */
-export function createNatsMediaStore(options: { connection: () => NatsConnection | null; bucket: string; stagingDir: string }): MediaStore {
+export function createNatsMediaStore(options: {
+  connection: () => NatsConnection | null;
+  bucket: string;
+  stagingDir: string;
+  /** Copies JetStream keeps of the bucket (`nats.replicas`); default 1. */
+  replicas?: number;
+}): MediaStore {
   const staging = createFileMediaStore(options.stagingDir);
   let opened: Promise<ObjectStore> | null = null;
 
   const bucket = async (): Promise<ObjectStore> => {
     const nc = options.connection();
     if (!nc || nc.isClosed()) throw new OmniError('channel_unavailable', 'NATS is not connected; media store unavailable');
-    opened ??= new Objm(nc).create(options.bucket, { storage: StorageType.File }).catch((error: unknown) => {
+    opened ??= openBucket(nc, options.bucket, options.replicas ?? 1).catch((error: unknown) => {
       opened = null;
       throw new OmniError('channel_unavailable', 'could not open the media bucket', { cause: error });
     });
@@ -105,6 +112,13 @@ export function createNatsMediaStore(options: { connection: () => NatsConnection
       });
     },
   };
+}
+
+/** Opens (or creates) the bucket; one made earlier with fewer copies is raised to `replicas`. */
+async function openBucket(nc: NatsConnection, bucket: string, replicas: number): Promise<ObjectStore> {
+  const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+  if (replicas > 1) await raiseReplicas(await jetstreamManager(nc), `OBJ_${bucket}`, replicas);
+  return os;
 }
 
 function checked(key: string): void {

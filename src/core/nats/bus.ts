@@ -1,7 +1,9 @@
 /**
  * The NATS side of the daemon: one connection, the two JetStream streams, and a readiness
  * flag that follows the connection's status stream (disconnects are logged and make
- * /readyz fail until the client reconnects).
+ * /readyz fail until the client reconnects). `servers` may name every node of a cluster; the
+ * client connects to any and fails over to the others. Streams keep `replicas` copies
+ * (`nats.replicas`), applied on creation and brought up to date on every start.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/nats-core';
@@ -36,7 +38,8 @@ export interface Bus {
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /** Connects and creates or updates the streams (idempotent, safe from several replicas at once). */
-export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string }): Promise<Bus> {
+export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string; replicas?: number }): Promise<Bus> {
+  const replicas = options.replicas ?? 1;
   const log = options.logger.child({ component: 'nats' });
   const nc = await connect({
     servers: options.servers.split(',').map((s) => s.trim()),
@@ -82,6 +85,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
     });
     await ensureStream(jsm, {
       name: names.commands,
@@ -90,6 +94,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
     });
   }
   /**
@@ -109,7 +114,7 @@ export async function openBus(options: { servers: string; prefix: string; logger
     }
   }
   await ensureStreams();
-  log.info({ events: names.events, commands: names.commands }, 'nats streams ready');
+  log.info({ events: names.events, commands: names.commands, replicas }, 'nats streams ready');
   let closing: Promise<void> | null = null;
   return {
     nc,
@@ -133,7 +138,42 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     // Already there (maybe created by another replica): bring its settings up to date.
     const existing = await jsm.streams.info(config.name).catch(() => null);
     if (!existing) throw error;
-    const { retention: _retention, storage: _storage, ...updatable } = config;
-    await jsm.streams.update(config.name, { ...existing.config, ...updatable });
+    const { retention: _retention, storage: _storage, num_replicas: replicas = 1, ...updatable } = config;
+    // Replicas only go up: an operator who scaled a stream beyond nats.replicas keeps it.
+    const num_replicas = Math.max(existing.config.num_replicas ?? 1, replicas);
+    const wanted = { ...updatable, num_replicas };
+    // Nothing to change is the usual start: skip the update, which a stream still settling
+    // after a scale-up may not answer in time.
+    const current = existing.config as unknown as Record<string, unknown>;
+    if (Object.entries(wanted).every(([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value))) return;
+    await jsm.streams.update(config.name, { ...existing.config, ...wanted });
+    if (num_replicas > (existing.config.num_replicas ?? 1)) await waitForCopies(jsm, config.name, num_replicas);
   }
+}
+
+/**
+ * After a scale-up the stream's new group elects a leader and the new copies catch up; until
+ * then requests to it can time out. Waits (at most `timeoutMs`) until it has a leader and
+ * `replicas - 1` current followers; gives up quietly, since callers retry anyway.
+ */
+async function waitForCopies(jsm: JetStreamManager, stream: string, replicas: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const info = await jsm.streams.info(stream).catch(() => null);
+    const current = (info?.cluster?.replicas ?? []).filter((peer) => peer.current).length;
+    if (info?.cluster?.leader && current >= replicas - 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Raises a stream made elsewhere (the object store's) to `replicas` copies; never lowers it.
+ * Returns the count it now has.
+ */
+export async function raiseReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<number> {
+  const { config } = await jsm.streams.info(stream);
+  if ((config.num_replicas ?? 1) >= replicas) return config.num_replicas ?? 1;
+  await jsm.streams.update(stream, { ...config, num_replicas: replicas });
+  await waitForCopies(jsm, stream, replicas);
+  return replicas;
 }

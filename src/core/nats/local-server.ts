@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { freePort, isPortFree, waitForPort } from './ports.ts';
+import { PID_FILE, claimStore, isNatsServerOn } from './store-owner.ts';
 
 /** Options for {@link startLocalNatsServer}. */
 export interface LocalNatsServerOptions {
@@ -13,19 +15,26 @@ export interface LocalNatsServerOptions {
   port?: number;
   /** How long to wait for the server to accept connections; default 10 s. */
   readyTimeoutMs?: number;
+  /** More nats-server flags (server name, cluster routes), for test clusters. */
+  extraArgs?: readonly string[];
 }
 
 /** A nats-server child process owned by the daemon. */
 export interface LocalNatsServer {
   /** Client URL, e.g. `nats://127.0.0.1:4222`. */
   url: string;
+  /** The nats-server's pid (not its watchdog's); null if its pid file could not be read. */
+  pid: number | null;
   /** Stops the server: SIGTERM, then SIGKILL after 5 s. Idempotent. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL, as a crash would (fault tests), and waits for its watchdog. */
+  kill(): Promise<void>;
 }
 
 const DEFAULT_PORT = 4222;
 const STOP_GRACE_MS = 5_000;
 const STDERR_LINES_KEPT = 20;
+const WATCHDOG = fileURLToPath(new URL('./watchdog.mjs', import.meta.url));
 // Debian and others install nats-server into /usr/sbin, which a non-root PATH often lacks.
 const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
@@ -42,7 +51,9 @@ export async function findNatsServer(): Promise<string | null> {
 
 /**
  * Starts nats-server with JetStream on 127.0.0.1, for a daemon whose config has `nats.url: null`.
- * Resolves once it accepts connections; the child is killed if the daemon process exits first.
+ * Resolves once it accepts connections. The server runs under a watchdog (`watchdog.mjs`) that
+ * stops it as soon as this process exits, even by SIGKILL; and a server left on the same store
+ * by an earlier run is stopped first (see `store-owner.ts`), so one store never has two.
  */
 export async function startLocalNatsServer(options: LocalNatsServerOptions): Promise<LocalNatsServer> {
   // Callers that already bound a component keep it; pino would otherwise print the key twice.
@@ -57,40 +68,70 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   }
   const storeDir = resolve(options.storeDir);
   await mkdir(storeDir, { recursive: true });
+  const claim = await claimStore(storeDir, log);
+  try {
+    return await launch(binary, storeDir, options, log, claim.release);
+  } catch (error) {
+    await claim.release();
+    throw error;
+  }
+}
+
+async function launch(binary: string, storeDir: string, options: LocalNatsServerOptions, log: Logger, release: () => Promise<void>): Promise<LocalNatsServer> {
   const port = options.port ?? ((await isPortFree(DEFAULT_PORT)) ? DEFAULT_PORT : await freePort());
   // Otherwise the readiness check below would be answered by whoever already listens there.
   if (options.port !== undefined && !(await isPortFree(port))) {
     throw new Error(`cannot start a local nats-server: port ${port} on 127.0.0.1 is already in use`);
   }
-  const args = ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)];
+  const pidFile = join(storeDir, PID_FILE);
+  const args = ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), '-P', pidFile, ...(options.extraArgs ?? [])];
   const url = `nats://127.0.0.1:${port}`;
 
   log.info({ binary, port, storeDir }, 'starting local nats-server');
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is the watchdog's lifeline: the kernel closes it when this process dies.
+  const child = spawn(process.execPath, [WATCHDOG, String(STOP_GRACE_MS), binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => {});
   const recentStderr: string[] = [];
   forwardOutput(child, log, recentStderr);
 
   let stopping = false;
+  let serverPid: number | null = null;
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
+  // A normal exit closes the pipe too; this only makes the watchdog start at once.
+  const stopOnExit = (): void => {
+    child.kill('SIGTERM');
   };
-  process.once('exit', killOnExit);
+  process.once('exit', stopOnExit);
 
   // Abort the readiness wait as soon as the child dies (bad flag, port taken, unwritable store).
   const childGone = new AbortController();
   child.once('error', (error) => childGone.abort(error));
   child.once('exit', (code, signal) => {
-    process.removeListener('exit', killOnExit);
+    process.removeListener('exit', stopOnExit);
     childGone.abort(new Error(`nats-server exited (code ${code}, signal ${signal})`));
     if (!stopping) log.error({ code, signal }, 'local nats-server exited unexpectedly');
+    void release();
   });
+
+  /** Ends the watchdog's stdin (it stops the server); SIGKILLs both if that has not worked in time. */
+  const shutDown = async (): Promise<void> => {
+    stopping = true;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.stdin?.end();
+    const timer = setTimeout(() => {
+      log.warn({ graceMs: STOP_GRACE_MS }, 'nats-server did not stop in time; killing it');
+      if (serverPid !== null) killIfServer(serverPid, storeDir);
+      child.kill('SIGKILL');
+    }, STOP_GRACE_MS + 2_000);
+    await exited;
+    clearTimeout(timer);
+  };
 
   try {
     await waitForPort(port, { timeoutMs: options.readyTimeoutMs ?? 10_000, signal: childGone.signal });
+    serverPid = await readServerPid(pidFile, storeDir);
   } catch (error) {
-    stopping = true;
-    child.kill('SIGKILL');
+    await shutDown();
     const reason = error instanceof Error ? error.message : String(error);
     const tail = recentStderr.length ? `\n${recentStderr.join('\n')}` : ' (it printed nothing)';
     throw new Error(`local nats-server on ${url} did not start: ${reason}. Its last output:${tail}`, { cause: error });
@@ -98,22 +139,37 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   log.info({ url }, 'local nats-server ready');
 
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
+  return {
+    url,
+    pid: serverPid,
+    stop() {
+      stopped ??= shutDown().then(() => log.info('local nats-server stopped'));
+      return stopped;
+    },
+    async kill() {
       stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => {
-        log.warn({ graceMs: STOP_GRACE_MS }, 'nats-server ignored SIGTERM; killing it');
-        child.kill('SIGKILL');
-      }, STOP_GRACE_MS);
+      if (serverPid !== null) killIfServer(serverPid, storeDir);
+      else child.kill('SIGKILL');
       await exited;
-      clearTimeout(timer);
-      log.info('local nats-server stopped');
-    })();
-    return stopped;
+    },
   };
-  return { url, stop };
+}
+
+/** The pid nats-server wrote; it writes the file before it listens, so it is there once the port answers. */
+async function readServerPid(pidFile: string, storeDir: string): Promise<number | null> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 && (await isNatsServerOn(pid, storeDir)) ? pid : null;
+}
+
+function killIfServer(pid: number, storeDir: string): void {
+  void isNatsServerOn(pid, storeDir).then((yes) => {
+    if (!yes) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  });
 }
 
 /** Sends the server's log lines to pino at a matching level and keeps the last stderr lines for errors. */
