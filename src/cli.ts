@@ -13,6 +13,7 @@ import { createLogger } from './core/logger.ts';
 import { openDatabase } from './core/storage/db.ts';
 import { detectMediaType } from './core/media/detect.ts';
 import { extensions } from './extensions.ts';
+import { installProcessGuard } from './core/process-guard.ts';
 
 const USAGE = `omnibus — omnichannel message broker
 
@@ -71,6 +72,8 @@ function configDir(value: string | undefined): string {
 async function start(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
   const daemon = await Daemon.start({ configDir: configDir(values.config), channels, extensions: extensions() });
+  // A net, not the fix: one request's missed rejection must not end the daemon for everyone.
+  installProcessGuard(daemon.logger.child({ component: 'process' }));
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

@@ -6,9 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { ServerResponse, type Server } from 'node:http';
-import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import type { Http2Bindings, HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type pino from 'pino';
 import type { ChannelDefinition, SandboxFake, WebhookRequestSpec } from './adapter.ts';
@@ -33,6 +32,8 @@ import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
+import { listenHttp } from './http/server.ts';
+import { ApiLimiter } from './api/limiter.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
 import { outboxReadiness, outboxStats } from './outbox-stats.ts';
@@ -86,6 +87,8 @@ export class Daemon {
   inbound!: InboundPipeline;
   /** One poller per polling account across replicas (the pipeline's second door). */
   pollers: PollLoops | null = null;
+  /** Bounds API work (HTTP `/v1` and NATS request/reply) together; extensions pass it to `serveOverNats`. */
+  apiLimiter!: ApiLimiter;
 
   private constructor(
     readonly options: DaemonOptions,
@@ -148,6 +151,7 @@ export class Daemon {
       maxBytes: settings.media.maxBytes,
       onReleased: () => this.relay.notify(),
     });
+    this.apiLimiter = new ApiLimiter(settings.api, this.metrics.registry);
     this.lookups = new IdentityLookups({
       db: this.database.db,
       subjects: () => subjectsFor(this.config.daemon.nats.prefix),
@@ -182,6 +186,7 @@ export class Daemon {
       metrics: this.metrics,
       logger: this.logger,
       bodyLimitBytes: settings.http.bodyLimitBytes,
+      api: { limiter: this.apiLimiter, bodyLimitBytes: settings.api.bodyLimitBytes },
       db: this.database.db,
       store,
       tokens: () => this.config.daemon.api.tokens,
@@ -214,23 +219,16 @@ export class Daemon {
   }
 
   private async listen(app: Hono): Promise<void> {
-    const { host, port } = this.config.daemon.http;
-    this.server = await new Promise<Server>((resolve, reject) => {
-      const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-        const response = await app.fetch(request, env);
-        // Once stopping, every answer closes its connection: keep-alive clients would otherwise
-        // hold server.close() open with new requests until the force timer cuts requests in flight.
-        if (this.stopped && 'outgoing' in env && env.outgoing instanceof ServerResponse && !env.outgoing.headersSent) env.outgoing.setHeader('connection', 'close');
-        return response;
-      };
-      const server = serve({ fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
-      server.once('error', reject);
-    });
-    this.server.headersTimeout = 15_000;
-    this.server.requestTimeout = 30_000;
-    const address = this.server.address() as AddressInfo;
-    const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    this.url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${address.port}`;
+    const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+      const response = await app.fetch(request, env);
+      // Once stopping, every answer closes its connection: keep-alive clients would otherwise
+      // hold server.close() open with new requests until the force timer cuts requests in flight.
+      if (this.stopped && 'outgoing' in env && env.outgoing instanceof ServerResponse && !env.outgoing.headersSent) env.outgoing.setHeader('connection', 'close');
+      return response;
+    };
+    const { server, url } = await listenHttp({ settings: this.config.daemon.http, fetch, logger: this.logger.child({ component: 'http' }), registry: this.metrics.registry });
+    this.server = server;
+    this.url = url;
   }
 
   /** In sandbox mode, accounts with no apiBase talk to the built-in fake of their platform. */

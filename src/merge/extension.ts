@@ -36,7 +36,7 @@ export function contactsExtension(): DaemonExtension {
       const serve = () => {
         if (serving || !daemon.bus) return;
         const operations = Object.values(contactOperations(depsOf(daemon, 'nats')));
-        serving = serveOverNats(daemon.bus.nc, daemon.bus.subjects.api, operations, daemon.logger.child({ component: 'contacts' }));
+        serving = serveOverNats(daemon.bus.nc, daemon.bus.subjects.api, operations, daemon.logger.child({ component: 'contacts' }), daemon.apiLimiter);
         if (poll) clearInterval(poll);
         poll = null;
       };

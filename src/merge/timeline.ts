@@ -3,6 +3,7 @@
  * first, paged by an opaque cursor. One index range scan per identity
  * (`messages_identity_time_idx` on identity, received_at, id), each stopping after one page,
  * merged by the database: a page costs the same at a thousand or a million stored messages.
+ * A page holds at most `limit` messages and at most {@link TIMELINE_PAGE_BYTES} of them.
  */
 import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../core/storage/db.ts';
@@ -46,8 +47,18 @@ interface TimelineRow {
   micros: string;
 }
 
-/** A page of the contact's timeline; `before` is a `nextCursor` from an earlier page. */
-export async function timeline(db: Db, request: { id: string; limit: number; before?: string | undefined }): Promise<TimelinePage> {
+/**
+ * Most bytes of messages (as JSON) in one page: with the rest of the answer it stays well
+ * under NATS's default max payload of 1 MiB, over HTTP and NATS alike, so the same request
+ * gets the same page on both. A page cut by bytes has fewer than `limit` messages and a cursor.
+ */
+export const TIMELINE_PAGE_BYTES = 512 * 1024;
+
+/**
+ * A page of the contact's timeline; `before` is a `nextCursor` from an earlier page.
+ * `maxBytes` (default {@link TIMELINE_PAGE_BYTES}) bounds the page by size.
+ */
+export async function timeline(db: Db, request: { id: string; limit: number; before?: string | undefined; maxBytes?: number }): Promise<TimelinePage> {
   const contactId = await requireContactId(db, request.id);
   const cursor = request.before === undefined ? null : decodeCursor(request.before);
   const owned = await db.select().from(identities).where(eq(identities.contactId, contactId));
@@ -56,11 +67,23 @@ export async function timeline(db: Db, request: { id: string; limit: number; bef
   const result = await db.execute(timelineQuery(owned.map((identity) => identity.id), cursor, take));
   const rows = rowsOf<TimelineRow>(result);
   const byId = new Map(owned.map((identity) => [identity.id, identity]));
-  const page = rows.slice(0, request.limit);
-  const last = page.at(-1);
+  // Bounded by bytes as well as by count: the page stops early (cursor and all) once full.
+  const maxBytes = request.maxBytes ?? TIMELINE_PAGE_BYTES;
+  const messages: MessageEvent[] = [];
+  let bytes = 0;
+  let last: TimelineRow | undefined;
+  for (const row of rows.slice(0, request.limit)) {
+    const event = toEvent(row, contactId, byId.get(row.identity_id)!);
+    const size = Buffer.byteLength(JSON.stringify(event));
+    // At least one message per page, however large, so paging always moves on.
+    if (messages.length > 0 && bytes + size > maxBytes) break;
+    messages.push(event);
+    bytes += size;
+    last = row;
+  }
   return {
-    messages: page.map((row) => toEvent(row, contactId, byId.get(row.identity_id)!)),
-    nextCursor: rows.length > request.limit && last ? encodeCursor({ micros: last.micros, id: last.id }) : null,
+    messages,
+    nextCursor: rows.length > messages.length && last ? encodeCursor({ micros: last.micros, id: last.id }) : null,
   };
 }
 

@@ -35,12 +35,21 @@ describe('loadConfig: defaults', () => {
   it('fills every contract default when there is no file at all', async () => {
     const config = await loadConfig(await dirWith({}), channels, {});
     expect(config.daemon).toEqual({
-      http: { host: '0.0.0.0', port: 8080, publicUrl: null, bodyLimitBytes: 4194304 },
+      http: {
+        host: '0.0.0.0',
+        port: 8080,
+        publicUrl: null,
+        bodyLimitBytes: 4194304,
+        headersTimeoutMs: 15000,
+        requestTimeoutMs: 30000,
+        keepAliveTimeoutMs: 5000,
+        maxConnections: 1000,
+      },
       nats: { url: null, prefix: 'omni', replicas: 1 },
       database: { url: null },
       dataDir: resolve(process.cwd(), 'data'),
       media: { maxBytes: 104857600, store: 'file' },
-      api: { tokens: [] },
+      api: { tokens: [], bodyLimitBytes: 1048576, concurrency: 16, maxPending: 512 },
       merge: { auto: ['phone', 'wechat_unionid'], defaultRegion: null },
       log: { level: 'info' },
       sandbox: false,
@@ -78,7 +87,7 @@ describe('loadConfig: defaults', () => {
     const env = { CHAT_TOKEN: 'chat-secret', API_TOKEN: 'api-token-0123456789abcdef', PORT: '9191' };
     const config = await loadConfig(fixture('valid'), channels, env);
     expect(config.dir).toBe(fixture('valid'));
-    expect(config.daemon.http).toEqual({ host: '127.0.0.1', port: 9191, publicUrl: 'https://omni.example.com', bodyLimitBytes: 1048576 });
+    expect(config.daemon.http).toMatchObject({ host: '127.0.0.1', port: 9191, publicUrl: 'https://omni.example.com', bodyLimitBytes: 1048576 });
     expect(config.daemon.nats).toEqual({ url: 'nats://n1.example.com:4222,tls://n2.example.com:4222', prefix: 'acme', replicas: 1 });
     expect(config.daemon.database.url).toBe('postgres://omni@localhost:5432/omni');
     expect(config.daemon.dataDir).toBe('/var/lib/omnibus');

@@ -64,7 +64,14 @@ export const daemonSchema = z
         .nullable()
         .default(null)
         .describe('The http(s) URL the platforms reach this daemon at (webhooks, signed media links).'),
-      bodyLimitBytes: envInteger(z.int().positive()).default(4_194_304).describe('Largest request body accepted, in bytes.'),
+      bodyLimitBytes: envInteger(z.int().positive()).default(4_194_304).describe('Largest webhook request body accepted, in bytes.'),
+      // Slow clients and floods (see docs/operations.md): Node checks these every second.
+      headersTimeoutMs: envInteger(z.int().min(1_000)).default(15_000).describe('A request whose headers take longer to arrive is cut (slow clients).'),
+      requestTimeoutMs: envInteger(z.int().min(1_000)).default(30_000).describe('A request whose headers and body take longer to arrive is cut (slow clients).'),
+      keepAliveTimeoutMs: envInteger(z.int().min(100)).default(5_000).describe('An idle keep-alive connection is closed after this long.'),
+      maxConnections: envInteger(z.int().positive())
+        .default(1_000)
+        .describe('Most open HTTP connections; beyond it the oldest idle one is closed, or the new one if none is idle. Keep below the file descriptor limit.'),
     }),
     nats: section({
       url: natsServers
@@ -99,6 +106,12 @@ export const daemonSchema = z
     }),
     api: section({
       tokens: z.array(apiToken).default([]).describe('Bearer tokens for /v1/*: read for GET, write otherwise.'),
+      // Bounds on API work, shared by HTTP /v1 and NATS request/reply, so webhooks keep their share.
+      bodyLimitBytes: envInteger(z.int().positive()).default(1_048_576).describe('Largest /v1 request body accepted, in bytes (413 beyond).'),
+      concurrency: envInteger(z.int().positive()).default(16).describe('API requests (HTTP /v1 and NATS) worked on at once.'),
+      maxPending: envInteger(z.int().min(0))
+        .default(512)
+        .describe('API requests waiting for a slot; beyond it a request is answered rate_limited (HTTP 429) at once.'),
     }),
     merge: section({
       auto: z
@@ -118,6 +131,10 @@ export const daemonSchema = z
     // The local server is a single node: it cannot hold more than one copy.
     if (config.nats.url === null && config.nats.replicas > 1) {
       ctx.addIssue({ code: 'custom', path: ['nats', 'replicas'], message: 'more than 1 needs a NATS cluster: set nats.url to its servers' });
+    }
+    // Node refuses a headers timeout longer than the request timeout.
+    if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'headersTimeoutMs'], message: 'must not be longer than http.requestTimeoutMs' });
     }
     // A copied sample with sandbox switched off would otherwise serve the API on a public token.
     if (config.sandbox) return;

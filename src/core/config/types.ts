@@ -11,13 +11,22 @@ export interface ApiToken {
 
 /** `config/omnibus.yaml`, with every default filled in. */
 export interface DaemonConfig {
-  http: { host: string; port: number; publicUrl: string | null; bodyLimitBytes: number };
+  http: {
+    host: string;
+    port: number;
+    publicUrl: string | null;
+    bodyLimitBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
   nats: { url: string | null; prefix: string; replicas: number };
   database: { url: string | null };
   /** Absolute path. */
   dataDir: string;
   media: { maxBytes: number; store: 'file' | 'nats' };
-  api: { tokens: ReadonlyArray<ApiToken> };
+  api: { tokens: ReadonlyArray<ApiToken>; bodyLimitBytes: number; concurrency: number; maxPending: number };
   merge: { auto: ReadonlyArray<'phone' | 'email' | 'wechat_unionid'>; defaultRegion: string | null };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   sandbox: boolean;

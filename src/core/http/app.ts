@@ -2,7 +2,7 @@
  * The hono application: webhooks, health, metrics, media, the built-in sandbox fakes and the
  * `/v1` API. Every route is a small function; the daemon supplies what they need.
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { SandboxFake } from '../adapter.ts';
@@ -14,6 +14,8 @@ import type { Metrics } from '../metrics.ts';
 import { bearerAuth } from './auth.ts';
 import { MAX_LINK_SECONDS, type MediaLinkSigner } from './media-links.ts';
 import { webhookHandler, type WebhookDeps } from './webhooks.ts';
+import { API_BODY_LIMIT, bodyTooLarge } from '../api/operations.ts';
+import { rateLimitedError, type ApiLimiter } from '../api/limiter.ts';
 
 /** What the routes need. */
 export interface AppDeps extends WebhookDeps {
@@ -32,6 +34,8 @@ export interface AppDeps extends WebhookDeps {
   publicUrl(): string | null;
   /** Extra `/v1` routes (outbound, contacts) mounted by later modules. */
   mountApi?(api: Hono): void;
+  /** Bounds of `/v1` work: the limiter shared with NATS request/reply, and `api.bodyLimitBytes`. */
+  api: { limiter: ApiLimiter; bodyLimitBytes: number };
 }
 
 /** Streams stored media; rejected media stays quarantined and is never served, whoever asks. */
@@ -52,6 +56,22 @@ async function serveMedia(deps: AppDeps, id: string): Promise<Response> {
       ...(row.sha256 ? { etag: `"${row.sha256}"` } : {}),
     },
   });
+}
+
+/**
+ * `/v1` under its bounds: a declared body over `api.bodyLimitBytes` is refused before a byte
+ * is read (a streamed one is counted by the route), and the route runs under the shared API
+ * limiter: over its bound, 429 `rate_limited` at once. Webhooks never wait here.
+ */
+function apiBounds(bounds: AppDeps['api']): MiddlewareHandler {
+  return async (c, next) => {
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && Number(declared) > bounds.bodyLimitBytes) return bodyTooLarge(c, bounds.bodyLimitBytes);
+    c.set(API_BODY_LIMIT as never, bounds.bodyLimitBytes as never);
+    const work = bounds.limiter.tryRun('http', () => next());
+    if (work === null) return c.json({ ok: false, error: rateLimitedError().toBody() }, 429, { 'retry-after': '1' });
+    await work;
+  };
 }
 
 /** Builds the application. */
@@ -91,6 +111,7 @@ export function createApp(deps: AppDeps): Hono {
 
   const api = new Hono();
   api.use('*', bearerAuth(deps.tokens));
+  api.use('*', apiBounds(deps.api));
   api.get('/media/:id', (c) => serveMedia(deps, c.req.param('id')));
   api.get('/media/:id/link', async (c) => {
     const id = c.req.param('id');

@@ -25,12 +25,7 @@ export async function readRawBody(request: Request, incoming: IncomingMessage | 
     chunks.push(chunk);
   };
   if (incoming && !incoming.readableEnded && incoming.readable) {
-    try {
-      for await (const chunk of incoming) push(chunk as Buffer);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) incoming.destroy();
-      throw error;
-    }
+    await readIncoming(incoming, push);
   } else if (request.body) {
     const reader = request.body.getReader();
     try {
@@ -52,4 +47,45 @@ export async function readRawBody(request: Request, incoming: IncomingMessage | 
     offset += chunk.byteLength;
   }
   return body;
+}
+
+/**
+ * Reads Node's request with listeners rather than `for await`: leaving a `for await` early
+ * destroys the request and with it the socket, so the 413 would never reach the client. Past
+ * the cap it only pauses; the server drains what is left (bounded) once the answer is sent.
+ */
+function readIncoming(incoming: IncomingMessage, push: (chunk: Uint8Array) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        push(chunk);
+      } catch (error) {
+        cleanup();
+        incoming.pause();
+        reject(error);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('the client closed the connection before the body ended'));
+    };
+    incoming.on('data', onData);
+    incoming.once('end', onEnd);
+    incoming.once('error', onError);
+    incoming.once('close', onClose);
+  });
 }

@@ -100,7 +100,7 @@ export class OutboundExtension implements DaemonExtension {
     while (!this.stopped) {
       const bus = daemon.bus;
       if (bus) {
-        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger);
+        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger, daemon.apiLimiter);
         const commands = new CommandConsumer(deps, this.acceptor);
         try {
           await commands.start(bus);
