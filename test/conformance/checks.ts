@@ -125,6 +125,18 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
         problem('changed_id needs a newExternalId different from the old one');
       }
       break;
+    case 'edit':
+      if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
+      if (!isNonEmpty(event.conversation?.externalId)) problem('conversation.externalId must be a non-empty string');
+      problems.push(...identityProblems(event.sender).map((text) => `${at}: sender ${text}`));
+      if (!Array.isArray(event.parts)) problem('parts must be an array');
+      else event.parts.forEach((part, index) => problems.push(...partProblems(part).map((text) => `${at}: parts[${index}] ${text}`)));
+      break;
+    case 'delete':
+      if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
+      if (event.conversation !== undefined && !isNonEmpty(event.conversation.externalId)) problem('conversation.externalId must be a non-empty string');
+      if (event.sender !== undefined) problems.push(...identityProblems(event.sender).map((text) => `${at}: sender ${text}`));
+      break;
     default:
       problem(`unknown kind "${String((event as { kind: unknown }).kind)}"`);
   }
