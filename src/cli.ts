@@ -20,7 +20,7 @@ Usage:
   omnibus start [--config DIR]                 run the daemon (default DIR: $OMNIBUS_CONFIG_DIR or ./config)
   omnibus config check [DIR]                   validate the configuration without starting (exit 0/1)
   omnibus migrate [--config DIR]               apply database migrations and exit
-  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--url URL] [--config DIR]
+  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--callback DATA] [--group ID] [--url URL] [--config DIR]
                                                play a customer: post a signed webhook to a running sandbox daemon
   omnibus tail [--subject S] [--all] [--config DIR] [--nats URL]
                                                print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>);
@@ -113,12 +113,16 @@ async function simulate(args: string[]): Promise<void> {
       text: { type: 'string' },
       name: { type: 'string' },
       file: { type: 'string' },
+      // A button press (Telegram callback data, LINE postback data) instead of a message.
+      callback: { type: 'string' },
+      // Write into this group conversation instead of the 1:1 chat.
+      group: { type: 'string' },
       url: { type: 'string' },
       config: { type: 'string' },
     },
   });
   const channel = positionals[0];
-  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH]');
+  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH] [--callback DATA] [--group ID]');
   const definition = channels.get(channel);
   if (!definition?.sandbox) throw new Error(`channel ${channel} has no sandbox simulator`);
   const config = await loadConfig(configDir(values.config), channels);
@@ -145,6 +149,8 @@ async function simulate(args: string[]): Promise<void> {
     ...(values.text !== undefined ? { text: values.text } : {}),
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(mediaRef ? { media: mediaRef } : {}),
+    ...(values.callback !== undefined ? { callback: values.callback } : {}),
+    ...(values.group !== undefined ? { group: values.group } : {}),
   });
   // The fake keeps its own customer-service window, like the platform: tell it the customer wrote.
   await fetch(`${base}/sandbox/${channel}/_omnibus/observe`, {

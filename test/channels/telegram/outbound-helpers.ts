@@ -11,7 +11,7 @@ export const API_BASE = 'https://bot-api.sandbox.test';
 export const CHAT = '7123456789';
 
 /** An adapter talking to a fresh fake that knows the customer's private chat. */
-export function withFake(options: { settings?: Parameters<typeof testAccount>[0]['settings']; publicUrl?: string | null } = {}) {
+export function withFake(options: { settings?: NonNullable<Parameters<typeof testAccount>[0]>['settings']; publicUrl?: string | null } = {}) {
   const account = testAccount({ apiBase: API_BASE, ...(options.settings !== undefined ? { settings: options.settings } : {}) });
   const clock = new ManualClock(NOW);
   const fake: TelegramFake = createFake({ accounts: [account], clock });

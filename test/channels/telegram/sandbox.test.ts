@@ -71,7 +71,7 @@ describe('telegram simulateInbound', () => {
 
 describe('telegram fake Bot API', () => {
   const base = 'https://bot-api.sandbox.test/sandbox/telegram';
-  const setup = (settings: Parameters<typeof testAccount>[0]['settings'] = {}) => {
+  const setup = (settings: NonNullable<Parameters<typeof testAccount>[0]>['settings'] = {}) => {
     const delivered: WebhookRequestSpec[] = [];
     const fake = createFake({ accounts: [testAccount({ settings })], clock: new ManualClock(NOW), basePath: '/sandbox/telegram/', deliverWebhook: async (spec) => void delivered.push(spec) });
     const call = async (method: string, params: Record<string, unknown> = {}, token: string = SECRETS.botToken) => {
