@@ -105,7 +105,7 @@ async function migrate(args: string[]): Promise<void> {
 
 async function simulate(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args,
+    args: withNegativeValues(args, '--group'),
     allowPositionals: true,
     options: {
       account: { type: 'string' },
@@ -162,6 +162,22 @@ async function simulate(args: string[]): Promise<void> {
   const answer = await response.text();
   process.stdout.write(`${spec.method} ${spec.path} → ${response.status} ${answer}\n`);
   if (!response.ok) process.exitCode = 1;
+}
+
+/**
+ * Joins `--name -123` into `--name=-123`: group ids are negative (Telegram `-100…`), and
+ * parseArgs would otherwise read the value as an option.
+ */
+function withNegativeValues(args: string[], name: string): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const value = args[index + 1];
+    if (args[index] === name && value !== undefined && /^-\d+$/.test(value)) {
+      joined.push(`${name}=${value}`);
+      index++;
+    } else joined.push(args[index]!);
+  }
+  return joined;
 }
 
 async function tail(args: string[]): Promise<void> {
