@@ -5,7 +5,6 @@
  * the way Telegram refuses: unknown chat, blocked user, upgraded group, too long, too big),
  * setMessageReaction and answerCallbackQuery. Scripted failures come first.
  */
-import { createHash } from 'node:crypto';
 import { DEFAULT_ALLOWED_UPDATES } from './config.ts';
 import { jsonParam, type DecodedParams } from './sandbox-routing.ts';
 import { badRequest, fail, ok, type FakeBot, type FakeState, type SentRecord } from './sandbox-state.ts';
@@ -212,9 +211,4 @@ export async function storeUploads(params: DecodedParams, state: FakeState): Pro
     uploaded[field] = state.files.put(bytes, file.type || 'application/octet-stream', file.name || undefined);
   }
   params.uploaded = uploaded;
-}
-
-/** The sha256 of bytes, for tests comparing an upload with what was sent. */
-export function sha256Of(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
