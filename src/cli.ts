@@ -21,7 +21,7 @@ Usage:
   omnibus start [--config DIR]                 run the daemon (default DIR: $OMNIBUS_CONFIG_DIR or ./config)
   omnibus config check [DIR]                   validate the configuration without starting (exit 0/1)
   omnibus migrate [--config DIR]               apply database migrations and exit
-  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--url URL] [--config DIR]
+  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--callback DATA] [--group ID] [--url URL] [--config DIR]
                                                play a customer: post a signed webhook to a running sandbox daemon
   omnibus tail [--subject S] [--all] [--config DIR] [--nats URL]
                                                print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>);
@@ -108,7 +108,7 @@ async function migrate(args: string[]): Promise<void> {
 
 async function simulate(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args,
+    args: withNegativeValues(args, '--group'),
     allowPositionals: true,
     options: {
       account: { type: 'string' },
@@ -116,12 +116,16 @@ async function simulate(args: string[]): Promise<void> {
       text: { type: 'string' },
       name: { type: 'string' },
       file: { type: 'string' },
+      // A button press (Telegram callback data, LINE postback data) instead of a message.
+      callback: { type: 'string' },
+      // Write into this group conversation instead of the 1:1 chat.
+      group: { type: 'string' },
       url: { type: 'string' },
       config: { type: 'string' },
     },
   });
   const channel = positionals[0];
-  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH]');
+  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH] [--callback DATA] [--group ID]');
   const definition = channels.get(channel);
   if (!definition?.sandbox) throw new Error(`channel ${channel} has no sandbox simulator`);
   const config = await loadConfig(configDir(values.config), channels);
@@ -148,6 +152,8 @@ async function simulate(args: string[]): Promise<void> {
     ...(values.text !== undefined ? { text: values.text } : {}),
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(mediaRef ? { media: mediaRef } : {}),
+    ...(values.callback !== undefined ? { callback: values.callback } : {}),
+    ...(values.group !== undefined ? { group: values.group } : {}),
   });
   // The fake keeps its own customer-service window, like the platform: tell it the customer wrote.
   await fetch(`${base}/sandbox/${channel}/_omnibus/observe`, {
@@ -159,6 +165,22 @@ async function simulate(args: string[]): Promise<void> {
   const answer = await response.text();
   process.stdout.write(`${spec.method} ${spec.path} → ${response.status} ${answer}\n`);
   if (!response.ok) process.exitCode = 1;
+}
+
+/**
+ * Joins `--name -123` into `--name=-123`: group ids are negative (Telegram `-100…`), and
+ * parseArgs would otherwise read the value as an option.
+ */
+function withNegativeValues(args: string[], name: string): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const value = args[index + 1];
+    if (args[index] === name && value !== undefined && /^-\d+$/.test(value)) {
+      joined.push(`${name}=${value}`);
+      index++;
+    } else joined.push(args[index]!);
+  }
+  return joined;
 }
 
 async function tail(args: string[]): Promise<void> {

@@ -359,6 +359,8 @@ export interface AdapterContext<C> {
   shared: SharedState;
   /** Present when the daemon can hand platforms public links to stored media. */
   mediaLinks?: MediaLinks;
+  /** `http.publicUrl` of the daemon, for adapters that register their webhook URL themselves. */
+  publicUrl?: string | null;
 }
 
 /** One account's adapter. Every call is scoped to that account. */
@@ -392,6 +394,11 @@ export interface ChannelAdapter {
   lookupIdentity?(externalId: string, signal: AbortSignal): Promise<InboundIdentity | null>;
   /** How this account receives updates; default `webhook`. `polling` needs `fetchUpdates`. */
   readonly inboundMode?: 'webhook' | 'polling';
+  /**
+   * At start, for an account in webhook mode: register the webhook with the platform where the
+   * platform allows it and the account asks for it (Telegram: setWebhook with the secret token).
+   */
+  prepareWebhook?(signal: AbortSignal): Promise<void>;
   /** Before the first poll (Telegram: deleteWebhook, so getUpdates is allowed). */
   preparePolling?(signal: AbortSignal): Promise<void>;
   /**

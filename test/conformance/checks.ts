@@ -134,7 +134,7 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
       if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
       if (!isNonEmpty(event.conversation?.externalId)) problem('conversation.externalId must be a non-empty string');
       problems.push(...identityProblems(event.sender).map((text) => `${at}: sender ${text}`));
-      if (!Array.isArray(event.parts) || event.parts.length === 0) problem('parts must be a non-empty array');
+      if (!Array.isArray(event.parts)) problem('parts must be an array');
       else event.parts.forEach((part, index) => problems.push(...partProblems(part).map((text) => `${at}: parts[${index}] ${text}`)));
       break;
     case 'delete':
