@@ -160,7 +160,7 @@ export class Daemon {
       db: this.database.db,
       store,
       tokens: () => this.config.daemon.api.tokens,
-      readiness: () => this.readiness(),
+      readiness: (scope) => this.readiness(scope),
       beforeScrape: async () => {
         const stats = await outboxStats(this.database.db);
         this.metrics.outboxPending.set(stats.pending);
@@ -329,9 +329,14 @@ export class Daemon {
     }
   }
 
-  /** /readyz: the database answers and NATS is connected. */
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
-    const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false };
+  /**
+   * /readyz: the database answers and NATS is connected. /readyz/webhooks (`webhooks`): the
+   * database alone, since recording a webhook needs nothing else; NATS catches up from the outbox.
+   */
+  async readiness(scope: 'daemon' | 'webhooks' = 'daemon'): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+    const database = await this.database.ping();
+    if (scope === 'webhooks') return { ready: database && !this.stopped, checks: { database } };
+    const checks = { database, nats: this.bus?.isConnected() ?? false };
     return { ready: checks.database && checks.nats && !this.stopped, checks };
   }
 
