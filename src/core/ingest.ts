@@ -18,6 +18,7 @@ import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../mer
 import { autoMergeIdentity } from '../merge/auto-merge.ts';
 import { eraseIdentity } from '../merge/erase.ts';
 import { purgeAfterCommit } from './media/purge.ts';
+import { dropIfErased } from './erasure-tombstones.ts';
 import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../merge/evidence.ts';
 import type { subjects as subjectsFor } from './schemas/subjects.ts';
 
@@ -64,6 +65,7 @@ export class Ingestor {
       for (const event of events) {
         switch (event.kind) {
           case 'message': {
+            if (await dropIfErased(tx, scope.adapter, event, result.ignored)) break;
             const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
             if (media === null) result.duplicates++;
             else {
