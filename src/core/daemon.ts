@@ -30,6 +30,7 @@ import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
 import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
+import { Housekeeping } from './housekeeping.ts';
 import { Ingestor } from './ingest.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
@@ -79,6 +80,8 @@ export class Daemon {
   /** Where media bytes live (file or NATS object store, per `media.store`). */
   store!: MediaStore;
   mediaWorker!: MediaWorker;
+  /** Sweeps of expired shared state and orphaned media bytes, on one replica at a time. */
+  private housekeeping: Housekeeping | null = null;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
 
@@ -181,6 +184,8 @@ export class Daemon {
     await this.connectNats();
     this.relay.start();
     this.mediaWorker.start();
+    this.housekeeping = new Housekeeping({ db: this.database.db, store, clock: this.clock, logger: this.logger.child({ component: 'housekeeping' }), holder: this.instanceId });
+    this.housekeeping.start();
     for (const extension of this.options.extensions ?? []) await extension.start?.(this);
     if (this.options.watch ?? true) this.watchConfig();
     this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
@@ -363,6 +368,7 @@ export class Daemon {
     this.lookups.clear();
     await this.lookups.onIdle();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
+    await this.housekeeping?.stop().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});
     await this.busLoop?.catch(() => {});
