@@ -35,6 +35,7 @@ import { Ingestor } from './ingest.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
+import { trackConnections } from './http/drain.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
 import { outboxStats } from './outbox-stats.ts';
@@ -68,6 +69,7 @@ export class Daemon {
   bus: Bus | null = null;
   readonly instanceId = `omnibus-${randomBytes(6).toString('hex')}`;
   private server: Server | null = null;
+  private connections: ReturnType<typeof trackConnections> | null = null;
   private localNats: { url: string; stop(): Promise<void> } | null = null;
   private watcher: { close(): void } | null = null;
   private busLoop: Promise<void> | null = null;
@@ -204,6 +206,7 @@ export class Daemon {
       const server = serve({ fetch, hostname: host, port }, () => resolve(server as Server)) as Server;
       server.once('error', reject);
     });
+    this.connections = trackConnections(this.server);
     this.server.headersTimeout = 15_000;
     this.server.requestTimeout = 30_000;
     const address = this.server.address() as AddressInfo;
@@ -354,17 +357,8 @@ export class Daemon {
   private async shutdown(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
-    if (this.server) {
-      const server = this.server;
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), 4_000);
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-    }
+    // Requests in flight are answered; connections still open after 4 seconds are cut.
+    await this.connections?.drain(4_000);
     this.lookups.clear();
     await this.lookups.onIdle();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});

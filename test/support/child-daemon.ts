@@ -23,7 +23,8 @@ process.once('exit', () => {
 
 /** Settings of a daemon config directory written for a child process. */
 export interface ChildConfig {
-  databaseUrl: string;
+  /** PostgreSQL; null for the embedded PGlite under `dataDir`. */
+  databaseUrl: string | null;
   natsUrl: string;
   prefix: string;
   port: number;
@@ -41,7 +42,7 @@ export async function writeChildConfig(config: ChildConfig): Promise<string> {
   const daemonYaml = [
     `http: { host: 127.0.0.1, port: ${config.port} }`,
     `nats: { url: "${config.natsUrl}", prefix: ${config.prefix} }`,
-    `database: { url: "${config.databaseUrl}" }`,
+    `database: { url: ${config.databaseUrl === null ? 'null' : `"${config.databaseUrl}"`} }`,
     `dataDir: "${path.join(dir, 'data')}"`,
     `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'warn'} }`,
     `sandbox: true`,
