@@ -26,21 +26,37 @@ const FAILED_QUERY = /^(Failed query):[\s\S]*$/;
 const FAILED_QUERY_LINES = /Failed query:[\s\S]*?\nparams: [^\n]*/g;
 const MAX_DEPTH = 8;
 
-/** Serialises an error for the log without what its statement carried, down its `cause` chain. */
+/**
+ * Serialises an error for the log without what its statement carried, down its `cause` chain.
+ * Never throws (a serializer that throws would turn a log line into a crash): an error it
+ * cannot read becomes its type and message, cycles and depth are cut.
+ */
 export function serializeError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
-  return scrub(pino.stdSerializers.err(error), 0);
+  try {
+    return serializeAt(error, 0);
+  } catch {
+    return { type: error.constructor?.name ?? 'Error', message: String(error.message).replace(FAILED_QUERY, '$1 (statement and parameters not logged)') };
+  }
+}
+
+/** pino's serializer folds an Error cause into the message and stack; its fields (the SQLSTATE `code`) are kept here. */
+function serializeAt(error: Error, depth: number): unknown {
+  const out = scrub(pino.stdSerializers.err(error), depth) as Record<string, unknown>;
+  if (error.cause instanceof Error) out.cause = scrub(error.cause, depth + 1);
+  return out;
 }
 
 function scrub(value: unknown, depth: number): unknown {
-  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return depth > MAX_DEPTH ? '[error]' : serializeAt(value, depth + 1);
+  if (depth > MAX_DEPTH) return typeof value === 'object' && value !== null ? '[cut]' : value;
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
     if (STATEMENT_FIELDS.has(key)) continue;
     if (key === 'message' && typeof field === 'string') out[key] = field.replace(FAILED_QUERY, '$1 (statement and parameters not logged)');
     else if (key === 'stack' && typeof field === 'string') out[key] = field.replace(FAILED_QUERY_LINES, 'Failed query (statement and parameters not logged)');
-    else if (field instanceof Error) out[key] = serializeError(field);
     else out[key] = scrub(field, depth + 1);
   }
   return out;
