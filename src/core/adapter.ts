@@ -335,9 +335,14 @@ export interface PolledUpdates {
 
 /** Shared, cross-replica key/value state for adapters (tokens, poll offsets). */
 export interface SharedState {
+  /** The live value; a key past its `ttlMs` reads as absent. */
   get(key: string): Promise<{ value: string; revision: number } | null>;
-  /** Compare-and-set: `revision` 0 creates; returns false if someone else wrote first. */
-  put(key: string, value: string, revision: number): Promise<boolean>;
+  /**
+   * Compare-and-set: `revision` 0 creates; returns false if someone else wrote first. Give
+   * transient keys (a send's progress) `ttlMs`: each write sets the expiry anew, and expired
+   * keys are deleted by the daemon's housekeeping. Without it a key lives until overwritten.
+   */
+  put(key: string, value: string, revision: number, options?: { ttlMs?: number }): Promise<boolean>;
 }
 
 /**

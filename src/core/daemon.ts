@@ -34,6 +34,8 @@ import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
 import { listenHttp } from './http/server.ts';
 import { ApiLimiter } from './api/limiter.ts';
+import { Housekeeping } from './housekeeping.ts';
+import { trackConnections } from './http/drain.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
 import { outboxReadiness, outboxStats } from './outbox-stats.ts';
@@ -69,6 +71,7 @@ export class Daemon {
   bus: Bus | null = null;
   readonly instanceId = `omnibus-${randomBytes(6).toString('hex')}`;
   private server: Server | null = null;
+  private connections: ReturnType<typeof trackConnections> | null = null;
   private localNats: { url: string; stop(): Promise<void> } | null = null;
   private watcher: { close(): void } | null = null;
   private busLoop: Promise<void> | null = null;
@@ -81,6 +84,8 @@ export class Daemon {
   /** Where media bytes live (file or NATS object store, per `media.store`). */
   store!: MediaStore;
   mediaWorker!: MediaWorker;
+  /** Sweeps of expired shared state and orphaned media bytes, on one replica at a time. */
+  private housekeeping: Housekeeping | null = null;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
   /** verify → parse → record → notify, for webhooks and polls alike. */
@@ -190,7 +195,7 @@ export class Daemon {
       db: this.database.db,
       store,
       tokens: () => this.config.daemon.api.tokens,
-      readiness: () => this.readiness(),
+      readiness: (scope) => this.readiness(scope),
       beforeScrape: async () => {
         const stats = await outboxStats(this.database.db);
         this.metrics.outboxPending.set(stats.pending);
@@ -212,6 +217,8 @@ export class Daemon {
     await this.connectNats();
     this.relay.start();
     this.mediaWorker.start();
+    this.housekeeping = new Housekeeping({ db: this.database.db, store, clock: this.clock, logger: this.logger.child({ component: 'housekeeping' }), holder: this.instanceId });
+    this.housekeeping.start();
     for (const extension of this.options.extensions ?? []) await extension.start?.(this);
     this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
@@ -229,6 +236,7 @@ export class Daemon {
     const { server, url } = await listenHttp({ settings: this.config.daemon.http, fetch, logger: this.logger.child({ component: 'http' }), registry: this.metrics.registry });
     this.server = server;
     this.url = url;
+    this.connections = trackConnections(this.server);
   }
 
   /** In sandbox mode, accounts with no apiBase talk to the built-in fake of their platform. */
@@ -331,10 +339,16 @@ export class Daemon {
     });
   }
 
-  /** /readyz: the database answers, NATS is connected, and the outbox is not stuck. */
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean>; details: { outbox: { oldestUnpublishedAgeSeconds: number } | null } }> {
+  /**
+   * /readyz: the database answers, NATS is connected, and the outbox is not stuck.
+   * /readyz/webhooks (`webhooks`): the database alone, since recording a webhook needs nothing
+   * else; NATS catches up from the outbox.
+   */
+  async readiness(scope: 'daemon' | 'webhooks' = 'daemon'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: { outbox: { oldestUnpublishedAgeSeconds: number } | null } }> {
+    const database = await this.database.ping();
+    if (scope === 'webhooks') return { ready: database && !this.stopped, checks: { database } };
     const outbox = await outboxReadiness(this.database.db).catch(() => null);
-    const checks = { database: await this.database.ping(), nats: this.bus?.isConnected() ?? false, outbox: outbox?.ok ?? false };
+    const checks = { database, nats: this.bus?.isConnected() ?? false, outbox: outbox?.ok ?? false };
     const details = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds } };
     return { ready: checks.database && checks.nats && checks.outbox && !this.stopped, checks, details };
   }
@@ -348,20 +362,12 @@ export class Daemon {
   private async shutdown(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
-    if (this.server) {
-      const server = this.server;
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), 4_000);
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-    }
+    // Requests in flight are answered; connections still open after 4 seconds are cut.
+    await this.connections?.drain(4_000);
     await this.pollers?.stop();
     await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
+    await this.housekeeping?.stop().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});
     await this.busLoop?.catch(() => {});

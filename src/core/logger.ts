@@ -14,12 +14,61 @@ export const REDACT_PATHS = [
   'text', '*.text', 'body', '*.body',
 ];
 
+/**
+ * Fields of database errors that carry the statement's values: postgres.js (`parameters`,
+ * `args`, `types`, `query`), PGlite (`params`, `query`, `queryOptions`), drizzle's wrapper
+ * (`params`, `query`), and PostgreSQL's own `detail`/`where`/`internalQuery`, which quote row
+ * values ("Key (phone)=(…) already exists"). The SQLSTATE `code`, table, column and constraint stay.
+ */
+const STATEMENT_FIELDS = new Set(['parameters', 'params', 'args', 'types', 'query', 'queryOptions', 'detail', 'where', 'internalQuery']);
+/** drizzle puts the statement and its parameters in the message itself. */
+const FAILED_QUERY = /^(Failed query):[\s\S]*$/;
+const FAILED_QUERY_LINES = /Failed query:[\s\S]*?\nparams: [^\n]*/g;
+const MAX_DEPTH = 8;
+
+/**
+ * Serialises an error for the log without what its statement carried, down its `cause` chain.
+ * Never throws (a serializer that throws would turn a log line into a crash): an error it
+ * cannot read becomes its type and message, cycles and depth are cut.
+ */
+export function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  try {
+    return serializeAt(error, 0);
+  } catch {
+    return { type: error.constructor?.name ?? 'Error', message: String(error.message).replace(FAILED_QUERY, '$1 (statement and parameters not logged)') };
+  }
+}
+
+/** pino's serializer folds an Error cause into the message and stack; its fields (the SQLSTATE `code`) are kept here. */
+function serializeAt(error: Error, depth: number): unknown {
+  const out = scrub(pino.stdSerializers.err(error), depth) as Record<string, unknown>;
+  if (error.cause instanceof Error) out.cause = scrub(error.cause, depth + 1);
+  return out;
+}
+
+function scrub(value: unknown, depth: number): unknown {
+  if (value instanceof Error) return depth > MAX_DEPTH ? '[error]' : serializeAt(value, depth + 1);
+  if (depth > MAX_DEPTH) return typeof value === 'object' && value !== null ? '[cut]' : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
+    if (STATEMENT_FIELDS.has(key)) continue;
+    if (key === 'message' && typeof field === 'string') out[key] = field.replace(FAILED_QUERY, '$1 (statement and parameters not logged)');
+    else if (key === 'stack' && typeof field === 'string') out[key] = field.replace(FAILED_QUERY_LINES, 'Failed query (statement and parameters not logged)');
+    else out[key] = scrub(field, depth + 1);
+  }
+  return out;
+}
+
 /** The daemon's root logger; components get children with `{ component }` or `{ channel, account }`. */
 export function createLogger(level: LoggerOptions['level'] = 'info', destination?: pino.DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
     base: { service: 'omnibus' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError, error: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return destination ? pino(options, destination) : pino(options);

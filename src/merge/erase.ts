@@ -4,6 +4,9 @@
  * transaction of the event that asked, for ONE identity: other identities of a merged contact
  * keep their data.
  *
+ * Kept: a tombstone of its platform ids (core/erasure-tombstones.ts: a keyed hash and the time,
+ * nothing personal), so later sends are refused as unreachable and late retries are dropped.
+ *
  * Deleted: the identity's messages in both directions (with their status receipts, media rows,
  * send jobs and outbox rows, published or not), its direct conversations and their session
  * windows (and their unpublished events), its aliases and the identity row itself. Re-appearing
@@ -21,7 +24,8 @@
 import { eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
-import { contacts, identities, mergeBlocks, mergeLog } from '../core/storage/schema.ts';
+import { contacts, identities, identityAliases, mergeBlocks, mergeLog } from '../core/storage/schema.ts';
+import { recordTombstones } from '../core/erasure-tombstones.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
 import { identityEvidence, lockEvidence, normalizePhone, rowsOf } from './evidence.ts';
@@ -71,6 +75,9 @@ export async function eraseIdentity(
     counts: { messages: 0, media: 0, receipts: 0, conversations: 0, sessionWindows: 0, outbox: 0, aliases: 0 },
     mediaKeys: [],
   };
+  // The tombstone first, whether or not the person is still on file: a send to them is refused
+  // as unreachable, and a late retry of what they sent before is not recorded.
+  await recordTombstones(tx, scope, [who.externalId, ...(who.aliases ?? [])], at);
   const found = await findTarget(tx, scope, who);
   if (!found) return result;
   await lockEvidence(tx, identityEvidence(found));
@@ -81,6 +88,8 @@ export async function eraseIdentity(
   result.identityId = identity.id;
   result.contactId = contact.id;
 
+  const aliases = await tx.select({ alias: identityAliases.alias }).from(identityAliases).where(eq(identityAliases.identityId, identity.id));
+  await recordTombstones(tx, scope, [identity.externalId, ...aliases.map((row) => row.alias)], at);
   await deleteIdentityData(tx, identity, result);
 
   const remaining = await tx.select().from(identities).where(eq(identities.contactId, contact.id)).orderBy(identities.firstSeen, identities.id);

@@ -1,6 +1,6 @@
 /**
  * The daemon's lifecycle against real PostgreSQL and NATS: SIGTERM drains and exits 0 within the
- * contract's 10 s, channel files hot-reload (and a bad edit changes nothing), and the embedded
+ * contract's 10 s (on PGlite too, without resetting a connection), channel files hot-reload (and a bad edit changes nothing), and the embedded
  * PGlite keeps what it recorded across a restart.
  */
 import { rename, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,9 @@ import { canConnect } from '../../src/core/nats/ports.ts';
 import { createTestDatabase, freePort, natsUrl, uniquePrefix, waitFor, type TestDatabase } from '../support/services.ts';
 import { spawnDaemon, writeChildConfig, type ChildDaemon } from '../support/child-daemon.ts';
 import { readStream } from '../support/stream.ts';
-import { Ledger, deliver, testWamid, textWebhookBody } from '../support/traffic.ts';
+import { Ledger, deliver, postSignedWhatsApp, testWamid, textWebhookBody } from '../support/traffic.ts';
+import { openDatabase } from '../../src/core/storage/db.ts';
+import { pino } from 'pino';
 
 describe('SIGTERM', () => {
   let database: TestDatabase;
@@ -86,6 +88,70 @@ describe('SIGTERM', () => {
     expect(rows).toHaveLength(acked.length);
     expect(slowStatus).toBe(200);
     expect(await sql`select 1 from messages where external_id = ${slowWamid}`).toHaveLength(1);
+  });
+});
+
+describe('SIGTERM on PGlite', () => {
+  let child: ChildDaemon | null = null;
+  afterAll(async () => {
+    await child?.kill();
+  });
+
+  it('answers every request in flight and refuses new connections cleanly: no connection is reset', { timeout: 300_000 }, async () => {
+    const port = await freePort();
+    const configDir = await writeChildConfig({ databaseUrl: null, natsUrl: natsUrl(), prefix: uniquePrefix(), port });
+    const daemon = spawnDaemon(configDir, port);
+    child = daemon;
+    // PGlite's first start (WASM, migrations) is slow on a loaded machine.
+    await daemon.waitReady(180_000);
+
+    // Eight keep-alive senders post until the daemon is gone; failures are sorted by how the
+    // connection ended: refused (the listener is closed: clean) or anything else (a reset).
+    let exited = false;
+    void daemon.exited.then(() => (exited = true));
+    const acked: string[] = [];
+    const resets: string[] = [];
+    const answeredAfterSignal: number[] = [];
+    let signalled = false;
+    let signalledAt = 0;
+    const sender = async (lane: number): Promise<void> => {
+      for (let i = 0; !exited; i++) {
+        const wamid = testWamid(`G${lane}x`);
+        try {
+          const response = await postSignedWhatsApp(daemon.url, textWebhookBody({ wamid, from: `4420790001${lane}`, text: `load ${i}` }), { signal: AbortSignal.timeout(15_000) });
+          await response.arrayBuffer();
+          if (response.ok) acked.push(wamid);
+          if (signalled) answeredAfterSignal.push(response.status);
+        } catch (error) {
+          const code = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
+          // Named with when it happened, for the failure message.
+          if (code !== 'ECONNREFUSED') resets.push(`${code} ${signalled ? `${Date.now() - signalledAt} ms after SIGTERM` : 'before SIGTERM'}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    };
+    const senders = Array.from({ length: 8 }, (_, lane) => sender(lane));
+    await waitFor(() => acked.length >= 40, { timeoutMs: 30_000, description: '40 webhooks acked before SIGTERM' });
+    signalled = true;
+    signalledAt = Date.now();
+    daemon.signal('SIGTERM');
+    const exit = await daemon.exited;
+    await Promise.all(senders);
+
+    expect(exit, daemon.output()).toEqual({ code: 0, signal: null });
+    expect(resets).toEqual([]);
+    // Whatever was answered during the drain was a real answer: recorded, or a clear refusal.
+    expect(answeredAfterSignal.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+
+    // Every 2xx is in the PGlite database the child left behind.
+    const database = await openDatabase({ url: null, dataDir: path.join(configDir, 'data'), logger: pino({ level: 'silent' }) });
+    try {
+      const rows = rowsOf<{ external_id: string }>(await database.db.execute(dsql`select external_id from messages`));
+      const recorded = new Set(rows.map((row) => row.external_id));
+      expect(acked.filter((wamid) => !recorded.has(wamid))).toEqual([]);
+    } finally {
+      await database.close();
+    }
   });
 });
 

@@ -35,10 +35,11 @@ describe('restart', () => {
       }
     }
     await waitFor(() => first.fake.sent(WA.phoneNumberId).length >= 8 || null, { timeoutMs: 10_000, description: 'some sent before the stop' });
-    const sentBefore = first.fake.sent(WA.phoneNumberId).map((m) => m.wamid);
     const { databaseUrl, prefix, dir } = first.t;
     // Stop the daemon only (its database stays for the second one; afterAll drops it).
     await first.t.daemon.stop();
+    // After the stop: sends in flight during the drain still reach the fake (served by the daemon's own HTTP server).
+    const sentBefore = first.fake.sent(WA.phoneNumberId).map((m) => m.wamid);
     const [inFlight] = await first.t.sql!`select count(*)::int as jobs, (select count(*)::int from messages where direction = 'out') as accepted from send_jobs`;
     // Something was in flight at the stop: commands not yet accepted, or accepted but not sent.
     expect(inFlight!.jobs + (keys.length - inFlight!.accepted)).toBeGreaterThan(0);

@@ -23,7 +23,8 @@ process.once('exit', () => {
 
 /** Settings of a daemon config directory written for a child process. */
 export interface ChildConfig {
-  databaseUrl: string;
+  /** PostgreSQL; null for the embedded PGlite under `dataDir`. */
+  databaseUrl: string | null;
   /** null: the daemon starts its own local nats-server, its store under `dataDir/nats`. */
   natsUrl: string | null;
   /** `nats.replicas` (default: left to the daemon's default). */
@@ -44,7 +45,7 @@ export async function writeChildConfig(config: ChildConfig): Promise<string> {
   const daemonYaml = [
     `http: { host: 127.0.0.1, port: ${config.port} }`,
     `nats: { url: ${config.natsUrl === null ? 'null' : `"${config.natsUrl}"`}, prefix: ${config.prefix}${config.natsReplicas ? `, replicas: ${config.natsReplicas}` : ''} }`,
-    `database: { url: "${config.databaseUrl}" }`,
+    `database: { url: ${config.databaseUrl === null ? 'null' : `"${config.databaseUrl}"`} }`,
     `dataDir: "${path.join(dir, 'data')}"`,
     `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'warn'} }`,
     `sandbox: true`,

@@ -45,6 +45,9 @@ export interface SendOptions {
   shared: SharedState;
 }
 
+/** How long a send's progress note is kept: far beyond any retry of that send. */
+const SEND_PROGRESS_TTL_MS = 7 * 24 * 3600 * 1000;
+
 /** Sends one outbound message; throws OmniError with the contract code of the first failure. */
 export async function sendMessage(message: OutboundMessage, options: SendOptions, signal: AbortSignal): Promise<SendResult> {
   if (message.template !== undefined) {
@@ -78,7 +81,7 @@ export async function sendMessage(message: OutboundMessage, options: SendOptions
       throw error;
     }
     done++;
-    if (planned.length > 1 && (await options.shared.put(progressKey, String(done), revision))) revision++;
+    if (planned.length > 1 && (await options.shared.put(progressKey, String(done), revision, { ttlMs: SEND_PROGRESS_TTL_MS }))) revision++;
   }
   // Customer-service sends return no message id; the daemon's own id names the message.
   return { externalId: `cs:${message.messageId}`, raw: { messages: planned.length } };

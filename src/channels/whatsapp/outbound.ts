@@ -141,6 +141,9 @@ function withSentIds(error: unknown, externalIds: string[]): unknown {
   });
 }
 
+/** How long a send's progress note is kept: far beyond any retry of that send. */
+const SEND_PROGRESS_TTL_MS = 7 * 24 * 3600 * 1000;
+
 async function readProgress(shared: SharedState, key: string): Promise<{ externalIds: string[]; revision: number }> {
   const entry = await shared.get(key);
   if (entry === null) return { externalIds: [], revision: 0 };
@@ -156,7 +159,7 @@ async function readProgress(shared: SharedState, key: string): Promise<{ externa
 
 async function saveProgress(shared: SharedState, key: string, externalIds: string[], revision: number, logger: Logger): Promise<void> {
   try {
-    const stored = await shared.put(key, JSON.stringify({ externalIds }), revision);
+    const stored = await shared.put(key, JSON.stringify({ externalIds }), revision, { ttlMs: SEND_PROGRESS_TTL_MS });
     if (!stored) logger.warn({ key }, 'whatsapp send progress changed concurrently; not saved');
   } catch (error) {
     // The send's own failure is what the caller must see; losing the note only risks a repeat.

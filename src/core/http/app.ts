@@ -24,8 +24,8 @@ export interface AppDeps extends WebhookDeps {
   metrics: Metrics;
   logger: Logger;
   tokens(): ReadonlyArray<ApiToken>;
-  /** 'ok' when the database and NATS are usable, otherwise what is not. */
-  readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** Whether the daemon (database and NATS) or only webhook recording (database) is usable, and each check. */
+  readiness(scope?: 'daemon' | 'webhooks'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: Record<string, unknown> }>;
   /** Refreshes gauges computed on scrape (outbox lag). */
   beforeScrape(): Promise<void>;
   fakes: ReadonlyMap<string, SandboxFake>;
@@ -80,7 +80,12 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
-    const { ready, checks } = await deps.readiness();
+    const { ready, checks, details } = await deps.readiness();
+    return c.json({ ready, checks, ...(details ? { details } : {}) }, ready ? 200 : 503);
+  });
+  // Webhooks need only the database: route platform traffic by this during a NATS outage.
+  app.get('/readyz/webhooks', async (c) => {
+    const { ready, checks } = await deps.readiness('webhooks');
     return c.json({ ready, checks }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => {

@@ -23,6 +23,7 @@ import { eraseIdentity } from '../../merge/erase.ts';
 import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../../merge/evidence.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
+import { dropIfErased } from '../erasure-tombstones.ts';
 
 /** Stored media keys to delete once an erasing transaction committed. */
 export type ErasedMedia = Array<{ keys: string[]; log: Record<string, unknown>; what?: string }>;
@@ -38,6 +39,7 @@ export class EventRecorder {
   async record(tx: Tx, scope: IngestScope, event: InboundEvent, receivedAt: Date, result: IngestResult, erased: ErasedMedia): Promise<void> {
     switch (event.kind) {
       case 'message': {
+        if (await dropIfErased(tx, scope.adapter, event, result.ignored)) return;
         const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
         if (media === null) result.duplicates++;
         else {

@@ -111,6 +111,13 @@ export function createNatsMediaStore(options: {
         }
       });
     },
+    async *list() {
+      const objects = await withBucket((os) => os.list());
+      for (const object of objects) {
+        const match = /^(?:media|quarantine)\/([0-9a-f]{64})$/.exec(object.name);
+        if (match && !object.deleted) yield { key: match[1]!, storedAt: new Date(object.mtime) };
+      }
+    },
   };
 }
 

@@ -9,11 +9,17 @@
  * Erase runs inside the ingest transaction, which knows the database but not the store; the
  * media worker registers the store it writes to for its database (one per daemon), and the
  * ingest hands the keys over once its transaction committed.
+ *
+ * A purge lost to a crash (or a store write whose row was never committed) leaves bytes no row
+ * names: `sweepOrphanedMedia` finds them by listing the store, and deletes those older than a
+ * grace period (so bytes whose row is still being written are left alone) through the same
+ * locked check. The daemon's housekeeping runs it on one replica at a time.
  */
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../storage/db.ts';
 import { rowsOf } from '../storage/lease.ts';
+import { media } from '../storage/schema.ts';
 import type { MediaStore } from './store.ts';
 
 interface PurgeTarget {
@@ -79,4 +85,54 @@ export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: R
     return;
   }
   void purgeUnreferencedMedia(db, target.store, keys, logger).then((media) => logger.info({ ...context, media }, what));
+}
+
+/** What one sweep found and did. */
+export interface OrphanSweepResult extends PurgeResult {
+  /** Keys listed in the store. */
+  scanned: number;
+}
+
+/** Keys checked against the media table per query. */
+const SWEEP_BATCH = 500;
+
+/**
+ * Deletes stored bytes that no media row references and that were written before
+ * `now - graceMs`. Best effort: a failure is counted and logged, never thrown (but a store
+ * that cannot be listed, e.g. NATS down, throws: the next run tries again).
+ */
+export async function sweepOrphanedMedia(
+  db: Db,
+  store: MediaStore,
+  options: { graceMs: number; now: Date; logger: Logger },
+): Promise<OrphanSweepResult> {
+  const result: OrphanSweepResult = { scanned: 0, deleted: 0, kept: 0, failed: 0 };
+  if (!store.list) return result;
+  const cutoff = options.now.getTime() - options.graceMs;
+  let batch: string[] = [];
+  const flush = async () => {
+    const keys = batch;
+    batch = [];
+    if (keys.length === 0) return;
+    const referenced = new Set(
+      (await db.selectDistinct({ key: media.storageKey }).from(media).where(inArray(media.storageKey, keys))).map((row) => row.key),
+    );
+    const orphans = keys.filter((key) => !referenced.has(key));
+    if (orphans.length === 0) return;
+    const purged = await purgeUnreferencedMedia(db, store, orphans, options.logger);
+    result.deleted += purged.deleted;
+    result.kept += purged.kept;
+    result.failed += purged.failed;
+  };
+  // A key in both trees counts by its newest write: a fresh put of the same bytes is not an orphan yet.
+  const newest = new Map<string, number>();
+  for await (const { key, storedAt } of store.list()) newest.set(key, Math.max(newest.get(key) ?? 0, storedAt.getTime()));
+  result.scanned = newest.size;
+  for (const [key, storedAt] of newest) {
+    if (storedAt > cutoff) continue;
+    batch.push(key);
+    if (batch.length >= SWEEP_BATCH) await flush();
+  }
+  await flush();
+  return result;
 }

@@ -5,7 +5,7 @@
  * separate tree that `open` never reads.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open as openFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OmniError } from '../errors.ts';
 import { DETECTION_HEAD_BYTES } from './detect.ts';
@@ -43,6 +43,11 @@ export interface MediaStore {
   promote(key: string): Promise<void>;
   /** Removes the bytes from both trees; idempotent. */
   delete(key: string): Promise<void>;
+  /**
+   * Every stored key (both trees) with when its bytes were last written, for the sweep of
+   * bytes no media row references (purge.ts). Optional: a store without it is not swept.
+   */
+  list?(): AsyncIterable<{ key: string; storedAt: Date }>;
 }
 
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -140,7 +145,28 @@ export function createFileMediaStore(rootDir: string): MediaStore {
       await rm(pathOf('media', key), { force: true });
       await rm(pathOf('quarantine', key), { force: true });
     },
+    async *list() {
+      for (const area of ['media', 'quarantine'] as const) {
+        for (const shard of await entries(join(rootDir, area))) {
+          for (const key of await entries(join(rootDir, area, shard))) {
+            if (!KEY_PATTERN.test(key)) continue;
+            const info = await stat(pathOf(area, key)).catch(() => null);
+            if (info?.isFile()) yield { key, storedAt: info.mtime };
+          }
+        }
+      }
+    },
   };
+}
+
+/** The names in a directory; none when it does not exist (yet). */
+async function entries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {

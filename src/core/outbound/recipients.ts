@@ -10,6 +10,7 @@ import { rowsOf } from '../storage/lease.ts';
 import { OmniError } from '../errors.ts';
 import type { AdapterEntry } from '../registry.ts';
 import type { AccountSource } from './deps.ts';
+import { erasedAt } from '../erasure-tombstones.ts';
 
 /** The resolved recipient of a send. */
 export interface Recipient {
@@ -77,7 +78,10 @@ export function windowOpen(entry: AdapterEntry, window: WindowRow | null, now: D
   return window?.expiresAt != null && window.expiresAt > now;
 }
 
-/** Resolves `to.externalId` on an account; unknown_contact when the account never met them. */
+/**
+ * Resolves `to.externalId` on an account; unknown_contact when the account never met them,
+ * recipient_unreachable when they were erased (unsubscribed) and have not come back.
+ */
 export async function byExternalId(db: Db, entry: AdapterEntry, externalId: string): Promise<Recipient> {
   const { channel, id: account } = entry.account;
   const lookup = (where: SQL | undefined) =>
@@ -96,6 +100,11 @@ export async function byExternalId(db: Db, entry: AdapterEntry, externalId: stri
     [found] = await lookup(inArray(identities.id, alias));
   }
   if (!found) {
+    // Erased on the platform's request (unsubscribed): the account did know them, and they left.
+    const erased = await erasedAt(db, { channel, account }, externalId);
+    if (erased) {
+      throw new OmniError('recipient_unreachable', 'the recipient left and their data was erased', { details: { account, since: erased.toISOString() } });
+    }
     throw new OmniError('unknown_contact', 'no contact with this platform id on this account', { details: { account } });
   }
   const { identity, mergedInto } = found;

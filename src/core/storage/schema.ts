@@ -321,13 +321,38 @@ export const webhookNonces = pgTable(
   (t) => [primaryKey({ columns: [t.channel, t.account, t.key] }), index('webhook_nonces_expiry_idx').on(t.expiresAt)],
 );
 
-/** Cross-replica key/value state for adapters (access tokens, poll offsets), compare-and-set. */
-export const sharedState = pgTable('shared_state', {
-  key: text('key').primaryKey(),
-  value: text('value').notNull(),
-  revision: integer('revision').notNull(),
-  updatedAt: ts('updated_at').notNull(),
-});
+/**
+ * Cross-replica key/value state for adapters (access tokens, poll offsets), compare-and-set.
+ * Transient keys (a send's progress) carry `expiresAt`: they read as absent after it and the
+ * housekeeping sweep deletes them.
+ */
+export const sharedState = pgTable(
+  'shared_state',
+  {
+    key: text('key').primaryKey(),
+    value: text('value').notNull(),
+    revision: integer('revision').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    expiresAt: ts('expires_at'),
+  },
+  (t) => [index('shared_state_expiry_idx').on(t.expiresAt).where(sql`expires_at IS NOT NULL`)],
+);
+
+/**
+ * What is left of an erased identity: a keyed hash (HMAC-SHA256 with a per-installation key
+ * kept in `shared_state`) of its platform id on the account, and when the platform asked for
+ * the erasure. No personal data: it answers only "was this id erased, and when".
+ */
+export const erasureTombstones = pgTable(
+  'erasure_tombstones',
+  {
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    key: text('key').notNull(),
+    erasedAt: ts('erased_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.account, t.key] })],
+);
 
 /** Leases: one holder at a time for singleton work (the outbox relay, a poller per bot). */
 export const leases = pgTable('leases', {
