@@ -80,22 +80,25 @@ export function postSimulated(baseUrl: string, spec: WebhookRequestSpec, signal?
 }
 
 /** The test daemon's WhatsApp account (`WA`), or another number of the same business. */
-export function whatsappTestAccount(overrides: { id?: string; phoneNumberId?: string } = {}): AccountConfig {
-  const { accessToken, appSecret, verifyToken } = WA;
+export function whatsappTestAccount(overrides: { id?: string; phoneNumberId?: string; appSecret?: string } = {}): AccountConfig {
+  const { accessToken, verifyToken } = WA;
   return testAccountOf(channels.get('whatsapp')!, overrides.id ?? WA.account, {
     phoneNumberId: overrides.phoneNumberId ?? WA.phoneNumberId,
     accessToken,
-    appSecret,
+    appSecret: overrides.appSecret ?? WA.appSecret,
     verifyToken,
   });
 }
 
+/** A WhatsApp customer webhook of any kind (text, media with caption) to the test daemon's account. */
+export function whatsappCustomer(input: SimulateInput, account: AccountConfig = whatsappTestAccount()): SimulatedInbound {
+  return simulateCustomer(channels.get('whatsapp')!, account, { name: 'Kerry Fisher', ...input });
+}
+
 /** One WhatsApp text from a customer (digits) to the test daemon's account, as Meta sends it. */
 export function whatsappText(input: { from: string; text?: string; name?: string; at?: Date; account?: AccountConfig }): SimulatedInbound {
-  return simulateCustomer(channels.get('whatsapp')!, input.account ?? whatsappTestAccount(), {
-    from: input.from,
-    text: input.text ?? 'hello',
-    name: input.name ?? 'Kerry Fisher',
-    ...(input.at !== undefined ? { timestamp: input.at } : {}),
-  });
+  return whatsappCustomer(
+    { from: input.from, text: input.text ?? 'hello', ...(input.name !== undefined ? { name: input.name } : {}), ...(input.at !== undefined ? { timestamp: input.at } : {}) },
+    input.account,
+  );
 }
