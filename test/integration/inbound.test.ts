@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TOKEN, WA, metaSignature, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
-import { postSimulated, whatsappCustomer, whatsappTestAccount, whatsappText, type SimulatedInbound } from '../support/inbound.ts';
+import { postSimulated, type SimulatedInbound } from '../support/inbound.ts';
+import { whatsappCustomer, whatsappTestAccount, whatsappText } from '../support/inbound-whatsapp.ts';
 import { waitFor } from '../support/services.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/whatsapp/${name}`, import.meta.url), 'utf8');

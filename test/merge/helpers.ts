@@ -8,7 +8,7 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import { API_TOKEN, WA, metaSignature, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
 import { createTestDatabase, natsUrl, tempDir, uniquePrefix } from '../support/services.ts';
-import { whatsappTestAccount, whatsappText } from '../support/inbound.ts';
+import { whatsappTestAccount, whatsappText } from '../support/inbound-whatsapp.ts';
 import { waitForOutboxDrained } from '../support/stream.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import type { DaemonExtension } from '../../src/core/daemon.ts';

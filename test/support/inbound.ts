@@ -2,17 +2,16 @@
  * Inbound traffic for tests, built by each channel's own customer simulator
  * (`definition.sandbox.simulateInbound`) instead of envelopes written by hand: the webhook is
  * exactly what the platform sends (signature, ids, timestamps), and the adapter's own
- * verify+parse tells the test the ids it will find in the database.
+ * verify+parse tells the test the ids it will find in the database. Channel-free; the test
+ * daemon's WhatsApp customers are in `inbound-whatsapp.ts`.
  */
 import { pino } from 'pino';
-import { channels } from '../../src/channels/index.ts';
 import type {
   ChannelAdapter, ChannelDefinition, InboundEvent, InboundMessage, SharedState, SimulateInput, WebhookRequest, WebhookRequestSpec,
 } from '../../src/core/adapter.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { AccountConfig } from '../../src/core/config/types.ts';
 import { HttpClientError, type HttpClient } from '../../src/core/http-client.ts';
-import { WA } from './daemon.ts';
 
 /** A simulated customer webhook and what the adapter reads from it. */
 export interface SimulatedInbound {
@@ -77,28 +76,4 @@ export function simulateCustomer<C>(definition: ChannelDefinition<C>, account: A
 /** POST a simulated webhook to a daemon at `baseUrl` (in this process or a child), exactly as built. */
 export function postSimulated(baseUrl: string, spec: WebhookRequestSpec, signal?: AbortSignal): Promise<Response> {
   return fetch(`${baseUrl}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string, ...(signal ? { signal } : {}) });
-}
-
-/** The test daemon's WhatsApp account (`WA`), or another number of the same business. */
-export function whatsappTestAccount(overrides: { id?: string; phoneNumberId?: string; appSecret?: string } = {}): AccountConfig {
-  const { accessToken, verifyToken } = WA;
-  return testAccountOf(channels.get('whatsapp')!, overrides.id ?? WA.account, {
-    phoneNumberId: overrides.phoneNumberId ?? WA.phoneNumberId,
-    accessToken,
-    appSecret: overrides.appSecret ?? WA.appSecret,
-    verifyToken,
-  });
-}
-
-/** A WhatsApp customer webhook of any kind (text, media with caption) to the test daemon's account. */
-export function whatsappCustomer(input: SimulateInput, account: AccountConfig = whatsappTestAccount()): SimulatedInbound {
-  return simulateCustomer(channels.get('whatsapp')!, account, { name: 'Kerry Fisher', ...input });
-}
-
-/** One WhatsApp text from a customer (digits) to the test daemon's account, as Meta sends it. */
-export function whatsappText(input: { from: string; text?: string; name?: string; at?: Date; account?: AccountConfig }): SimulatedInbound {
-  return whatsappCustomer(
-    { from: input.from, text: input.text ?? 'hello', ...(input.name !== undefined ? { name: input.name } : {}), ...(input.at !== undefined ? { timestamp: input.at } : {}) },
-    input.account,
-  );
 }

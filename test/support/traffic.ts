@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WA, metaSignature } from './daemon.ts';
-import { whatsappTestAccount, whatsappText } from './inbound.ts';
+import { whatsappTestAccount, whatsappText } from './inbound-whatsapp.ts';
 
 /** One inbound text message, as the test will send it and later look it up. */
 export interface TextMessage {
