@@ -452,8 +452,11 @@ export interface FakeOptions<C> {
   clock: Clock;
   /** The path the fake is mounted under (`/sandbox/<channel>`), for the absolute URLs it hands out. */
   basePath?: string;
-  /** Posts a webhook to the daemon, as the platform would. */
-  deliverWebhook?(request: WebhookRequestSpec): Promise<void>;
+  /**
+   * Posts a webhook to the daemon, as the platform would. May resolve with the daemon's HTTP
+   * status, so a fake retries what was not answered 2xx (a throw counts as not delivered too).
+   */
+  deliverWebhook?(request: WebhookRequestSpec): Promise<void | { status: number }>;
 }
 
 /** A running fake: a fetch handler plus hooks tests use to inspect and steer it. */

@@ -263,9 +263,10 @@ export class Daemon {
   }
 
   /** The fakes call the daemon back the way the platform would, over HTTP. */
-  private async deliverToSelf(spec: WebhookRequestSpec): Promise<void> {
+  private async deliverToSelf(spec: WebhookRequestSpec): Promise<{ status: number }> {
     const response = await fetch(`${this.url}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
     await response.arrayBuffer();
+    return { status: response.status };
   }
 
   private async checkCredentials(): Promise<void> {

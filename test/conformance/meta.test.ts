@@ -1,19 +1,29 @@
 /**
- * Every channel folder must run the conformance suite: a channel added without
- * `test/conformance/<channel>.test.ts` calling `runAdapterConformance` fails here.
+ * Every channel folder must run the conformance suites: a channel added without
+ * `test/conformance/<channel>.test.ts` calling `runAdapterConformance` fails here, and so does a
+ * channel with a sandbox (a `sandbox.ts`, or `sandbox` on its definition) but no
+ * `test/conformance/<channel>-sandbox.test.ts` calling `runSandboxConformance`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { channels } from '../../src/channels/index.ts';
 
 const CHANNELS = new URL('../../src/channels/', import.meta.url);
 const channelFolders = readdirSync(CHANNELS, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name)
   .sort();
+const withSandbox = [
+  ...new Set([
+    ...channelFolders.filter((channel) => existsSync(new URL(`./${channel}/sandbox.ts`, CHANNELS))),
+    ...[...channels.values()].filter((definition) => definition.sandbox !== undefined).map((definition) => definition.id),
+  ]),
+].sort();
 
 describe('conformance coverage', () => {
-  it('finds the channel folders', () => {
+  it('finds the channel folders and their sandboxes', () => {
     expect(channelFolders).toContain('whatsapp');
+    expect(withSandbox).toContain('whatsapp');
   });
 
   for (const channel of channelFolders) {
@@ -21,6 +31,14 @@ describe('conformance coverage', () => {
       const file = new URL(`./${channel}.test.ts`, import.meta.url);
       expect(existsSync(file), `missing test/conformance/${channel}.test.ts`).toBe(true);
       expect(readFileSync(file, 'utf8')).toMatch(/\brunAdapterConformance\s*\(/);
+    });
+  }
+
+  for (const channel of withSandbox) {
+    it(`${channel} has a sandbox, and test/conformance/${channel}-sandbox.test.ts calling runSandboxConformance`, () => {
+      const file = new URL(`./${channel}-sandbox.test.ts`, import.meta.url);
+      expect(existsSync(file), `missing test/conformance/${channel}-sandbox.test.ts`).toBe(true);
+      expect(readFileSync(file, 'utf8')).toMatch(/\brunSandboxConformance\s*\(/);
     });
   }
 });

@@ -5,35 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TOKEN, WA, metaSignature, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+import { postSimulated, type SimulatedInbound } from '../support/inbound.ts';
+import { whatsappCustomer, whatsappTestAccount, whatsappText } from '../support/inbound-whatsapp.ts';
 import { waitFor } from '../support/services.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/whatsapp/${name}`, import.meta.url), 'utf8');
 
-/** A Meta envelope around one message from `from`, addressed to the test account. */
-function envelope(message: Record<string, unknown>, from = "16315551234", name = "Kerry Fisher"): any {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
-              contacts: [{ profile: { name }, wa_id: from }],
-              messages: [{ from, timestamp: String(Math.floor(Date.now() / 1000)), ...message }],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
 let wamidSeq = 0;
 const wamid = () => `wamid.TEST${Date.now()}${wamidSeq++}`;
+
+/** Posts a simulated customer webhook to the daemon exactly as the simulator built it. */
+const post = (t: TestDaemon, simulated: SimulatedInbound) => postSimulated(t.daemon.url, simulated.spec);
 
 describe('inbound WhatsApp, end to end', () => {
   let t: TestDaemon;
@@ -45,15 +27,15 @@ describe('inbound WhatsApp, end to end', () => {
   });
 
   it('records a text message once and publishes it with a deterministic Nats-Msg-Id', async () => {
-    const body = envelope({ id: wamid(), type: 'text', text: { body: 'hello' } });
-    const first = await t.postWhatsApp(body);
+    const hello = whatsappText({ from: '16315551234', text: 'hello' });
+    const first = await post(t, hello);
     expect(first.status).toBe(200);
-    const again = await t.postWhatsApp(body);
+    const again = await post(t, hello);
     expect(again.status).toBe(200);
-    const rows = await t.sql!`select id, parts from messages where external_id = ${body.entry[0]!.changes[0]!.value.messages[0]!.id}`;
+    const rows = await t.sql!`select id, parts from messages where external_id = ${hello.externalId}`;
     expect(rows).toHaveLength(1);
     const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`);
-    const mine = events.filter((e) => e.data.externalId === body.entry[0]!.changes[0]!.value.messages[0]!.id);
+    const mine = events.filter((e) => e.data.externalId === hello.externalId);
     expect(mine).toHaveLength(1);
     const event = mine[0]!;
     expect(event.msgId).toBe(`${rows[0]!.id}:in`);
@@ -71,8 +53,8 @@ describe('inbound WhatsApp, end to end', () => {
 
   it('opens a session and creates the contact once, announcing both', async () => {
     const from = '4915112345678';
-    await t.postWhatsApp(envelope({ id: wamid(), type: 'text', text: { body: 'one' } }, from, 'Anna'));
-    await t.postWhatsApp(envelope({ id: wamid(), type: 'text', text: { body: 'two' } }, from, 'Anna'));
+    await post(t, whatsappText({ from, text: 'one', name: 'Anna' }));
+    await post(t, whatsappText({ from, text: 'two', name: 'Anna' }));
     const contacts = await t.sql!`select c.id from contacts c join identities i on i.contact_id = c.id where i.external_id = ${from}`;
     expect(contacts).toHaveLength(1);
     const created = (await t.events(`${t.prefix}.v1.evt.contact.created`)).filter((e) => e.data.contact.id === contacts[0]!.id);
@@ -83,10 +65,10 @@ describe('inbound WhatsApp, end to end', () => {
   });
 
   it('refuses a bad signature with 401 and records nothing', async () => {
-    const id = wamid();
-    const response = await t.postWhatsApp(envelope({ id, type: 'text', text: { body: 'forged' } }), { secret: 'wrong' });
+    const forged = whatsappText({ from: '16315551234', text: 'forged', account: whatsappTestAccount({ appSecret: 'wrong' }) });
+    const response = await post(t, forged);
     expect(response.status).toBe(401);
-    const rows = await t.sql!`select 1 from messages where external_id = ${id}`;
+    const rows = await t.sql!`select 1 from messages where external_id = ${forged.externalId}`;
     expect(rows).toHaveLength(0);
     const metrics = await (await fetch(`${t.daemon.url}/metrics`)).text();
     expect(metrics).toMatch(/omnibus_webhooks_rejected_total\{[^}]*account="acme-wa"[^}]*\} [1-9]/);
@@ -133,9 +115,9 @@ describe('inbound WhatsApp, end to end', () => {
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c626001000000ffff03000006000557bfabd40000000049454e44ae426082', 'hex');
     const fake = t.daemon.fakes.get('whatsapp')!;
     const stored = fake.putMedia(new Uint8Array(png), 'image/png');
-    const id = wamid();
-    expect((await t.postWhatsApp(envelope({ id, type: 'image', image: { id: stored.id, mime_type: 'image/png', sha256: stored.sha256, caption: 'receipt' } }))).status).toBe(200);
-    const event = await waitForEvent(t, id);
+    const image = whatsappCustomer({ from: '16315551234', text: 'receipt', media: { id: stored.id, mime: 'image/png', sha256: stored.sha256 } });
+    expect((await post(t, image)).status).toBe(200);
+    const event = await waitForEvent(t, image.externalId);
     const part = event.data.parts[0];
     expect(part).toMatchObject({ type: 'image', caption: 'receipt', media: { status: 'ready', ext: 'png', mime: 'image/png', size: png.length } });
     const unauthorised = await fetch(`${t.daemon.url}${part.media.url}`);
@@ -158,9 +140,9 @@ describe('inbound WhatsApp, end to end', () => {
   it('quarantines media whose bytes are not an allowed type, and never serves it', async () => {
     const elf = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, ...new Array(200).fill(0)]);
     const stored = t.daemon.fakes.get('whatsapp')!.putMedia(elf, 'image/jpeg');
-    const id = wamid();
-    await t.postWhatsApp(envelope({ id, type: 'image', image: { id: stored.id, mime_type: 'image/jpeg', sha256: stored.sha256 } }));
-    const event = await waitForEvent(t, id);
+    const image = whatsappCustomer({ from: '16315551234', media: { id: stored.id, mime: 'image/jpeg', sha256: stored.sha256 } });
+    await post(t, image);
+    const event = await waitForEvent(t, image.externalId);
     const media = event.data.parts[0].media;
     expect(media.status).toBe('rejected');
     expect(media.url).toBeNull();
@@ -169,16 +151,20 @@ describe('inbound WhatsApp, end to end', () => {
   });
 
   it('still publishes a message whose media cannot be fetched, with the part failed', async () => {
-    const id = wamid();
-    await t.postWhatsApp(envelope({ id, type: 'document', document: { id: '999999999999', mime_type: 'application/pdf', filename: 'x.pdf' } }));
-    const event = await waitForEvent(t, id, 30_000);
+    const document = whatsappCustomer({ from: '16315551234', media: { id: '999999999999', mime: 'application/pdf', filename: 'x.pdf' } });
+    await post(t, document);
+    const event = await waitForEvent(t, document.externalId, 30_000);
     expect(event.data.parts[0]).toMatchObject({ type: 'file', media: { status: 'failed' } });
   });
 
   it('keeps per-conversation order with many messages in flight', async () => {
     const from = '33612345678';
-    const ids = Array.from({ length: 30 }, () => wamid());
-    for (const id of ids) await t.postWhatsApp(envelope({ id, type: 'text', text: { body: id } }, from));
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const message = whatsappText({ from, text: `in order ${i}` });
+      ids.push(message.externalId);
+      await post(t, message);
+    }
     let order: string[] = [];
     await waitFor(
       async () => {
@@ -192,7 +178,8 @@ describe('inbound WhatsApp, end to end', () => {
   });
 
   it('records a batch of 1000 messages from one POST', async () => {
-    const base = envelope({ id: 'x', type: 'text', text: { body: 'x' } });
+    // The simulator's envelope, carrying a batch no single customer sends (postWhatsApp signs it again).
+    const base = JSON.parse(whatsappText({ from: '15550000000', text: 'x' }).body);
     const value = base.entry[0]!.changes[0]!.value;
     value.messages = Array.from({ length: 1000 }, (_, i) => ({ from: `1555000${String(i).padStart(4, '0')}`, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: `m${i}` } }));
     value.contacts = value.messages.map((m: any) => ({ profile: { name: 'Batch' }, wa_id: m.from as string }));
@@ -203,10 +190,9 @@ describe('inbound WhatsApp, end to end', () => {
   });
 
   it('refuses events for another phone_number_id and counts them', async () => {
-    const body = envelope({ id: wamid(), type: 'text', text: { body: 'misrouted' } });
-    body.entry[0]!.changes[0]!.value.metadata.phone_number_id = '999';
-    expect((await t.postWhatsApp(body)).status).toBe(200);
-    const rows = await t.sql!`select 1 from messages where external_id = ${body.entry[0]!.changes[0]!.value.messages[0]!.id}`;
+    const misrouted = whatsappText({ from: '16315551234', text: 'misrouted', account: whatsappTestAccount({ phoneNumberId: '999' }) });
+    expect((await post(t, misrouted)).status).toBe(200);
+    const rows = await t.sql!`select 1 from messages where external_id = ${misrouted.externalId}`;
     expect(rows).toHaveLength(0);
     const metrics = await (await fetch(`${t.daemon.url}/metrics`)).text();
     expect(metrics).toMatch(/omnibus_events_ignored_total\{[^}]*reason="phone_number_id_mismatch"[^}]*\} 1/);

@@ -4,8 +4,9 @@
  * themself, a WeChat UnionID, a phone or email set through the API; and what is NOT merged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundEvent, InboundIdentity } from '../../src/core/adapter.ts';
+import type { InboundIdentity } from '../../src/core/adapter.ts';
 import { WA } from '../support/daemon.ts';
+import { inboundMessageEvent } from '../support/events.ts';
 import { learnIdentity } from '../../src/merge/auto-merge.ts';
 import { DEFAULT_MERGE_POLICY } from '../../src/merge/evidence.ts';
 import { subjects as subjectsFor } from '../../src/core/schemas/subjects.ts';
@@ -21,17 +22,7 @@ function newPhone(): { digits: string; e164: string } {
 /** Records synthetic events as if an adapter of `channel` had parsed them. */
 async function ingest(t: ContactsDaemon, channel: string, account: string, sender: InboundIdentity, text = 'hi'): Promise<void> {
   const capabilities = t.daemon.registry.all()[0]!.adapter.capabilities;
-  const event: InboundEvent = {
-    kind: 'message',
-    dedupeKey: `${account}:${Math.random()}`,
-    externalId: `m${Math.random()}`,
-    conversation: { externalId: sender.externalId, kind: 'direct' },
-    sender,
-    timestamp: t.manualClock.now(),
-    parts: [{ type: 'text', text }],
-    sessionGrant: null,
-    raw: {},
-  } as InboundEvent;
+  const event = inboundMessageEvent(sender, { dedupeKey: `${account}:${Math.random()}`, timestamp: t.manualClock.now(), parts: [{ type: 'text', text }], sessionGrant: null });
   await t.daemon.ingestor.record({ adapter: { channel, account, capabilities }, window: 'none' }, null, [event]);
 }
 

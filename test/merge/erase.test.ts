@@ -14,6 +14,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { purgeUnreferencedMedia } from '../../src/core/media/purge.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import { API_TOKEN, WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
+import { insertOutboxRow } from '../support/outbox.ts';
 import { waitFor } from '../support/services.ts';
 import { waitForOutboxDrained } from '../support/stream.ts';
 import { testAccount } from '../channels/wechat/helpers.ts';
@@ -123,8 +124,13 @@ describe('erase on unsubscribe', () => {
     await waitForOutboxDrained(t.sql!);
     const updatedBefore = (await contactEvents(t, 'updated')).filter((e) => e.data.contact.id === survivor).length;
     // An event the relay has not published yet (held, as while media is fetched): it must never be.
-    await t.sql!`insert into outbox (subject, msg_id, payload, ordering_key, held, created_at)
-      values (${`${t.prefix}.v1.evt.message.out.wechat.${wechat.id}`}, 'msg_erase_out:out', '{"text":"we know where you live"}', ${conversation!.id}, true, now())`;
+    await insertOutboxRow(t.sql!, {
+      subject: `${t.prefix}.v1.evt.message.out.wechat.${wechat.id}`,
+      msgId: 'msg_erase_out:out',
+      payload: { text: 'we know where you live' },
+      orderingKey: conversation!.id,
+      held: true,
+    });
 
     const bye = unsubscribe(openId);
     expect(await post(bye)).toBe(200);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import { API_TOKEN, WA, metaSignature, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
 import { createTestDatabase, natsUrl, tempDir, uniquePrefix } from '../support/services.ts';
+import { whatsappTestAccount, whatsappText } from '../support/inbound-whatsapp.ts';
 import { waitForOutboxDrained } from '../support/stream.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import type { DaemonExtension } from '../../src/core/daemon.ts';
@@ -65,33 +66,11 @@ export async function startContactsDaemon(options: ContactsDaemonOptions = {}): 
   return Object.assign(t, { sql: t.sql!, manualClock, dropDatabase: async () => created?.drop() });
 }
 
-let sequence = 0;
-
-/** A signed-webhook body: one text message from `from` (digits) on an account. */
+/** A signed-webhook body, built by the WhatsApp simulator: one text message from `from` (digits) on an account. */
 export function waText(options: { from: string; name?: string; account?: 'acme-wa' | 'acme-wa2'; text?: string; at?: Date }): { body: string; wamid: string } {
-  const wamid = `wamid.MERGE${Date.now()}${sequence++}`;
-  const phoneNumberId = options.account === WA2.account ? WA2.phoneNumberId : WA.phoneNumberId;
-  const timestamp = String(Math.floor((options.at?.getTime() ?? Date.now()) / 1000));
-  const body = {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
-              contacts: [{ profile: { name: options.name ?? 'Kerry Fisher' }, wa_id: options.from }],
-              messages: [{ from: options.from, id: wamid, timestamp, type: 'text', text: { body: options.text ?? 'hello' } }],
-            },
-          },
-        ],
-      },
-    ],
-  };
-  return { body: JSON.stringify(body), wamid };
+  const account = options.account === WA2.account ? whatsappTestAccount({ id: WA2.account, phoneNumberId: WA2.phoneNumberId }) : whatsappTestAccount();
+  const message = whatsappText({ from: options.from, text: options.text ?? 'hello', account, ...(options.name !== undefined ? { name: options.name } : {}), ...(options.at !== undefined ? { at: options.at } : {}) });
+  return { body: message.body, wamid: message.externalId };
 }
 
 /** Posts a signed webhook to an account; resolves with the HTTP status. */

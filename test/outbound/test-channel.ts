@@ -4,8 +4,9 @@
  * (`{ id, from, text }`), and a `send` whose behaviour a test scripts per account.
  */
 import { z } from 'zod';
-import type { ChannelAdapter, ChannelCapabilities, ChannelDefinition, InboundMessage, OutboundMessage } from '../../src/core/adapter.ts';
+import type { ChannelAdapter, ChannelCapabilities, ChannelDefinition, OutboundMessage } from '../../src/core/adapter.ts';
 import { OmniError } from '../../src/core/errors.ts';
+import { inboundMessageEvent } from '../support/events.ts';
 
 /** One call of the channel's `send`. */
 export interface TestSend {
@@ -71,18 +72,7 @@ export function testChannelDefinition(options: { quota?: number | null } = {}): 
         verify: (request) => ({ request, body: request.body }),
         parse(webhook) {
           const body = JSON.parse(new TextDecoder().decode(webhook.body)) as { id: string; from: string; text: string };
-          const event: InboundMessage = {
-            kind: 'message',
-            dedupeKey: body.id,
-            externalId: body.id,
-            conversation: { externalId: body.from, kind: 'direct' },
-            sender: { externalId: body.from, displayName: `Test ${body.from}` },
-            timestamp: new Date(),
-            parts: [{ type: 'text', text: body.text }],
-            sessionGrant: 'message',
-            raw: body,
-          };
-          return [event];
+          return [inboundMessageEvent({ externalId: body.from, displayName: `Test ${body.from}` }, { externalId: body.id, dedupeKey: body.id, parts: [{ type: 'text', text: body.text }], raw: body })];
         },
         checkCredentials: async () => undefined,
         fetchMedia: async () => {

@@ -1,10 +1,11 @@
 /**
- * Webhook traffic for fault tests: Meta-shaped text webhooks, signed posts to any daemon URL
+ * Webhook traffic for fault tests: text webhooks from the WhatsApp simulator, signed posts to any daemon URL
  * (in-process or a child process), a bounded worker pool, and a per-request ledger that sorts
  * every attempt into acked / rejected / unknown the way a platform's retry logic would.
  */
 import { randomBytes } from 'node:crypto';
 import { WA, metaSignature } from './daemon.ts';
+import { whatsappTestAccount, whatsappText } from './inbound-whatsapp.ts';
 
 /** One inbound text message, as the test will send it and later look it up. */
 export interface TextMessage {
@@ -18,29 +19,15 @@ export function testWamid(tag = 'T'): string {
   return `wamid.${tag}${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
 }
 
-/** The exact body Meta would POST for one text message to `phoneNumberId`. */
+/**
+ * The exact body Meta would POST for one text message to `phoneNumberId`: the WhatsApp
+ * simulator's, carrying the test's own wamid so the ledger can follow it (posts sign it).
+ */
 export function textWebhookBody(message: TextMessage, phoneNumberId = WA.phoneNumberId, name = 'Fault Tester'): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
-              contacts: [{ profile: { name }, wa_id: message.from }],
-              messages: [
-                { from: message.from, id: message.wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: message.text } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const simulated = whatsappText({ from: message.from, text: message.text, name, account: whatsappTestAccount({ phoneNumberId }) });
+  const body = JSON.parse(simulated.body);
+  body.entry[0].changes[0].value.messages[0].id = message.wamid;
+  return JSON.stringify(body);
 }
 
 /** POSTs `body` to `{baseUrl}/webhooks/whatsapp/{account}`, signed with `secret` like Meta does. */

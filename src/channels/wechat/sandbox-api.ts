@@ -3,8 +3,9 @@
  * (HTTP 200 with `{ errcode, errmsg }` for every error). Custom send enforces the 48 h window,
  * its quota and the one-minute grants exactly as `FakeSessions` records them.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
+import { isRecord, readJsonObject, sameSecret } from '../../sandbox/index.ts';
 import { wechatError, wechatJson, type FakeState, type InboundKind } from './sandbox-state.ts';
 
 const MEDIA_MSGTYPES: Readonly<Record<string, ReadonlyArray<string>>> = { image: ['image'], voice: ['voice'], video: ['video'] };
@@ -13,7 +14,7 @@ const INBOUND_KINDS = new Set<InboundKind>(['message', 'follow', 'click', 'scan'
 
 /** The AppID of the request's `access_token`, or WeChat's error answer; injected failures first. */
 export function authorize(state: FakeState, c: Context): string | Response {
-  const injected = state.failures.api.shift();
+  const injected = state.failures.take('api');
   if (injected !== undefined) return wechatError(injected.errcode, injected.errmsg);
   const result = state.tokens.check(c.req.query('access_token'), state.clock.now().getTime());
   if ('errcode' in result) return wechatError(result.errcode);
@@ -36,7 +37,7 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     if (body.grant_type !== 'client_credential') return wechatError(40002);
     const refused = credentials(body.appid, body.secret);
     if (refused !== 0) return wechatError(refused);
-    const injected = state.failures.token.shift();
+    const injected = state.failures.take('token');
     if (injected !== undefined) return wechatError(injected.errcode, injected.errmsg);
     const issued = state.tokens.stable(body.appid as string, body.force_refresh === true, now());
     if ('errcode' in issued) return wechatError(issued.errcode);
@@ -63,7 +64,7 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     if (typeof msgtype !== 'string') return wechatError(40008);
     const problem = contentProblem(state, appId, msgtype, body[msgtype]);
     if (problem !== 0) return wechatError(problem);
-    const refused = state.sessions.consume(appId, openId, now());
+    const refused = state.sessions.consume(appId, openId);
     if (refused !== 0) return wechatError(refused);
     state.sent.push({ appId, openId, msgtype, body, at: new Date(now()) });
     return wechatJson({ errcode: 0, errmsg: 'ok' });
@@ -121,25 +122,12 @@ function contentProblem(state: FakeState, appId: string, msgtype: string, conten
   if (mediaTypes !== undefined) {
     const mediaId = isRecord(content) ? content.media_id : undefined;
     if (typeof mediaId !== 'string' || mediaId === '') return 41006;
-    const media = state.media.get(mediaId, appId);
-    return media !== undefined && mediaTypes.includes(media.type) ? 0 : 40007;
+    const media = state.media.getFor(mediaId, appId);
+    return media?.kind !== undefined && mediaTypes.includes(media.kind) ? 0 : 40007;
   }
   return OTHER_MSGTYPES.has(msgtype) && isRecord(content) ? 0 : 40008;
 }
 
-async function readJson(c: Context): Promise<Record<string, unknown> | undefined> {
-  try {
-    const value: unknown = JSON.parse(await c.req.text());
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+function readJson(c: Context): Promise<Record<string, unknown> | undefined> {
+  return readJsonObject(c.req.raw);
 }

@@ -4,8 +4,10 @@
  * errors as JSON with HTTP 200 and `text/plain`, videos as JSON `{"video_url"}` pointing at a
  * token-free download route. Media ids expire after 3 days.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
+import type { Clock } from '../../core/clock.ts';
+import { MediaStore, bytesAnswer, fakeUrl, textAnswer } from '../../sandbox/index.ts';
 import type { FakeState } from './sandbox-state.ts';
 import { wechatError, wechatJson } from './sandbox-state.ts';
 
@@ -22,60 +24,16 @@ const LIMITS: Readonly<Record<string, { maxBytes: number; kinds: ReadonlyArray<K
 
 type Kind = 'jpg' | 'png' | 'gif' | 'amr' | 'mp3' | 'mp4' | 'other';
 
-/** One stored media object. */
-export interface FakeMedia {
-  id: string;
-  bytes: Uint8Array;
-  mime: string;
-  type: 'image' | 'voice' | 'video' | 'thumb' | 'file';
-  /** AppID that uploaded it, or null for media a simulated user sent (any account may read it). */
-  owner: string | null;
-  createdAt: number;
-  /** Secret part of a video's token-free download URL. */
-  videoKey: string;
-  sha256: string;
-}
+/** WeChat's upload types; the kit's `StoredMedia.kind` holds one. */
+export type WeChatMediaType = 'image' | 'voice' | 'video' | 'thumb' | 'file';
 
-/** The fake's media, by id. */
-export class FakeMediaStore {
-  readonly #items = new Map<string, FakeMedia>();
-  readonly #byVideoKey = new Map<string, FakeMedia>();
-  constructor(private readonly now: () => number) {}
-
-  /** Stores bytes and returns the new media. */
-  put(bytes: Uint8Array, mime: string, type: FakeMedia['type'], owner: string | null): FakeMedia {
-    // Real media ids are 64 characters of base64url-like text.
-    const media: FakeMedia = {
-      id: randomBytes(48).toString('base64url'),
-      bytes,
-      mime,
-      type,
-      owner,
-      createdAt: this.now(),
-      videoKey: randomBytes(16).toString('hex'),
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-    };
-    this.#items.set(media.id, media);
-    this.#byVideoKey.set(media.videoKey, media);
-    return media;
-  }
-
-  /** A live media object this AppID may read. */
-  get(id: string, appId: string): FakeMedia | undefined {
-    const media = this.#items.get(id);
-    if (media === undefined || this.now() - media.createdAt >= MEDIA_RETENTION_MS) return undefined;
-    return media.owner === null || media.owner === appId ? media : undefined;
-  }
-
-  /** A live video by the key in its download URL. */
-  byVideoKey(key: string): FakeMedia | undefined {
-    const media = this.#byVideoKey.get(key);
-    return media !== undefined && this.now() - media.createdAt < MEDIA_RETENTION_MS ? media : undefined;
-  }
+/** The fake's media store: 64-character ids as WeChat's, on the fake's clock. */
+export function createMediaStore(clock: Clock): MediaStore {
+  return new MediaStore({ clock, newId: () => randomBytes(48).toString('base64url') });
 }
 
 /** The upload type a simulated user's media has, by its mime type. */
-export function mediaTypeOf(mime: string): FakeMedia['type'] {
+export function mediaTypeOf(mime: string): WeChatMediaType {
   const base = mime.split(';')[0]!.trim().toLowerCase();
   if (base.startsWith('image/')) return 'image';
   if (base.startsWith('audio/')) return 'voice';
@@ -102,7 +60,7 @@ export function registerMediaRoutes(app: Hono, state: FakeState, authorize: (c: 
     if (bytes.length === 0) return wechatError(41005, 'media data missing');
     if (!limits.kinds.includes(sniffKind(bytes))) return wechatError(40005);
     if (bytes.length > limits.maxBytes) return wechatError(limits.sizeErrcode);
-    const media = state.media.put(bytes, file.type || 'application/octet-stream', type as FakeMedia['type'], appId);
+    const media = state.media.put(bytes, file.type || 'application/octet-stream', { owner: appId, retentionMs: MEDIA_RETENTION_MS, kind: type });
     const createdAt = Math.floor(media.createdAt / 1000);
     return wechatJson(type === 'thumb' ? { type, thumb_media_id: media.id, created_at: createdAt } : { type, media_id: media.id, created_at: createdAt });
   });
@@ -112,30 +70,17 @@ export function registerMediaRoutes(app: Hono, state: FakeState, authorize: (c: 
     if (appId instanceof Response) return appId;
     const id = c.req.query('media_id');
     if (id === undefined || id === '') return wechatError(41006);
-    const media = state.media.get(id, appId);
+    const media = state.media.getFor(id, appId);
     // WeChat answers unknown media with HTTP 200, a JSON error and (observed) text/plain.
     if (media === undefined) return wechatError(40007, 'invalid media_id', 'text/plain');
-    if (media.type === 'video') {
-      const origin = new URL(c.req.url).origin;
-      return wechatJson({ video_url: `${origin}${state.basePath}/_media/video/${media.videoKey}` });
-    }
-    return new Response(media.bytes as unknown as ConstructorParameters<typeof Response>[0], {
-      status: 200,
-      headers: {
-        'content-type': media.mime,
-        'content-disposition': `attachment; filename="${media.id}.${extensionOf(media.mime)}"`,
-        'content-length': String(media.bytes.length),
-      },
-    });
+    if (media.kind === 'video') return wechatJson({ video_url: fakeUrl(c.req.raw, state.basePath, `/_media/video/${media.accessKey}`).toString() });
+    return bytesAnswer(media.bytes, media.mime, { 'content-disposition': `attachment; filename="${media.id}.${extensionOf(media.mime)}"` });
   });
 
   app.get('/_media/video/:key', (c) => {
-    const media = state.media.byVideoKey(c.req.param('key'));
-    if (media === undefined) return c.text('not found', 404);
-    return new Response(media.bytes as unknown as ConstructorParameters<typeof Response>[0], {
-      status: 200,
-      headers: { 'content-type': media.mime, 'content-length': String(media.bytes.length) },
-    });
+    const media = state.media.byAccessKey(c.req.param('key'));
+    if (media?.kind !== 'video') return textAnswer('not found', 404);
+    return bytesAnswer(media.bytes, media.mime);
   });
 }
 

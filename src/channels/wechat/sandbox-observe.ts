@@ -24,7 +24,7 @@ export function observePush(state: FakeState, spec: WebhookRequestSpec): Observe
   }
   const match = /^\/webhooks\/wechat\/([^/]+)$/.exec(url.pathname);
   const accountId = match === null ? undefined : decodeURIComponent(match[1]!);
-  const account = [...state.accounts.values()].find((candidate) => candidate.id === accountId);
+  const account = accountId === undefined ? undefined : state.accounts.byId(accountId);
   if (account === undefined) return { ok: false, reason: 'unknown_account' };
   const { appId, token, mode, encodingAesKey } = account.settings;
   let events: InboundEvent[];

@@ -1,13 +1,15 @@
 /**
- * What the fake WeChat API keeps between calls: the accounts it serves, access tokens with
- * WeChat's invalidation rules, and per-user customer-service windows with their quotas. Routes
- * (`sandbox-api.ts`, `sandbox-media.ts`) only take a `FakeState`.
+ * What the fake WeChat API keeps between calls: the accounts it serves (by AppID), access
+ * tokens with WeChat's invalidation rules, and who follows the account with the
+ * customer-service windows and quotas WeChat grants them. Windows, media, accounts and the
+ * failure queue are the sandbox kit's; routes (`sandbox-api.ts`, `sandbox-media.ts`) only take
+ * a `FakeState`.
  */
 import { randomBytes } from 'node:crypto';
 import type { AccountConfig } from '../../core/config/types.ts';
 import type { Clock } from '../../core/clock.ts';
+import { AccountIndex, ConversationWindows, jsonAnswer, type FailureQueue, type MediaStore } from '../../sandbox/index.ts';
 import type { WeChatSettings } from './config.ts';
-import type { FakeMediaStore } from './sandbox-media.ts';
 
 /** A WeChat account as the sandbox sees it. */
 export type WeChatAccount = AccountConfig<WeChatSettings>;
@@ -33,25 +35,23 @@ export interface InjectedError {
 /** The mutable state behind one fake. */
 export interface FakeState {
   /** Accounts by AppID, replaced wholesale by `setAccounts`. */
-  accounts: Map<string, WeChatAccount>;
+  accounts: AccountIndex<WeChatSettings>;
   clock: Clock;
   basePath: string;
   tokens: FakeTokens;
   sessions: FakeSessions;
-  media: FakeMediaStore;
+  media: MediaStore;
   sent: SentMessage[];
-  /** Errcodes the next calls answer with (tests steer the fake with `failNext`), per kind of call. */
-  failures: { api: InjectedError[]; token: InjectedError[] };
+  /**
+   * Errcodes the next calls answer with (tests steer the fake with `failNext`): endpoint `api`
+   * is every call with an access token, `token` is `/cgi-bin/stable_token`.
+   */
+  failures: FailureQueue<InjectedError>;
 }
 
-/** Index accounts by AppID, skipping any without one so a bad reload cannot crash a route. */
-export function indexAccounts(accounts: ReadonlyArray<WeChatAccount>): Map<string, WeChatAccount> {
-  const byAppId = new Map<string, WeChatAccount>();
-  for (const account of accounts) {
-    const appId = account.settings?.appId;
-    if (typeof appId === 'string' && appId !== '') byAppId.set(appId, account);
-  }
-  return byAppId;
+/** Index accounts by AppID (accounts without one are skipped). */
+export function indexAccounts(accounts: ReadonlyArray<WeChatAccount>): AccountIndex<WeChatSettings> {
+  return new AccountIndex<WeChatSettings>((account) => account.settings?.appId, accounts);
 }
 
 /** WeChat's error messages for the codes the fake answers. */
@@ -88,12 +88,12 @@ export const ERRMSG: Readonly<Record<number, string>> = {
 /** A WeChat error answer: always HTTP 200 with `{ errcode, errmsg }`, errmsg ending in a request id. */
 export function wechatError(errcode: number, errmsg = ERRMSG[errcode] ?? 'system error', contentType = 'application/json; encoding=utf-8'): Response {
   const rid = `${hex(4)}-${hex(4)}-${hex(4)}`;
-  return new Response(JSON.stringify({ errcode, errmsg: `${errmsg} rid: ${rid}` }), { status: 200, headers: { 'content-type': contentType } });
+  return jsonAnswer({ errcode, errmsg: `${errmsg} rid: ${rid}` }, { contentType });
 }
 
 /** A WeChat JSON success answer. */
 export function wechatJson(body: unknown): Response {
-  return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json; encoding=utf-8' } });
+  return jsonAnswer(body, { contentType: 'application/json; encoding=utf-8' });
 }
 
 function hex(bytes: number): string {
@@ -169,16 +169,9 @@ export class FakeTokens {
   }
 }
 
-interface Allowance {
-  until: number;
-  remaining: number;
-}
-
-interface UserRecord {
+interface Follower {
   subscribed: boolean;
   subscribedAt: number;
-  message?: Allowance;
-  event?: Allowance;
 }
 
 /** The rules of the fake's customer-service windows. */
@@ -192,53 +185,49 @@ export interface SessionRules {
 /** WeChat's current rules: 5 messages in 48 h after a user message, 3 in 1 minute after an event. */
 export const WECHAT_SESSION_RULES: SessionRules = { windowMs: 48 * 3_600_000, messageQuota: 5, eventMs: 60_000, eventQuota: 3 };
 
-/** Per-user windows: what the user did last, and what the account may still send. */
+/** Who follows each account, and the customer-service allowances their actions granted. */
 export class FakeSessions {
-  readonly #users = new Map<string, UserRecord>();
-  constructor(private readonly rules: SessionRules = WECHAT_SESSION_RULES) {}
+  readonly #followers = new Map<string, Follower>();
+  readonly #windows: ConversationWindows;
+
+  constructor(clock: Clock, rules: SessionRules = WECHAT_SESSION_RULES) {
+    // The short event allowance is spent first: it is gone in a minute anyway.
+    this.#windows = new ConversationWindows({
+      clock,
+      rules: [
+        { name: 'event', durationMs: rules.eventMs, quota: rules.eventQuota },
+        { name: 'message', durationMs: rules.windowMs, quota: rules.messageQuota },
+      ],
+    });
+  }
 
   /** Records what a user did; a message renews the 48 h window and its quota. */
   note(appId: string, openId: string, kind: InboundKind, at: number): void {
     const key = `${appId}\u0000${openId}`;
-    const user = this.#users.get(key) ?? { subscribed: true, subscribedAt: at };
-    switch (kind) {
-      case 'unsubscribe':
-        this.#users.set(key, { subscribed: false, subscribedAt: user.subscribedAt });
-        return;
-      case 'message':
-        user.subscribed = true;
-        user.message = { until: at + this.rules.windowMs, remaining: this.rules.messageQuota };
-        break;
-      case 'follow':
-        user.subscribed = true;
-        user.subscribedAt = at;
-        user.event = { until: at + this.rules.eventMs, remaining: this.rules.eventQuota };
-        break;
-      case 'click':
-      case 'scan':
-        user.event = { until: at + this.rules.eventMs, remaining: this.rules.eventQuota };
-        break;
+    const follower = this.#followers.get(key) ?? { subscribed: true, subscribedAt: at };
+    if (kind === 'unsubscribe') {
+      this.#followers.set(key, { subscribed: false, subscribedAt: follower.subscribedAt });
+      this.#windows.close(appId, openId);
+      return;
     }
-    this.#users.set(key, user);
+    follower.subscribed = true;
+    if (kind === 'follow') follower.subscribedAt = at;
+    this.#followers.set(key, follower);
+    this.#windows.grant(appId, openId, kind === 'message' ? 'message' : 'event', new Date(at));
   }
 
   /** Spends one message of the user's allowance: 0 when allowed, else the errcode WeChat answers. */
-  consume(appId: string, openId: string, now: number): number {
-    const user = this.#users.get(`${appId}\u0000${openId}`);
-    if (user === undefined) return 40003;
-    if (!user.subscribed) return 45015;
-    // The short event allowance is spent first: it is gone in a minute anyway.
-    const open = [user.event, user.message].filter((allowance): allowance is Allowance => allowance !== undefined && allowance.until > now);
-    if (open.length === 0) return 45015;
-    const usable = open.find((allowance) => allowance.remaining > 0);
-    if (usable === undefined) return 45047;
-    usable.remaining--;
-    return 0;
+  consume(appId: string, openId: string): number {
+    const follower = this.#followers.get(`${appId}\u0000${openId}`);
+    if (follower === undefined) return 40003;
+    if (!follower.subscribed) return 45015;
+    const outcome = this.#windows.spend(appId, openId);
+    return outcome === 'ok' ? 0 : outcome === 'exhausted' ? 45047 : 45015;
   }
 
   /** What the fake knows of a user, for `user/info`. */
   user(appId: string, openId: string): { subscribed: boolean; subscribedAt: number } | undefined {
-    const user = this.#users.get(`${appId}\u0000${openId}`);
-    return user === undefined ? undefined : { subscribed: user.subscribed, subscribedAt: user.subscribedAt };
+    const follower = this.#followers.get(`${appId}\u0000${openId}`);
+    return follower === undefined ? undefined : { ...follower };
   }
 }

@@ -11,14 +11,15 @@
  * `deliverWebhook`.
  *
  * Mounting: routes match full paths, so pass requests unchanged with `basePath`
- * (`/sandbox/wechat` in the daemon); the base path is needed to hand out `video_url`s.
+ * (`/sandbox/wechat` in the daemon); the base path is needed to hand out `video_url`s. The
+ * generic parts (app, accounts, media store, windows, failure queue) are the sandbox kit's.
  */
-import { Hono } from 'hono';
 import type { FakeOptions, SandboxDefinition, SandboxFake, SimulateInput, WebhookRequestSpec } from '../../core/adapter.ts';
 import { systemClock } from '../../core/clock.ts';
+import { FailureQueue, createFakeApp, registerObserveRoute } from '../../sandbox/index.ts';
 import type { WeChatSettings } from './config.ts';
 import { authorize, registerApiRoutes } from './sandbox-api.ts';
-import { FakeMediaStore, mediaTypeOf, registerMediaRoutes } from './sandbox-media.ts';
+import { MEDIA_RETENTION_MS, createMediaStore, mediaTypeOf, registerMediaRoutes } from './sandbox-media.ts';
 import { observePush, type Observed } from './sandbox-observe.ts';
 import {
   FakeSessions,
@@ -27,6 +28,7 @@ import {
   wechatError,
   type FakeState,
   type InboundKind,
+  type InjectedError,
   type SentMessage,
   type WeChatAccount,
 } from './sandbox-state.ts';
@@ -66,38 +68,32 @@ export interface WeChatFake extends SandboxFake<WeChatSettings> {
 /** Build the fake WeChat API for the given accounts. */
 export function createFake(options: WeChatFakeOptions): WeChatFake {
   const clock = options.clock ?? systemClock;
-  const basePath = normaliseBasePath(options.basePath);
-  const now = () => clock.now().getTime();
+  // A fake that throws would take the daemon's sandbox down with it; answer like WeChat instead.
+  const { app, basePath, fetch } = createFakeApp({
+    basePath: options.basePath,
+    notFound: () => wechatError(48001, 'api unauthorized'),
+    onError: () => wechatError(-1, 'system error'),
+  });
   const state: FakeState = {
     accounts: indexAccounts(options.accounts),
     clock,
     basePath,
     tokens: new FakeTokens(),
-    sessions: new FakeSessions(),
-    media: new FakeMediaStore(now),
+    sessions: new FakeSessions(clock),
+    media: createMediaStore(clock),
     sent: [],
-    failures: { api: [], token: [] },
+    failures: new FailureQueue<InjectedError>(),
   };
 
-  const app = new Hono().basePath(basePath || '/');
   registerApiRoutes(app, state);
   registerMediaRoutes(app, state, (c) => authorize(state, c));
-  app.post('/_omnibus/observe', async (c) => {
-    let spec: WebhookRequestSpec;
-    try {
-      spec = (await c.req.json()) as WebhookRequestSpec;
-    } catch {
-      return c.json({ error: { code: 'invalid_request', message: 'give the simulated request as JSON { method, path, headers, body }' } }, 400);
-    }
-    const observed = typeof spec?.path === 'string' && typeof spec.body === 'string' ? observePush(state, spec) : { ok: false as const, reason: 'invalid_request' };
-    return c.json(observed, observed.ok ? 200 : 400);
+  registerObserveRoute(app, (spec) => {
+    const observed = observePush(state, spec);
+    return { status: observed.ok ? 200 : 400, body: observed };
   });
-  app.notFound(() => wechatError(48001, 'api unauthorized'));
-  // A fake that throws would take the daemon's sandbox down with it; answer like WeChat instead.
-  app.onError(() => wechatError(-1, 'system error'));
 
   const accountById = (accountId: string): WeChatAccount => {
-    const account = [...state.accounts.values()].find((candidate) => candidate.id === accountId);
+    const account = state.accounts.byId(accountId);
     if (account === undefined) throw new Error(`the WeChat fake serves no account ${accountId}`);
     return account;
   };
@@ -108,14 +104,12 @@ export function createFake(options: WeChatFakeOptions): WeChatFake {
   };
 
   return {
-    fetch: (request) => app.fetch(request),
-    putMedia(bytes, mime) {
-      const media = state.media.put(bytes.slice(), mime, mediaTypeOf(mime), null);
+    fetch,
+    putMedia(bytes, mime, filename) {
+      const media = state.media.put(bytes.slice(), mime, { owner: null, retentionMs: MEDIA_RETENTION_MS, kind: mediaTypeOf(mime), ...(filename !== undefined ? { filename } : {}) });
       return { id: media.id, sha256: media.sha256 };
     },
-    setAccounts(accounts) {
-      state.accounts = indexAccounts(accounts);
-    },
+    setAccounts: (accounts) => state.accounts.set(accounts),
     noteInbound(appId, openId, kind, at) {
       state.sessions.note(appId, openId, kind, (at ?? clock.now()).getTime());
     },
@@ -130,16 +124,10 @@ export function createFake(options: WeChatFakeOptions): WeChatFake {
     },
     sentMessages: (appId) => state.sent.filter((message) => appId === undefined || message.appId === appId),
     failNext(errcode, failOptions = {}) {
-      state.failures[failOptions.on ?? 'api'].push(failOptions.errmsg === undefined ? { errcode } : { errcode, errmsg: failOptions.errmsg });
+      state.failures.script(failOptions.on ?? 'api', failOptions.errmsg === undefined ? { errcode } : { errcode, errmsg: failOptions.errmsg });
     },
     tokensIssued: (appId) => state.tokens.issuedCount.get(appId) ?? 0,
   };
-}
-
-/** Strip a trailing slash and make sure of a leading one, so `''`, `/x` and `/x/` all work. */
-function normaliseBasePath(basePath: string | undefined): string {
-  const trimmed = (basePath ?? '').replace(/\/+$/, '');
-  return trimmed === '' ? '' : trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
 }
 
 /** The WeChat sandbox definition the channel's `index.ts` exposes as `sandbox`. */

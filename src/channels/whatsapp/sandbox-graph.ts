@@ -1,14 +1,13 @@
 /**
- * What every route of the fake Graph API shares: the accounts it serves, bearer-token
- * authentication, Graph-shaped error answers and Meta-looking ids. Routes live in their own
- * files (`sandbox-media.ts`, later the send endpoint) and only take a `FakeState`.
+ * What every route of the fake Graph API shares: the accounts it serves (by phone-number id),
+ * Graph's token rules, Graph-shaped error answers and Meta-looking ids. The generic parts come
+ * from the sandbox kit; routes live in their own files and only take a `FakeState`.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AccountConfig } from '../../core/config/types.ts';
 import type { Clock } from '../../core/clock.ts';
-import type { WebhookRequestSpec } from '../../core/adapter.ts';
+import { AccountIndex, jsonAnswer, requestToken, tokenOwners, type DeliverCallback, type MediaStore } from '../../sandbox/index.ts';
 import type { WhatsAppSettings } from './config.ts';
-import type { MediaStore } from './sandbox-media.ts';
 
 /** A WhatsApp account as the sandbox sees it. */
 export type WhatsAppAccount = AccountConfig<WhatsAppSettings>;
@@ -16,32 +15,22 @@ export type WhatsAppAccount = AccountConfig<WhatsAppSettings>;
 /** The mutable state behind one fake, handed to every route module. */
 export interface FakeState {
   /** Accounts keyed by `phoneNumberId`, replaced wholesale by `setAccounts`. */
-  accounts: Map<string, WhatsAppAccount>;
+  accounts: AccountIndex<WhatsAppSettings>;
   clock: Clock;
   media: MediaStore;
   /** Path prefix the fake is mounted under (`/sandbox/whatsapp` in the daemon, '' standalone). */
   basePath: string;
-  deliverWebhook: ((request: WebhookRequestSpec) => Promise<void>) | undefined;
+  deliverWebhook: DeliverCallback | undefined;
 }
 
-/** Index accounts by phone-number id, skipping any without one so a bad reload cannot crash a route. */
-export function indexAccounts(accounts: ReadonlyArray<WhatsAppAccount>): Map<string, WhatsAppAccount> {
-  const byPhoneNumberId = new Map<string, WhatsAppAccount>();
-  for (const account of accounts) {
-    const id = account.settings?.phoneNumberId;
-    if (typeof id === 'string' && id !== '') byPhoneNumberId.set(id, account);
-  }
-  return byPhoneNumberId;
+/** Index accounts by phone-number id (accounts without one are skipped). */
+export function indexAccounts(accounts: ReadonlyArray<WhatsAppAccount>): AccountIndex<WhatsAppSettings> {
+  return new AccountIndex<WhatsAppSettings>((account) => account.settings?.phoneNumberId, accounts);
 }
 
 /** Whoever presented a valid token: the phone numbers that token may act for. */
 export interface Principal {
   phoneNumberIds: ReadonlySet<string>;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  // Hash first so lengths match and the compare stays constant-time.
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
 /**
@@ -50,18 +39,12 @@ function sameSecret(a: string, b: string): boolean {
  * as a Meta system-user token does.
  */
 export function authenticate(state: FakeState, request: Request, headerOnly = false): Principal | null {
-  const header = request.headers.get('authorization') ?? '';
-  const match = /^bearer\s+(\S+)\s*$/i.exec(header);
-  let token = match?.[1];
-  if (token === undefined && !headerOnly) token = new URL(request.url).searchParams.get('access_token') ?? undefined;
-  if (token === undefined || token === '') return null;
-  const phoneNumberIds = new Set<string>();
-  for (const [id, account] of state.accounts) {
-    const expected = account.settings.accessToken;
-    if (typeof expected === 'string' && expected !== '' && sameSecret(token, expected)) phoneNumberIds.add(id);
-  }
+  const token = requestToken(request, headerOnly ? {} : { query: 'access_token' });
+  const phoneNumberIds = tokenOwners(token, state.accounts.entries(), (account) => account.settings.accessToken);
   return phoneNumberIds.size > 0 ? { phoneNumberIds } : null;
 }
+
+const GRAPH_JSON = 'application/json; charset=UTF-8';
 
 /** The body of a Graph error, without `fbtrace_id` (added when answering). */
 export interface GraphErrorBody {
@@ -74,13 +57,12 @@ export interface GraphErrorBody {
 
 /** Answer a Graph-shaped error: `{ "error": { message, type, code, ..., fbtrace_id } }`. */
 export function graphError(status: number, error: GraphErrorBody, headers: Record<string, string> = {}): Response {
-  const body = JSON.stringify({ error: { ...error, fbtrace_id: fbtraceId() } });
-  return new Response(body, { status, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers } });
+  return jsonAnswer({ error: { ...error, fbtrace_id: fbtraceId() } }, { status, contentType: GRAPH_JSON, headers });
 }
 
 /** Answer a Graph success body with Graph's content type. */
 export function graphJson(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+  return jsonAnswer(body, { status, contentType: GRAPH_JSON });
 }
 
 /** 401 for a missing or unknown token (code 190), as Graph answers it. */

@@ -1,11 +1,12 @@
 /**
- * The fake's media: an in-memory store and the Graph media endpoints (upload, lookup, delete,
- * download). Download URLs copy Meta's lookaside shape (`?mid=&ext=<expiry>&hash=`) and expire
- * five minutes after the lookup, on the fake's clock.
+ * The Graph media endpoints (upload, lookup, delete, download) over the kit's media store.
+ * Download URLs copy Meta's lookaside shape (`?mid=&ext=<expiry>&hash=`) and expire five
+ * minutes after the lookup, on the fake's clock.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { MediaStore, bytesAnswer, fakeUrl, textAnswer, type StoredMedia } from '../../sandbox/index.ts';
+import type { Clock } from '../../core/clock.ts';
 import {
   authenticate,
   graphJson,
@@ -52,103 +53,24 @@ const SUPPORTED_MEDIA: Readonly<Record<string, number>> = {
   'video/mp4': 16 * MIB,
 };
 const MAX_UPLOAD_BYTES = 100 * MIB;
-// A sandbox daemon can run for weeks; past this many bytes the oldest media is dropped.
-const MAX_STORED_BYTES = 256 * MIB;
 
-/** One media object held by the fake. */
-export interface StoredMedia {
-  id: string;
-  bytes: Uint8Array;
-  /** As uploaded, parameters kept (`audio/ogg; codecs=opus`). */
-  mime: string;
-  /** Lower-case hex, as Graph's media lookup reports it. */
-  sha256: string;
-  filename?: string;
-  /** The phone-number id that uploaded it; null for customer media, which every account may read. */
-  owner: string | null;
-  expiresAt: number;
+/** The fake's media store: Meta-looking numeric ids on the fake's clock. */
+export function createMediaStore(clock: Clock): MediaStore {
+  return new MediaStore({ clock, newId: numericId });
 }
 
-/** In-memory media with Meta's retention and signed, expiring download URLs. */
-export class MediaStore {
-  readonly #items = new Map<string, StoredMedia>();
-  readonly #urlKey = randomBytes(32);
-  readonly #now: () => number;
-  #storedBytes = 0;
+/** The query of a fresh download URL: `mid`, `ext` (expiry, Unix seconds) and `hash`. */
+function downloadQuery(store: MediaStore, media: StoredMedia): URLSearchParams {
+  const link = store.signedLink(media, MEDIA_URL_TTL_MS);
+  // Meta's lookaside hashes look like `AT…`; the prefix is cosmetic.
+  return new URLSearchParams({ mid: link.id, ext: link.expires, hash: `AT${link.signature}` });
+}
 
-  constructor(now: () => number) {
-    this.#now = now;
-  }
-
-  /** Store bytes and return the new object. */
-  put(bytes: Uint8Array, mime: string, options: { filename?: string; owner: string | null; retentionMs: number }): StoredMedia {
-    this.#prune();
-    let id = numericId();
-    while (this.#items.has(id)) id = numericId();
-    const media: StoredMedia = {
-      id,
-      bytes,
-      mime,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      owner: options.owner,
-      expiresAt: this.#now() + options.retentionMs,
-      ...(options.filename !== undefined ? { filename: options.filename } : {}),
-    };
-    this.#items.set(id, media);
-    this.#storedBytes += bytes.byteLength;
-    this.#evictOverflow();
-    return media;
-  }
-
-  /** The live object with this id, if any. */
-  get(id: string): StoredMedia | undefined {
-    this.#prune();
-    return this.#items.get(id);
-  }
-
-  /** Remove an object; false when it did not exist. */
-  delete(id: string): boolean {
-    const media = this.#items.get(id);
-    if (media === undefined) return false;
-    this.#items.delete(id);
-    this.#storedBytes -= media.bytes.byteLength;
-    return true;
-  }
-
-  /** The query of a fresh download URL: `mid`, `ext` (expiry, Unix seconds) and `hash`. */
-  downloadQuery(media: StoredMedia): URLSearchParams {
-    const ext = String(Math.floor((this.#now() + MEDIA_URL_TTL_MS) / 1000));
-    return new URLSearchParams({ mid: media.id, ext, hash: this.#sign(media.id, ext) });
-  }
-
-  /** Check a download URL's query: the object when valid, or why not. */
-  openDownload(query: URLSearchParams): StoredMedia | 'expired' | 'invalid' {
-    const mid = query.get('mid') ?? '';
-    const ext = query.get('ext') ?? '';
-    const given = Buffer.from(query.get('hash') ?? '');
-    const expected = Buffer.from(this.#sign(mid, ext));
-    if (!/^\d+$/.test(ext) || given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
-    if (this.#now() >= Number(ext) * 1000) return 'expired';
-    return this.get(mid) ?? 'expired';
-  }
-
-  #sign(mid: string, ext: string): string {
-    // Meta's lookaside hashes look like `AT…`; the prefix is cosmetic.
-    return `AT${createHmac('sha256', this.#urlKey).update(`${mid}:${ext}`).digest('base64url').slice(0, 30)}`;
-  }
-
-  #prune(): void {
-    const now = this.#now();
-    for (const [id, media] of this.#items) if (media.expiresAt <= now) this.delete(id);
-  }
-
-  #evictOverflow(): void {
-    // Map iteration is insertion order, so the first entries are the oldest.
-    for (const id of this.#items.keys()) {
-      if (this.#storedBytes <= MAX_STORED_BYTES) return;
-      this.delete(id);
-    }
-  }
+/** Check a download URL's query: the object when valid, or why not. */
+function openDownload(store: MediaStore, query: URLSearchParams): StoredMedia | 'expired' | 'invalid' {
+  const hash = query.get('hash') ?? '';
+  if (!hash.startsWith('AT')) return 'invalid';
+  return store.openSignedLink({ id: query.get('mid') ?? '', expires: query.get('ext') ?? '', signature: hash.slice(2) });
 }
 
 /** Whether `principal` may read or delete `media`. */
@@ -171,8 +93,8 @@ export function lookupMedia(c: Context, state: FakeState, id: string): Response 
   if (principal === null) return invalidToken();
   const media = resolveMedia(c, principal, state, id);
   if (media instanceof Response) return media;
-  const url = new URL(`${state.basePath}${DOWNLOAD_PATH}`, new URL(c.req.url).origin);
-  url.search = state.media.downloadQuery(media).toString();
+  const url = fakeUrl(c.req.raw, state.basePath, DOWNLOAD_PATH);
+  url.search = downloadQuery(state.media, media).toString();
   return graphJson({
     messaging_product: 'whatsapp',
     url: url.toString(),
@@ -238,16 +160,10 @@ export function registerMediaRoutes(app: Hono, state: FakeState, versionPattern:
   app.on('GET', [DOWNLOAD_PATH, DOWNLOAD_PATH.slice(0, -1)], (c) => {
     const principal = authenticate(state, c.req.raw, true);
     if (principal === null) return invalidToken();
-    const media = state.media.openDownload(new URL(c.req.url).searchParams);
+    const media = openDownload(state.media, new URL(c.req.url).searchParams);
     if (media === 'invalid' || media === 'expired' || !mayAccess(principal, media)) {
-      return new Response(media === 'expired' ? 'URL signature expired' : 'Not Found', {
-        status: 404,
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-      });
+      return textAnswer(media === 'expired' ? 'URL signature expired' : 'Not Found', 404);
     }
-    return new Response(media.bytes, {
-      status: 200,
-      headers: { 'content-type': media.mime, 'content-length': String(media.bytes.byteLength) },
-    });
+    return bytesAnswer(media.bytes, media.mime);
   });
 }

@@ -5,7 +5,8 @@
  * fake is stricter (unknown keys are refused), so an adapter bug shows up in tests, not at Meta.
  */
 import { invalidParameter, whatsappError } from './sandbox-graph.ts';
-import { GraphRefusal, checkTemplate, type FakeTemplate } from './sandbox-messages-templates.ts';
+import { FakeRefusal } from '../../sandbox/index.ts';
+import { checkTemplate, type FakeTemplate } from './sandbox-messages-templates.ts';
 
 type Json = Record<string, unknown>;
 
@@ -46,13 +47,13 @@ const MEDIA_MIMES: Readonly<Record<string, (mime: string) => boolean>> = {
 const INTERACTIVE_TYPES = new Set(['button', 'list', 'cta_url', 'flow', 'product', 'product_list', 'location_request_message', 'address_message']);
 
 function missing(name: string): never {
-  throw new GraphRefusal(invalidParameter(`The parameter ${name} is required.`));
+  throw new FakeRefusal(invalidParameter(`The parameter ${name} is required.`));
 }
 function unknownParam(name: string): never {
-  throw new GraphRefusal(invalidParameter(`Param ${name} is not a valid parameter.`));
+  throw new FakeRefusal(invalidParameter(`Param ${name} is not a valid parameter.`));
 }
 function badValue(details: string): never {
-  throw new GraphRefusal(whatsappError(400, 131009, 'Parameter value is not valid', details));
+  throw new FakeRefusal(whatsappError(400, 131009, 'Parameter value is not valid', details));
 }
 
 function onlyKeys(object: Json, allowed: ReadonlyArray<string>, path: string): void {
@@ -72,16 +73,16 @@ function record(value: unknown, path: string): Json {
   return value as Json;
 }
 
-/** Check a parsed body; throws GraphRefusal with Meta's answer. */
+/** Check a parsed body; throws FakeRefusal with Meta's answer. */
 export function checkSendRequest(body: Json, context: ShapeContext): CheckedSend {
   const product = body.messaging_product;
   if (product === undefined || product === '') missing('messaging_product');
   if (typeof product !== 'string' || product.toLowerCase() !== 'whatsapp') {
-    throw new GraphRefusal(invalidParameter(`Param messaging_product must be one of {WHATSAPP} - got "${String(product)}".`));
+    throw new FakeRefusal(invalidParameter(`Param messaging_product must be one of {WHATSAPP} - got "${String(product)}".`));
   }
   // Meta defaults `type` to text; every other top-level key must be one it documents.
   const type = body.type ?? 'text';
-  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type)) throw new GraphRefusal(invalidParameter('Invalid parameter'));
+  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type)) throw new FakeRefusal(invalidParameter('Invalid parameter'));
   for (const key of Object.keys(body)) if (!TOP_LEVEL.has(key) && key !== type) unknownParam(key);
   if (body.recipient_type !== undefined && body.recipient_type !== 'individual') {
     badValue('recipient_type must be individual (the sandbox has no groups).');
@@ -133,7 +134,7 @@ const media: Check = (object, context, type) => {
     if (mime === undefined) badValue(`${type}['id'] (${object.id}) is not a valid media id for this phone number.`);
     const essence = mime.split(';')[0]!.trim();
     if (!MEDIA_MIMES[type]!(essence)) {
-      throw new GraphRefusal(whatsappError(400, 131053, 'Media upload error', `Media of type ${essence} cannot be sent as ${type}.`));
+      throw new FakeRefusal(whatsappError(400, 131053, 'Media upload error', `Media of type ${essence} cannot be sent as ${type}.`));
     }
   } else if (typeof object.link !== 'string' || !URL.canParse(object.link) || new URL(object.link).protocol !== 'https:') {
     badValue(`${type}['link'] must be an https URL.`);
@@ -145,7 +146,7 @@ const media: Check = (object, context, type) => {
 
 const interactive: Check = (object) => {
   onlyKeys(object, ['type', 'header', 'body', 'footer', 'action'], 'interactive');
-  if (typeof object.type !== 'string' || !INTERACTIVE_TYPES.has(object.type)) throw new GraphRefusal(invalidParameter('Invalid parameter'));
+  if (typeof object.type !== 'string' || !INTERACTIVE_TYPES.has(object.type)) throw new FakeRefusal(invalidParameter('Invalid parameter'));
   if (object.header !== undefined) {
     const header = record(object.header, "interactive['header']");
     if (header.type === 'text') text(header.text, "interactive['header']['text']", 60);
@@ -228,7 +229,7 @@ const CHECKS: Readonly<Record<string, Check>> = {
     if (!Array.isArray(components)) badValue("template['components'] must be an array.");
     for (const component of components as unknown[]) {
       const entry = record(component, "template['components'][]");
-      if (!['header', 'body', 'button'].includes(entry.type as string)) throw new GraphRefusal(invalidParameter('Invalid parameter'));
+      if (!['header', 'body', 'button'].includes(entry.type as string)) throw new FakeRefusal(invalidParameter('Invalid parameter'));
       if (entry.parameters !== undefined && !Array.isArray(entry.parameters)) badValue('parameters must be an array.');
       for (const parameter of (entry.parameters ?? []) as unknown[]) {
         const value = record(parameter, 'parameters[]');

@@ -1,9 +1,10 @@
 /**
- * The fake's status webhooks: one queue, delivered strictly in order through
- * `deliverWebhook`, each after a short delay (so the adapter has the send's answer before its
- * first receipt, as with Meta). Tests hold the queue or flush it instead of sleeping.
+ * The fake's status webhooks: what Meta reports after a send (`sent` → `delivered` → `read`,
+ * or `failed` with its error), built in Meta's shape when their turn comes and posted in order
+ * through the kit's callback pump.
  */
 import type { WebhookRequestSpec } from '../../core/adapter.ts';
+import { CallbackPump, type CallbackRecord } from '../../sandbox/index.ts';
 import type { FakeState, WhatsAppAccount } from './sandbox-graph.ts';
 import { buildStatusWebhook, type StatusInput } from './sandbox-webhooks.ts';
 
@@ -25,100 +26,33 @@ export interface StatusRecord {
   errorCode?: number;
   /** The signed request, exactly as posted. */
   request: WebhookRequestSpec;
-  /** False when there was no `deliverWebhook` or it threw (the fake does not redeliver). */
+  /** False when there was no `deliverWebhook` or every attempt failed. */
   delivered: boolean;
 }
 
-const MAX_RECORDS = 10_000;
+/** The fake's status queue: signed with the account's app secret, stamped at delivery on the fake's clock. */
+export function createStatusPump(state: FakeState, delayMs: number): CallbackPump<PendingStatus> {
+  return new CallbackPump<PendingStatus>({
+    delayMs,
+    deliver: state.deliverWebhook,
+    build(item) {
+      const input: StatusInput = { wamid: item.wamid, status: item.status, recipientId: item.recipientId, timestamp: state.clock.now() };
+      if (item.error !== undefined) input.error = item.error;
+      return buildStatusWebhook(item.account, input);
+    },
+  });
+}
 
-/** An ordered, pausable delivery queue. */
-export class StatusPump {
-  readonly #queue: PendingStatus[] = [];
-  readonly #records: StatusRecord[] = [];
-  readonly #delayMs: number;
-  readonly #state: FakeState;
-  #held = false;
-  #flushing = 0;
-  #running: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-
-  constructor(delayMs: number, state: FakeState) {
-    this.#delayMs = delayMs;
-    this.#state = state;
-  }
-
-  push(items: PendingStatus[]): void {
-    this.#queue.push(...items);
-    if (!this.#held) this.#start();
-  }
-
-  hold(held: boolean): void {
-    this.#held = held;
-    if (!held && this.#queue.length > 0) this.#start();
-  }
-
-  async flush(): Promise<void> {
-    this.#flushing++;
-    try {
-      this.#wake?.();
-      while (this.#queue.length > 0 || this.#running !== undefined) {
-        this.#start();
-        await this.#running;
-      }
-    } finally {
-      this.#flushing--;
-    }
-  }
-
-  records(phoneNumberId?: string): StatusRecord[] {
-    return this.#records.filter((record) => phoneNumberId === undefined || record.phoneNumberId === phoneNumberId);
-  }
-
-  #start(): void {
-    this.#running ??= this.#run().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  async #run(): Promise<void> {
-    while (this.#queue.length > 0) {
-      if (this.#flushing === 0 && this.#delayMs > 0) await this.#sleep();
-      if (this.#held && this.#flushing === 0) return;
-      const item = this.#queue.shift();
-      if (item !== undefined) await this.#deliver(item);
-    }
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, this.#delayMs);
-      // A pending receipt must never keep a test run or a stopping daemon alive.
-      timer.unref?.();
-      this.#wake = done;
-    });
-  }
-
-  async #deliver(item: PendingStatus): Promise<void> {
-    const input: StatusInput = { wamid: item.wamid, status: item.status, recipientId: item.recipientId, timestamp: this.#state.clock.now() };
-    if (item.error !== undefined) input.error = item.error;
-    const request = buildStatusWebhook(item.account, input);
-    const record: StatusRecord = { phoneNumberId: item.account.settings.phoneNumberId, wamid: item.wamid, status: item.status, request, delivered: false };
-    if (item.error !== undefined) record.errorCode = item.error.code;
-    this.#records.push(record);
-    if (this.#records.length > MAX_RECORDS) this.#records.shift();
-    const deliver = this.#state.deliverWebhook;
-    if (deliver === undefined) return;
-    try {
-      await deliver(request);
-      record.delivered = true;
-    } catch {
-      // Recorded as undelivered for tests to see; the queue goes on, as Meta's does for other messages.
-      record.delivered = false;
-    }
-  }
+/** The pump's records in the fake's terms, optionally of one phone number. */
+export function statusRecords(records: ReadonlyArray<CallbackRecord<PendingStatus>>, phoneNumberId?: string): StatusRecord[] {
+  return records
+    .filter((record) => phoneNumberId === undefined || record.item.account.settings.phoneNumberId === phoneNumberId)
+    .map(({ item, request, delivered }) => ({
+      phoneNumberId: item.account.settings.phoneNumberId,
+      wamid: item.wamid,
+      status: item.status,
+      ...(item.error !== undefined ? { errorCode: item.error.code } : {}),
+      request,
+      delivered,
+    }));
 }

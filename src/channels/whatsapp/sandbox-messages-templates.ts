@@ -3,6 +3,7 @@
  * template must exist in that language (132001), parameters must match it in number and
  * format (132000, 132012), and dynamic URL buttons need their parameter (131008).
  */
+import { FakeRefusal } from '../../sandbox/index.ts';
 import { whatsappError } from './sandbox-graph.ts';
 
 /** An approved template as the fake knows it: only what decides whether a send is valid. */
@@ -27,17 +28,8 @@ export const DEFAULT_TEMPLATES: ReadonlyArray<FakeTemplate> = [
 
 type Json = Record<string, unknown>;
 
-/** A refusal the route answers as it is. */
-export class GraphRefusal extends Error {
-  readonly response: Response;
-  constructor(response: Response) {
-    super('graph refusal');
-    this.response = response;
-  }
-}
-
 function refuse(status: number, code: number, title: string, details: string): never {
-  throw new GraphRefusal(whatsappError(status, code, title, details));
+  throw new FakeRefusal(whatsappError(status, code, title, details));
 }
 function mismatch(details: string): never {
   return refuse(400, 132000, 'Number of parameters does not match the expected number of params', details);
@@ -46,7 +38,7 @@ function formatMismatch(details: string): never {
   return refuse(400, 132012, 'Parameter format does not match format in the created template', details);
 }
 
-/** Check a template object against the catalogue; throws GraphRefusal the way Meta answers. */
+/** Check a template object against the catalogue; throws FakeRefusal the way Meta answers. */
 export function checkTemplate(template: Json, components: Json[], catalogue: ReadonlyArray<FakeTemplate>): void {
   const name = template.name as string;
   const code = (template.language as Json).code as string;

@@ -12,10 +12,11 @@
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { SimulateInput, WebhookRequestSpec } from '../../core/adapter.ts';
+import { ConversationWindows, FailureQueue, RateBuckets, jsonAnswer, registerObserveRoute } from '../../sandbox/index.ts';
 import { authenticate, graphError, graphJson, invalidParameter, invalidToken, unknownObject, whatsappError, type FakeState, type WhatsAppAccount } from './sandbox-graph.ts';
 import { checkSendRequest, normaliseCustomer } from './sandbox-messages-shape.ts';
-import { DEFAULT_TEMPLATES, GraphRefusal, type FakeTemplate } from './sandbox-messages-templates.ts';
-import { StatusPump, type StatusRecord } from './sandbox-messages-statuses.ts';
+import { DEFAULT_TEMPLATES, type FakeTemplate } from './sandbox-messages-templates.ts';
+import { createStatusPump, statusRecords, type StatusRecord } from './sandbox-messages-statuses.ts';
 import { newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
 
 export { DEFAULT_TEMPLATES, type FakeTemplate } from './sandbox-messages-templates.ts';
@@ -94,39 +95,20 @@ const UNDELIVERABLE = { code: 131026, title: 'Message undeliverable', details: '
 
 /** Register the send routes and return the hooks; `state.accounts` is read live, so reloads apply. */
 export function registerMessageRoutes(app: Hono, state: FakeState, versionPattern: string, options: FakeMessagesOptions = {}): WhatsAppFakeMessages {
-  let throughput = options.throughputPerSecond ?? 80;
   let windowFailure = options.windowFailure ?? 'async';
   let receipts: ReadonlyArray<'delivered' | 'read'> = options.receipts ?? ['delivered', 'read'];
   const templates = options.templates ?? DEFAULT_TEMPLATES;
   const unreachable = new Set((options.unreachable ?? []).map(normaliseCustomer));
-  const windows = new Map<string, number>();
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const windows = new ConversationWindows({ clock: state.clock, rules: [{ name: 'message', durationMs: WINDOW_MS, quota: null }] });
+  const buckets = new RateBuckets(state.clock, options.throughputPerSecond ?? 80);
   const sentLog: SentMessage[] = [];
-  const failures: FakeFailure[] = [];
-  const pump = new StatusPump(options.statusDelayMs ?? 50, state);
-  const now = () => state.clock.now().getTime();
-  const windowKey = (phoneNumberId: string, customer: string) => `${phoneNumberId}\u0000${normaliseCustomer(customer)}`;
-
-  const takeToken = (phoneNumberId: string): boolean => {
-    const at = now();
-    const bucket = buckets.get(phoneNumberId) ?? { tokens: throughput, at };
-    bucket.tokens = Math.min(throughput, bucket.tokens + ((at - bucket.at) / 1000) * throughput);
-    bucket.at = at;
-    buckets.set(phoneNumberId, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  };
+  const failures = new FailureQueue<FakeFailure>();
+  const pump = createStatusPump(state, options.statusDelayMs ?? 50);
 
   const noteInbound = (phoneNumberId: string, customer: string, at: Date = state.clock.now()) => {
-    const key = windowKey(phoneNumberId, customer);
-    windows.set(key, Math.max(windows.get(key) ?? 0, at.getTime()));
+    windows.grant(phoneNumberId, normaliseCustomer(customer), 'message', at);
   };
-
-  const inWindow = (phoneNumberId: string, customer: string): boolean => {
-    const last = windows.get(windowKey(phoneNumberId, customer));
-    return last !== undefined && now() - last < WINDOW_MS;
-  };
+  const inWindow = (phoneNumberId: string, customer: string): boolean => windows.isOpen(phoneNumberId, normaliseCustomer(customer));
 
   const handleSend = async (c: Context): Promise<Response> => {
     const principal = authenticate(state, c.req.raw);
@@ -134,9 +116,9 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
     const phoneNumberId = c.req.param('id')!;
     const account = state.accounts.get(phoneNumberId);
     if (account === undefined || !principal.phoneNumberIds.has(phoneNumberId)) return unknownObject('POST', phoneNumberId);
-    const failure = failures.shift();
+    const failure = failures.take('messages');
     if (failure !== undefined) return scriptedFailure(failure);
-    if (!takeToken(phoneNumberId)) return whatsappError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached.');
+    if (!buckets.take(phoneNumberId)) return whatsappError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached.');
 
     let body: unknown;
     try {
@@ -166,44 +148,32 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
     if (sentLog.length > MAX_SENT) sentLog.shift();
 
     const base = { account, wamid, recipientId: checked.customer };
-    if (failed !== undefined) pump.push([{ ...base, status: 'failed', error: { code: failed.code, title: failed.title, details: failed.details } }]);
-    else pump.push(['sent' as const, ...(checked.type === 'reaction' ? [] : receipts)].map((status) => ({ ...base, status })));
+    if (failed !== undefined) pump.push({ ...base, status: 'failed', error: { code: failed.code, title: failed.title, details: failed.details } });
+    else pump.push(...['sent' as const, ...(checked.type === 'reaction' ? [] : receipts)].map((status) => ({ ...base, status })));
 
     const contact = checked.byUserId ? { input: checked.input, user_id: checked.customer } : { input: checked.input, wa_id: checked.customer };
     const message = checked.type === 'template' ? { id: wamid, message_status: 'accepted' } : { id: wamid };
     return graphJson({ messaging_product: 'whatsapp', contacts: [contact], messages: [message] });
   };
 
-  app.post(
-    `/${versionPattern}/:id/messages`,
-    bodyLimit({ maxSize: 1024 * 1024, onError: () => invalidParameter('Request body is too large.') }),
-    async (c) => {
-      try {
-        return await handleSend(c);
-      } catch (error) {
-        if (error instanceof GraphRefusal) return error.response;
-        throw error;
-      }
-    },
-  );
+  // The request checks throw FakeRefusal with Meta's answer; the fake's app answers it as it is.
+  app.post(`/${versionPattern}/:id/messages`, bodyLimit({ maxSize: 1024 * 1024, onError: () => invalidParameter('Request body is too large.') }), handleSend);
 
   // A simulator in another process tells the platform what the customer did.
+  const noted = (raw: string, signature: string) => {
+    const count = noteWebhook(raw, signature, state, noteInbound);
+    return count === null ? { status: 401, body: { error: { message: 'signature does not match any account' } } } : { status: 200, body: { noted: count } };
+  };
   app.post('/_omnibus/inbound', async (c) => {
-    const raw = await c.req.text();
-    const noted = noteWebhook(raw, c.req.header('x-hub-signature-256') ?? '', state, noteInbound);
-    return noted === null ? c.json({ error: { message: 'signature does not match any account' } }, 401) : c.json({ noted });
+    const answer = noted(await c.req.text(), c.req.header('x-hub-signature-256') ?? '');
+    return jsonAnswer(answer.body, { status: answer.status });
   });
   // The sandbox convention every fake serves: the simulator's whole request as JSON.
-  app.post('/_omnibus/observe', async (c) => {
-    const spec = (await c.req.json().catch(() => null)) as { headers?: Record<string, string>; body?: unknown } | null;
-    if (!spec || typeof spec.body !== 'string') return c.json({ error: { message: 'give the simulated request as JSON { method, path, headers, body }' } }, 400);
-    const noted = noteWebhook(spec.body, spec.headers?.['x-hub-signature-256'] ?? '', state, noteInbound);
-    return noted === null ? c.json({ error: { message: 'signature does not match any account' } }, 401) : c.json({ noted });
-  });
+  registerObserveRoute(app, (spec) => noted(spec.body as string, spec.headers['x-hub-signature-256'] ?? ''));
 
   return {
     noteInbound,
-    closeWindow: (phoneNumberId, customer) => void windows.delete(windowKey(phoneNumberId, customer)),
+    closeWindow: (phoneNumberId, customer) => windows.close(phoneNumberId, normaliseCustomer(customer)),
     async simulateCustomer(phoneNumberId, input) {
       const account = state.accounts.get(phoneNumberId);
       if (account === undefined) throw new Error(`the fake serves no phone number id ${phoneNumberId}`);
@@ -214,14 +184,9 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
       return spec;
     },
     sent: (phoneNumberId) => sentLog.filter((entry) => phoneNumberId === undefined || entry.phoneNumberId === phoneNumberId),
-    statuses: (phoneNumberId) => pump.records(phoneNumberId),
-    failNext(count, failure = {}) {
-      for (let i = 0; i < count; i++) failures.push(failure);
-    },
-    setThroughput(perSecond) {
-      throughput = perSecond;
-      buckets.clear();
-    },
+    statuses: (phoneNumberId) => statusRecords(pump.records(), phoneNumberId),
+    failNext: (count, failure = {}) => failures.script('messages', failure, count),
+    setThroughput: (perSecond) => buckets.setRate(perSecond),
     setWindowFailure: (mode) => void (windowFailure = mode),
     setReceipts: (next) => void (receipts = [...next]),
     holdStatuses: (hold) => pump.hold(hold),

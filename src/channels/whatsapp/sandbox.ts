@@ -2,16 +2,18 @@
  * The WhatsApp sandbox: a fake Graph API speaking Meta's wire formats, and the customer
  * simulator. The daemon serves the fake at `/sandbox/whatsapp` and points sandbox accounts'
  * `apiBase` there; tests serve it on their own. Routes are grouped by Graph capability
- * (`sandbox-media.ts`, `sandbox-messages.ts`) and share one `FakeState`.
+ * (`sandbox-media.ts`, `sandbox-messages.ts`) and share one `FakeState`; the generic parts
+ * (app, accounts, tokens, media store, windows, failure queue, status pump) are the sandbox kit's.
  *
  * Mounting: the fake matches full request paths, so pass it the request unchanged with
  * `createFake({ ..., basePath: '/sandbox/whatsapp' })` (e.g. `app.all('/sandbox/whatsapp/*',
  * (c) => fake.fetch(c.req.raw))`). Do not use Hono's `app.mount`, which strips the prefix: the
  * fake needs it to hand out absolute download URLs.
  */
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
 import type { FakeOptions, SandboxDefinition, SandboxFake } from '../../core/adapter.ts';
 import { systemClock } from '../../core/clock.ts';
+import { createFakeApp } from '../../sandbox/index.ts';
 import type { WhatsAppSettings } from './config.ts';
 import {
   authenticate,
@@ -25,7 +27,7 @@ import {
   unknownPath,
   type FakeState,
 } from './sandbox-graph.ts';
-import { INBOUND_RETENTION_MS, MediaStore, lookupMedia, registerMediaRoutes } from './sandbox-media.ts';
+import { INBOUND_RETENTION_MS, createMediaStore, lookupMedia, registerMediaRoutes } from './sandbox-media.ts';
 import { registerMessageRoutes, type FakeMessagesOptions, type WhatsAppFakeMessages } from './sandbox-messages.ts';
 import { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
 
@@ -89,25 +91,19 @@ function phoneNumberNode(c: Context, phoneNumberId: string): Response {
   return graphJson(node);
 }
 
-/** Strip a trailing slash and make sure of a leading one, so `''`, `/x` and `/x/` all work. */
-function normaliseBasePath(basePath: string | undefined): string {
-  const trimmed = (basePath ?? '').replace(/\/+$/, '');
-  return trimmed === '' ? '' : trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
-}
-
 /** Build the fake Graph API for the given accounts. */
 export function createFake(options: WhatsAppFakeOptions): WhatsAppFake {
   const clock = options.clock ?? systemClock;
-  const basePath = normaliseBasePath(options.basePath);
+  // A fake that throws would take the daemon's sandbox down with it; answer like Graph instead.
+  const { app, basePath, fetch } = createFakeApp({ basePath: options.basePath, notFound: unknownPath, onError: unknownError });
   const state: FakeState = {
     accounts: indexAccounts(options.accounts),
     clock,
-    media: new MediaStore(() => clock.now().getTime()),
+    media: createMediaStore(clock),
     basePath,
     deliverWebhook: options.deliverWebhook,
   };
 
-  const app = new Hono().basePath(basePath || '/');
   registerMediaRoutes(app, state, VERSION);
   const messages = registerMessageRoutes(app, state, VERSION, options.messages);
 
@@ -121,23 +117,14 @@ export function createFake(options: WhatsAppFakeOptions): WhatsAppFake {
     return phoneNumberNode(c, id);
   });
 
-  app.notFound((c) => {
-    const path = c.req.path;
-    return unknownPath(basePath !== '' && path.startsWith(basePath) ? path.slice(basePath.length) || '/' : path);
-  });
-  // A fake that throws would take the daemon's sandbox down with it; answer like Graph instead.
-  app.onError(() => unknownError());
-
   return {
     ...messages,
-    fetch: (request) => app.fetch(request),
+    fetch,
     putMedia(bytes, mime, filename) {
       const media = state.media.put(bytes.slice(), mime, { filename, owner: null, retentionMs: INBOUND_RETENTION_MS });
       return { id: media.id, sha256: media.sha256 };
     },
-    setAccounts(accounts) {
-      state.accounts = indexAccounts(accounts);
-    },
+    setAccounts: (accounts) => state.accounts.set(accounts),
   };
 }
 

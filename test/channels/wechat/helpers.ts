@@ -11,6 +11,7 @@ import type { Logger } from '../../../src/core/logger.ts';
 import { createWeChatAdapter, type WeChatAdapter, type WeChatSettings } from '../../../src/channels/wechat/index.ts';
 import type { SandboxFake } from '../../../src/core/adapter.ts';
 import { hostAllowed, memorySharedState, refusingHttpClient, silentLogger, toHttpResponse, type RecordingHttpClient } from '../../conformance/fakes.ts';
+import { toWebhookRequest } from '../../support/inbound.ts';
 
 const FIXTURES = new URL('../../fixtures/wechat/', import.meta.url);
 
@@ -93,8 +94,7 @@ const ORIGIN = 'https://omnibus.example.com';
 
 /** A webhook request as the core hands it to the adapter, from a spec the simulator built. */
 export function toRequest(spec: WebhookRequestSpec): WebhookRequest {
-  const body = typeof spec.body === 'string' ? new TextEncoder().encode(spec.body) : spec.body;
-  return { method: spec.method, url: new URL(`${ORIGIN}${spec.path}`), headers: new Map(Object.entries(spec.headers)), body };
+  return toWebhookRequest(spec, ORIGIN);
 }
 
 /** A request with a raw query and body (for vectors and hand-made tampering). */
