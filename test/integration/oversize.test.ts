@@ -35,7 +35,7 @@ beforeAll(async () => {
       `nats: { url: "${natsUrl()}", prefix: ${prefix} }`,
       `database: { url: "${database.url}" }`,
       `dataDir: "${path.join(dir, 'data')}"`,
-      `api: { tokens: [{ token: ${API_TOKEN}, scopes: [read, write] }] }`,
+      `api: { tokens: [{ token: ${API_TOKEN}, scopes: [read, write] }], bodyLimitBytes: ${8 * MB} }`,
       `log: { level: ${process.env.OMNIBUS_TEST_LOG ?? 'silent'} }`,
       'sandbox: true',
     ].join('\n') + '\n',
