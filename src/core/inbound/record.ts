@@ -193,10 +193,15 @@ export class EventRecorder {
         createdAt: at,
         lastMessageAt: at,
         lastInboundAt: at,
+        sessionKind: event.conversation.sessionKind ?? null,
+        via: event.conversation.via ?? null,
       })
       .onConflictDoUpdate({
         target: [conversations.channel, conversations.account, conversations.externalId],
         set: {
+          // The newest message names the conversation's kind and connection; absent keeps what was.
+          sessionKind: sql`coalesce(excluded.session_kind, ${conversations.sessionKind})`,
+          via: sql`coalesce(excluded.via, ${conversations.via})`,
           lastMessageAt: sql`greatest(${conversations.lastMessageAt}, excluded.last_message_at)`,
           lastInboundAt: sql`greatest(${conversations.lastInboundAt}, excluded.last_inbound_at)`,
         },

@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import type { MessageEvent, SessionEvent } from '../model.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { IngestScope } from './scope.ts';
+import { sessionRuleOf } from '../session-kinds.ts';
 
 /**
  * Opens or extends the conversation's service window from the adapter's grant, and announces
@@ -25,7 +26,11 @@ export async function touchSessionWindow(
   contactId: string,
   at: Date,
 ): Promise<MessageEvent['session']> {
-  const grant = event.sessionGrant ? scope.adapter.capabilities.session.grants[event.sessionGrant] : undefined;
+  const rule = sessionRuleOf(scope.adapter.capabilities, scope.window, event.conversation.sessionKind);
+  const declared = event.sessionGrant ? scope.adapter.capabilities.session.grants[event.sessionGrant] : undefined;
+  // A conversation of a declared kind keeps the grant's quota but runs on the kind's window
+  // (a Telegram Business chat opens 24 h where the bot's own chats have no window at all).
+  const grant = declared && rule.kind !== null ? { ...declared, durationMs: rule.windowMs } : declared;
   const [current] = await tx
     .select()
     .from(sessionWindows)
@@ -34,7 +39,7 @@ export async function touchSessionWindow(
     .limit(1)
     .for('update');
   if (!grant || grant.durationMs === null) {
-    return current?.expiresAt && current.expiresAt > at ? { window: scope.window, expiresAt: current.expiresAt.toISOString() } : null;
+    return current?.expiresAt && current.expiresAt > at ? { window: rule.window, expiresAt: current.expiresAt.toISOString() } : null;
   }
   const until = new Date(at.getTime() + grant.durationMs);
   const pricing = event.pricingWindow
@@ -52,7 +57,7 @@ export async function touchSessionWindow(
         ...(event.referral ? { referral: event.referral } : {}),
       })
       .where(eq(sessionWindows.id, current.id));
-    return { window: scope.window, expiresAt: expiresAt.toISOString() };
+    return { window: rule.window, expiresAt: expiresAt.toISOString() };
   }
   const windowId = newId('sw', at.getTime());
   await tx.insert(sessionWindows).values({
@@ -74,7 +79,7 @@ export async function touchSessionWindow(
     account,
     conversationId,
     contactId,
-    window: scope.window,
+    window: rule.window,
     openedAt: at.toISOString(),
     expiresAt: until.toISOString(),
     ...(grant.quota !== null ? { quota: { limit: grant.quota, used: 0, remaining: grant.quota } } : {}),
@@ -86,5 +91,5 @@ export async function touchSessionWindow(
     orderingKey: conversationId,
     createdAt: at,
   });
-  return { window: scope.window, expiresAt: until.toISOString() };
+  return { window: rule.window, expiresAt: until.toISOString() };
 }

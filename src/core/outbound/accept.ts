@@ -93,7 +93,7 @@ export class SendAcceptor {
     checkReachable(recipient);
     checkParts(entry, command);
     const latest = recipient.conversationId ? await latestWindow(db, recipient.conversationId) : null;
-    const window = checkSession(entry, command, latest, at);
+    const window = checkSession(entry, command, latest, at, recipient.sessionKind);
     checkQuota(window);
     checkTemplate(entry, command);
     const parts: PlannedPart[] = [];

@@ -22,7 +22,13 @@ const NOT_DEAD_LETTERED: ReadonlySet<ErrorCode> = new Set(['recipient_unreachabl
 /** Rebuilds the message for the adapter from its row, with media bytes read from the store. */
 export async function loadOutbound(deps: OutboundDeps, job: SendJob): Promise<OutboundMessage> {
   const [row] = await deps.db
-    .select({ message: messages, identityExternalId: identities.externalId, conversationExternalId: conversations.externalId })
+    .select({
+      message: messages,
+      identityExternalId: identities.externalId,
+      conversationExternalId: conversations.externalId,
+      conversationKind: conversations.kind,
+      via: conversations.via,
+    })
     .from(messages)
     .innerJoin(identities, eq(identities.id, messages.identityId))
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
@@ -59,7 +65,13 @@ export async function loadOutbound(deps: OutboundDeps, job: SendJob): Promise<Ou
   return {
     messageId: message.id,
     idempotencyKey: message.idempotencyKey ?? message.id,
-    to: { externalId: row.identityExternalId, conversationExternalId: row.conversationExternalId },
+    to: {
+      externalId: row.identityExternalId,
+      conversationExternalId: row.conversationExternalId,
+      conversationKind: row.conversationKind,
+      // Telegram Business sends need the connection the customer's chat runs through.
+      ...(row.via !== null ? { via: row.via } : {}),
+    },
     parts,
     ...(raw.template ? { template: raw.template } : {}),
     ...(message.replyTo ? { replyTo: { externalId: message.replyTo } } : {}),

@@ -11,6 +11,7 @@ import { OmniError } from '../errors.ts';
 import type { AdapterEntry } from '../registry.ts';
 import type { AccountSource } from './deps.ts';
 import { erasedAt } from '../erasure-tombstones.ts';
+import { sessionRuleOf } from '../session-kinds.ts';
 
 /** The resolved recipient of a send. */
 export interface Recipient {
@@ -26,6 +27,8 @@ export interface Recipient {
   conversationExternalId: string;
   /** Set when the platform reported the identity unreachable (blocked, unfollowed). */
   unreachableSince: Date | null;
+  /** The conversation's session kind (its window rule), null: the channel's default. */
+  sessionKind: string | null;
 }
 
 /** The latest service window of a conversation, as the rules need it. */
@@ -72,9 +75,12 @@ export async function latestWindow(db: Db, conversationId: string): Promise<Wind
   return row ?? null;
 }
 
-/** Whether a conversation may get a free-form message now: no window on the channel, or an open one. */
-export function windowOpen(entry: AdapterEntry, window: WindowRow | null, now: Date): boolean {
-  if (entry.adapter.capabilities.session.windowMs === null) return true;
+/**
+ * Whether a conversation may get a free-form message now: no window for its kind of
+ * conversation on the channel, or an open one.
+ */
+export function windowOpen(entry: AdapterEntry, window: WindowRow | null, now: Date, sessionKind: string | null = null): boolean {
+  if (sessionRuleOf(entry.adapter.capabilities, entry.window, sessionKind).windowMs === null) return true;
   return window?.expiresAt != null && window.expiresAt > now;
 }
 
@@ -153,7 +159,7 @@ export async function byContactAnywhere(
   for (const { identity, conversation } of rows) {
     const entry = accounts.get(conversation.account);
     if (!entry || entry.account.channel !== conversation.channel || !entry.adapter.send) continue;
-    if (!windowOpen(entry, await latestWindow(db, conversation.id), now)) continue;
+    if (!windowOpen(entry, await latestWindow(db, conversation.id), now, conversation.sessionKind)) continue;
     return { entry, recipient: toRecipient(identity, survivor, conversation) };
   }
   throw new OmniError('no_open_session', 'the contact has no conversation with an open session', { details: { contactId } });
@@ -186,6 +192,7 @@ function toRecipient(identity: IdentityRow, contactId: string, conversation: typ
     // A direct conversation is keyed by the customer's platform id on every channel.
     conversationExternalId: conversation?.externalId ?? identity.externalId,
     unreachableSince: identity.unreachableAt,
+    sessionKind: conversation?.sessionKind ?? null,
   };
 }
 

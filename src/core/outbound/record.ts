@@ -5,6 +5,7 @@
  * all or nothing. A concurrent request with the same key waits on the key's row and then
  * reads this answer.
  */
+import { sessionRuleOf } from '../session-kinds.ts';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../storage/db.ts';
 import { conversations, media, messages, outbox, sendJobs, sendRequests, sessionWindows } from '../storage/schema.ts';
@@ -109,7 +110,7 @@ export async function recordSend(deps: OutboundDeps, plan: SendPlan, source: Sen
         receivedAt: at.toISOString(),
         parts,
         ...(command.replyTo ? { replyTo: { externalId: command.replyTo.externalId } } : {}),
-        session: plan.window?.expiresAt ? { window: entry.window, expiresAt: plan.window.expiresAt.toISOString() } : null,
+        session: plan.window?.expiresAt ? { window: sessionRuleOf(entry.adapter.capabilities, entry.window, plan.recipient.sessionKind).window, expiresAt: plan.window.expiresAt.toISOString() } : null,
         raw: rawCommand(plan),
       };
       const queued: StatusEvent = {

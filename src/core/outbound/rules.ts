@@ -7,15 +7,23 @@ import type { SendCommand } from '../schemas/api.ts';
 import { OmniError } from '../errors.ts';
 import type { AdapterEntry } from '../registry.ts';
 import { windowOpen, type WindowRow } from './recipients.ts';
+import { sessionRuleOf } from '../session-kinds.ts';
 
 /**
  * Refuses a free-form send outside the window with `session_expired`, saying when it ended and
  * what may still be sent. Returns the window whose quota the send uses (null: none counts).
  */
-export function checkSession(entry: AdapterEntry, command: SendCommand, window: WindowRow | null, now: Date): WindowRow | null {
-  const session = entry.adapter.capabilities.session;
+export function checkSession(
+  entry: AdapterEntry,
+  command: SendCommand,
+  window: WindowRow | null,
+  now: Date,
+  sessionKind: string | null = null,
+): WindowRow | null {
+  // The conversation's kind may have a window where the channel's default has none (Telegram Business).
+  const session = sessionRuleOf(entry.adapter.capabilities, entry.window, sessionKind);
   if (session.windowMs === null) return null;
-  if (windowOpen(entry, window, now)) return window;
+  if (windowOpen(entry, window, now, sessionKind)) return window;
   if (command.template !== undefined && session.allowedOutsideWindow.includes('template')) return null;
   throw new OmniError('session_expired', 'the customer-service window is closed', {
     details: { expiredAt: window?.expiresAt?.toISOString() ?? null, allowed: [...session.allowedOutsideWindow] },

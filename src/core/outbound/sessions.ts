@@ -16,6 +16,7 @@ import type { SessionEvent } from '../model.ts';
 import type { AdapterEntry } from '../registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { survivorOf } from './recipients.ts';
+import { hasAnyWindow, sessionRuleOf } from '../session-kinds.ts';
 
 /** Windows that ended longer ago than this are not announced late (e.g. data from before this feature). */
 const CATCH_UP_MS = 7 * 24 * 3600_000;
@@ -29,6 +30,7 @@ interface DueWindow {
   quota_limit: number | null;
   quota_used: number;
   identity_id: string | null;
+  session_kind: string | null;
 }
 
 /** Publishes `expiring` and `expired` when they come due. */
@@ -58,7 +60,7 @@ export class SessionScheduler {
   async tick(): Promise<{ expiring: number; expired: number }> {
     const counts = { expiring: 0, expired: 0 };
     for (const entry of this.deps.accounts.all()) {
-      if (entry.adapter.capabilities.session.windowMs === null) continue;
+      if (!hasAnyWindow(entry.adapter.capabilities)) continue;
       // Expiring first: when both came due while we were down, they are published in order.
       counts.expiring += await this.announce(entry, 'expiring');
       counts.expired += await this.announce(entry, 'expired');
@@ -104,7 +106,7 @@ export class SessionScheduler {
                 and ${pending('w')}
               order by w.expires_at limit ${BATCH})
             and c.id = sw.conversation_id and ${pending('sw')}
-          returning sw.id, sw.conversation_id, sw.opened_at, sw.expires_at, sw.quota_limit, sw.quota_used, c.identity_id`);
+          returning sw.id, sw.conversation_id, sw.opened_at, sw.expires_at, sw.quota_limit, sw.quota_used, c.identity_id, c.session_kind`);
         const due = rowsOf<DueWindow>(result);
         await this.publish(tx, entry, state, due, now);
         return due.length;
@@ -134,6 +136,7 @@ export class SessionScheduler {
         expiresAt,
         quotaLimit: window.quota_limit,
         quotaUsed: window.quota_used,
+        sessionKind: window.session_kind,
       });
       values.push({
         subject: this.deps.subjects.evt.session(state, entry.account.channel, entry.account.id),
@@ -172,13 +175,22 @@ export async function sessionOf(deps: OutboundDeps, conversationId: string): Pro
     expiresAt: window.expiresAt,
     quotaLimit: window.quotaLimit,
     quotaUsed: window.quotaUsed,
+    sessionKind: conversation.sessionKind,
   });
 }
 
 function sessionEvent(
   entry: AdapterEntry,
   state: SessionEvent['state'],
-  window: { conversationId: string; contactId: string; openedAt: Date; expiresAt: Date; quotaLimit: number | null; quotaUsed: number },
+  window: {
+    conversationId: string;
+    contactId: string;
+    openedAt: Date;
+    expiresAt: Date;
+    quotaLimit: number | null;
+    quotaUsed: number;
+    sessionKind: string | null;
+  },
 ): SessionEvent {
   return {
     schema: 'omni.session/v1',
@@ -187,7 +199,7 @@ function sessionEvent(
     account: entry.account.id,
     conversationId: window.conversationId,
     contactId: window.contactId,
-    window: entry.window,
+    window: sessionRuleOf(entry.adapter.capabilities, entry.window, window.sessionKind).window,
     openedAt: window.openedAt.toISOString(),
     expiresAt: window.expiresAt.toISOString(),
     ...(window.quotaLimit !== null

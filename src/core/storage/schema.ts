@@ -153,6 +153,13 @@ export const conversations = pgTable(
     /** The platform id of the inbound message the token came with. */
     replyTokenMessageId: text('reply_token_message_id'),
     replyTokenUsedAt: ts('reply_token_used_at'),
+    /**
+     * The conversation's `InboundConversation.sessionKind` (a key of `capabilities.session.kinds`
+     * whose window rule replaces the channel's default); null: the default.
+     */
+    sessionKind: text('session_kind'),
+    /** The platform connection the conversation runs through (Telegram business_connection_id). */
+    via: text('via'),
   },
   (t) => [
     uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
