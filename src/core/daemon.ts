@@ -28,6 +28,7 @@ import { MediaWorker } from './media/worker.ts';
 import { Ingestor } from './inbound/ingestor.ts';
 import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
+import type { IdentityResolver, IdentityResolverFactory } from './ports/identity-resolver.ts';
 import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
@@ -49,6 +50,8 @@ export interface DaemonOptions {
   checkCredentials?: boolean;
   /** Watch channel files for edits (default true). */
   watch?: boolean;
+  /** Who a sender is (identity, contact, merges): the contacts module, wired by the composition root. */
+  identities: IdentityResolverFactory;
   /** Extra `/v1` routes and background services (outbound, contacts). */
   extensions?: ReadonlyArray<DaemonExtension>;
   /** Timings of the pollers of polling accounts (tests shorten the lease). */
@@ -83,6 +86,8 @@ export class Daemon {
   mediaWorker!: MediaWorker;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
+  /** Resolution, evidence and erasure of identities (the port's implementation). */
+  identities!: IdentityResolver;
   /** verify → parse → record → notify, for webhooks and polls alike. */
   inbound!: InboundPipeline;
   /** One poller per polling account across replicas (the pipeline's second door). */
@@ -131,7 +136,8 @@ export class Daemon {
             replicas: settings.nats.replicas,
           })
         : createFileMediaStore(settings.dataDir));
-    this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
+    this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
+    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities);
     this.registry = new AdapterRegistry({
       channels: this.options.channels,
       db: this.database.db,
@@ -154,8 +160,7 @@ export class Daemon {
     this.apiLimiter = new ApiLimiter(settings.api, this.metrics.registry);
     this.lookups = new IdentityLookups({
       db: this.database.db,
-      subjects: () => subjectsFor(this.config.daemon.nats.prefix),
-      mergePolicy: () => this.ingestor.mergePolicy,
+      identities: this.identities,
       clock: this.clock,
       logger: this.logger.child({ component: 'identity-lookup' }),
       onLearned: () => this.relay.notify(),

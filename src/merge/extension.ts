@@ -1,7 +1,7 @@
 /**
  * The contacts module as a daemon extension: the `/v1/contacts` routes, the
  * `<p>.v1.api.contact.*` request/reply subjects (queue group `omnibus`, so any replica
- * answers), and the configured `merge` policy handed to the ingest path.
+ * answers). The ingest path reaches this module through the identity port (identity-resolver.ts).
  */
 import type { DaemonExtension, Daemon } from '../core/daemon.ts';
 import { mountHttp, serveOverNats } from '../core/api/operations.ts';
@@ -25,14 +25,11 @@ export function contactsExtension(): DaemonExtension {
   });
   return {
     mountApi(api, daemon) {
-      // Set here, before the HTTP server listens, so no webhook is ingested under the default policy.
-      daemon.ingestor.mergePolicy = policyOf(daemon);
       for (const [method, path, operation, toRequest] of contactRoutes(depsOf(daemon, 'http'))) {
         mountHttp(api, method, path, operation, daemon.logger.child({ component: 'contacts' }), toRequest);
       }
     },
     async start(daemon) {
-      daemon.ingestor.mergePolicy = policyOf(daemon);
       const serve = () => {
         if (serving || !daemon.bus) return;
         const operations = Object.values(contactOperations(depsOf(daemon, 'nats')));

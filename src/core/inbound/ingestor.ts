@@ -10,7 +10,7 @@ import type { Clock } from '../clock.ts';
 import type { Db, Tx } from '../storage/db.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import { purgeAfterCommit } from '../media/purge.ts';
-import type { MergePolicy } from '../../merge/evidence.ts';
+import type { IdentityResolver } from '../ports/identity-resolver.ts';
 import { EventRecorder, type ErasedMedia } from './record.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { rawBytesOf, screenEvents } from './edge.ts';
@@ -31,17 +31,9 @@ export class Ingestor {
     private readonly db: Db,
     private readonly subjects: Subjects,
     private readonly clock: Clock,
+    identities: IdentityResolver,
   ) {
-    this.recorder = new EventRecorder(subjects);
-  }
-
-  /** Evidence that merges contacts on arrival (`merge.auto`); the contacts extension sets the configured one. */
-  get mergePolicy(): MergePolicy {
-    return this.recorder.mergePolicy;
-  }
-
-  set mergePolicy(policy: MergePolicy) {
-    this.recorder.mergePolicy = policy;
+    this.recorder = new EventRecorder(subjects, identities);
   }
 
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, input: ReadonlyArray<InboundEvent>, options: RecordOptions = {}): Promise<IngestResult> {

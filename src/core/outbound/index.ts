@@ -17,7 +17,6 @@ import { CommandConsumer } from './commands.ts';
 import { SessionScheduler } from './sessions.ts';
 import { mountOutboundHttp, natsOperations } from './operations.ts';
 import { createOutboundMetrics } from './metrics.ts';
-import { learnIdentity } from '../../merge/auto-merge.ts';
 
 export type { OutboundSettings } from './deps.ts';
 export type { SendOutcome, SendSource } from './answers.ts';
@@ -82,7 +81,7 @@ export class OutboundExtension implements DaemonExtension {
       metrics: createOutboundMetrics(daemon.metrics.registry),
       meetRecipient: async (entry, externalId, at) => {
         const scope = { channel: entry.account.channel, account: entry.account.id };
-        await learnIdentity(daemon.database.db, subjectsFor(settings.nats.prefix), daemon.ingestor.mergePolicy, scope, { externalId }, at);
+        await daemon.identities.learn(scope, { externalId }, at);
       },
       notifyRelay: () => daemon.relay.notify(),
       notifySender: (account) => this.sender?.notify(account),
