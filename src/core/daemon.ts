@@ -29,6 +29,7 @@ import { Ingestor } from './inbound/ingestor.ts';
 import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
 import type { IdentityResolver, IdentityResolverFactory } from './ports/identity-resolver.ts';
+import type { DaemonExtension, ExtensionContext } from './extension-context.ts';
 import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
@@ -58,12 +59,7 @@ export interface DaemonOptions {
   polling?: PollOptions;
 }
 
-/** A module that plugs into the running daemon (the outbound and contacts modules do). */
-export interface DaemonExtension {
-  mountApi?(api: Hono, daemon: Daemon): void;
-  start?(daemon: Daemon): Promise<void>;
-  stop?(): Promise<void>;
-}
+export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
 
 /** A running daemon. */
 export class Daemon {
@@ -206,7 +202,7 @@ export class Daemon {
       links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
       publicUrl: () => this.config.daemon.http.publicUrl,
       mountApi: (api) => {
-        for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this);
+        for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
       },
     });
     await this.listen(app);
@@ -217,10 +213,35 @@ export class Daemon {
     await this.connectNats();
     this.relay.start();
     this.mediaWorker.start();
-    for (const extension of this.options.extensions ?? []) await extension.start?.(this);
+    for (const extension of this.options.extensions ?? []) await extension.start?.(this.extensionContext());
     this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
     this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
+  }
+
+  /** The narrow view extensions get: live accessors over this daemon's services. */
+  private extensionContext(): ExtensionContext {
+    const daemon = this;
+    const subjects = subjectsFor(this.config.daemon.nats.prefix);
+    return {
+      db: this.database.db,
+      get config() {
+        return daemon.config;
+      },
+      get bus() {
+        return daemon.bus;
+      },
+      subjects,
+      logger: this.logger,
+      metrics: this.metrics,
+      clock: this.clock,
+      store: this.store,
+      accounts: this.registry,
+      identities: this.identities,
+      apiLimiter: this.apiLimiter,
+      instanceId: this.instanceId,
+      notifyRelay: () => this.relay.notify(),
+    };
   }
 
   private async listen(app: Hono): Promise<void> {
