@@ -25,6 +25,7 @@ import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
 import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
+import { createMediaPurge } from './media/purge.ts';
 import { Ingestor } from './inbound/ingestor.ts';
 import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
@@ -133,7 +134,8 @@ export class Daemon {
           })
         : createFileMediaStore(settings.dataDir));
     this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
-    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities);
+    const purge = createMediaPurge(this.database.db, store, this.logger.child({ component: 'media' }));
+    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities, purge);
     this.registry = new AdapterRegistry({
       channels: this.options.channels,
       db: this.database.db,
