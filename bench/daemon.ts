@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Daemon } from '../src/core/daemon.ts';
 import { channels } from '../src/channels/index.ts';
+import { identities } from '../src/extensions.ts';
 import { whatsappChannelYaml } from './fixtures.ts';
 
 /** A daemon started for one benchmark phase. */
@@ -36,6 +37,7 @@ export async function startBenchDaemon(options: { natsUrl: string; prefix: strin
     const daemon = await Daemon.start({
       configDir: dir,
       channels,
+      identities,
       env: {},
       checkCredentials: false,
       watch: false,

@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import postgres from 'postgres';
 import { Daemon } from '../src/core/daemon.ts';
 import { channels } from '../src/channels/index.ts';
+import { identities } from '../src/extensions.ts';
 import { createFake, type WhatsAppFake } from '../src/channels/whatsapp/sandbox.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { createOutbound, type OutboundExtension } from '../src/core/outbound/index.ts';
@@ -124,7 +125,7 @@ async function startDaemon(dir: string, options: { natsUrl: string; databaseUrl:
     const file = [`id: ${account.id}`, 'channel: whatsapp', `phoneNumberId: "${account.phoneNumberId}"`, ...Object.entries(SECRETS).map(([k, v]) => `${k}: ${v}`), `rateLimit: { perSecond: ${perSecond} }`];
     await writeFile(path.join(dir, 'channels', `${account.id}.yaml`), `${file.join('\n')}\n`);
   }
-  return Daemon.start({ configDir: dir, channels, env: {}, checkCredentials: false, watch: false, extensions: [outbound], logDestination: pino.destination(2) });
+  return Daemon.start({ configDir: dir, channels, identities, env: {}, checkCredentials: false, watch: false, extensions: [outbound], logDestination: pino.destination(2) });
 }
 
 /** Wraps the fake's fetch to log every answer of its send endpoint. */

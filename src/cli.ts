@@ -12,7 +12,7 @@ import { formatIssues } from './core/config/format.ts';
 import { createLogger } from './core/logger.ts';
 import { openDatabase } from './core/storage/db.ts';
 import { detectMediaType } from './core/media/detect.ts';
-import { extensions } from './extensions.ts';
+import { extensions, identities } from './extensions.ts';
 import { installProcessGuard } from './core/process-guard.ts';
 
 const USAGE = `omnibus — omnichannel message broker
@@ -71,7 +71,7 @@ function configDir(value: string | undefined): string {
 
 async function start(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  const daemon = await Daemon.start({ configDir: configDir(values.config), channels, extensions: extensions() });
+  const daemon = await Daemon.start({ configDir: configDir(values.config), channels, identities, extensions: extensions() });
   // A net, not the fix: one request's missed rejection must not end the daemon for everyone.
   installProcessGuard(daemon.logger.child({ component: 'process' }));
   let signals = 0;

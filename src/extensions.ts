@@ -1,12 +1,17 @@
 /**
- * Modules that plug into the daemon beside the inbound core (outbound sending, the contacts
- * API). Listed here, in the composition root, so the core never imports them.
+ * The composition root: the modules that plug into the daemon beside the inbound core
+ * (outbound sending, the contacts API) and the contacts module behind the core's identity port.
+ * Listed here, outside the core, so the core never imports them.
  */
-import type { DaemonExtension } from './core/daemon.ts';
+import type { DaemonExtension, DaemonOptions } from './core/daemon.ts';
 import { contactsExtension } from './merge/extension.ts';
+import { mergeIdentityResolver } from './merge/identity-resolver.ts';
 import { createOutbound } from './core/outbound/index.ts';
 
 /** The extensions the shipped daemon runs. */
 export function extensions(): DaemonExtension[] {
   return [createOutbound(), contactsExtension()];
 }
+
+/** The identity resolver the shipped daemon runs: contacts with automatic merge. */
+export const identities: DaemonOptions['identities'] = mergeIdentityResolver;

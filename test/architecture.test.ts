@@ -1,10 +1,12 @@
 /**
  * Import boundaries, proven by reading the sources: the core and the merge engine never
  * import a channel (one composition root wires them in), channels never import each other,
- * and every channel folder has the same standard files.
+ * and every channel folder has the same standard files. The core imports neither the contacts
+ * module (`src/merge`) nor the outbound engine (which lives in `src/core/outbound/` until it
+ * moves to `src/outbound/`), and its files import each other without cycles.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -39,6 +41,55 @@ function importSpecifiers(source: string): string[] {
   return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((match) => match[1]!));
 }
 
+/** Where the outbound engine lives, now and after it moves out of the core. */
+const ENGINE_DIRS = [join(SRC, 'core', 'outbound'), join(SRC, 'outbound')];
+/** Modules above the core: it reaches them only through ports the composition root wires. */
+const ABOVE_CORE = [join(SRC, 'merge'), join(SRC, 'outbound')];
+
+const isInside = (path: string, dir: string) => path === dir || path.startsWith(dir + sep);
+
+/** The files of this tree a file imports (relative specifiers only), as absolute paths. */
+function localImports(file: string, source = readFileSync(file, 'utf8')): string[] {
+  return importSpecifiers(source)
+    .filter((specifier) => specifier.startsWith('.'))
+    .map((specifier) => resolve(dirname(file), specifier));
+}
+
+/** Files of the core importing what `forbidden` says they may not, as readable lines. */
+function layerOffenders(files: ReadonlyArray<string>, forbidden: (from: string, to: string) => boolean, read = (file: string) => readFileSync(file, 'utf8')): string[] {
+  return files.flatMap((file) =>
+    localImports(file, read(file))
+      .filter((target) => forbidden(file, target))
+      .map((target) => `${relative(ROOT, file)} imports ${relative(ROOT, target)}`),
+  );
+}
+
+/** Core → merge or outbound (wherever the engine lives): never. */
+const importsAboveCore = (_from: string, to: string) => ABOVE_CORE.some((dir) => isInside(to, dir));
+/** Core outside the engine's own folder → the engine: never (the composition root wires it). */
+const importsEngineFromOutside = (from: string, to: string) => ENGINE_DIRS.some((dir) => isInside(to, dir) && !isInside(from, dir));
+
+/** Every import cycle among `files`, each as the files around it (depth-first, one per back edge). */
+function importCycles(files: ReadonlyArray<string>, read = (file: string) => readFileSync(file, 'utf8')): string[][] {
+  const known = new Set(files);
+  const edges = new Map(files.map((file) => [file, localImports(file, read(file)).filter((target) => known.has(target))]));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (state.get(next) === 'open') cycles.push(stack.slice(stack.indexOf(next)).map((f) => relative(ROOT, f)));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
 const channelFolders = readdirSync(join(SRC, 'channels'), { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name);
@@ -65,6 +116,38 @@ describe('architecture', () => {
       expect(offenders).toEqual([]);
     });
   }
+
+  const coreFiles = sourceFiles(join(SRC, 'core'));
+
+  it('src/core imports neither src/merge nor the outbound engine from outside its folder', () => {
+    expect(layerOffenders(coreFiles, importsAboveCore)).toEqual([]);
+    expect(layerOffenders(coreFiles, importsEngineFromOutside)).toEqual([]);
+  });
+
+  it('src/core has no import cycles', () => {
+    expect(importCycles(coreFiles)).toEqual([]);
+  });
+
+  it('the layer rules and the cycle detector catch what they are meant to', () => {
+    // Sources made up in memory: proves the checks above can fail, without a bad file on disk.
+    const core = join(SRC, 'core');
+    const sources = new Map([
+      [join(core, 'inbound', 'a.ts'), "import { x } from '../../merge/auto-merge.ts';\nimport type { Y } from '../outbound/index.ts';"],
+      [join(core, 'b.ts'), "import { c } from './c.ts';"],
+      [join(core, 'c.ts'), "import type { B } from './b.ts';\nimport { d } from './outbound/deps.ts';"],
+      [join(core, 'outbound', 'e.ts'), "import { f } from './f.ts';"],
+      [join(core, 'net', 'g.ts'), "import { h } from '../../outbound/jobs.ts';"],
+    ]);
+    const read = (file: string) => sources.get(file)!;
+    const files = [...sources.keys()];
+    expect(layerOffenders(files, importsAboveCore, read)).toEqual(['src/core/inbound/a.ts imports src/merge/auto-merge.ts', 'src/core/net/g.ts imports src/outbound/jobs.ts']);
+    expect(layerOffenders(files, importsEngineFromOutside, read)).toEqual([
+      'src/core/inbound/a.ts imports src/core/outbound/index.ts',
+      'src/core/c.ts imports src/core/outbound/deps.ts',
+      'src/core/net/g.ts imports src/outbound/jobs.ts',
+    ]);
+    expect(importCycles(files, read)).toEqual([['src/core/b.ts', 'src/core/c.ts']]);
+  });
 
   it('lists each standard file once', () => {
     expect(REQUIRED_CHANNEL_FILES.filter((name) => PENDING_CHANNEL_FILES.includes(name))).toEqual([]);

@@ -25,9 +25,12 @@ import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
 import { createNatsMediaStore } from './media/nats-store.ts';
 import { MediaWorker } from './media/worker.ts';
+import { createMediaPurge } from './media/purge.ts';
 import { Ingestor } from './inbound/ingestor.ts';
 import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
+import type { IdentityResolver, IdentityResolverFactory } from './ports/identity-resolver.ts';
+import type { DaemonExtension, ExtensionContext } from './extension-context.ts';
 import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
@@ -51,18 +54,15 @@ export interface DaemonOptions {
   checkCredentials?: boolean;
   /** Watch channel files for edits (default true). */
   watch?: boolean;
+  /** Who a sender is (identity, contact, merges): the contacts module, wired by the composition root. */
+  identities: IdentityResolverFactory;
   /** Extra `/v1` routes and background services (outbound, contacts). */
   extensions?: ReadonlyArray<DaemonExtension>;
   /** Timings of the pollers of polling accounts (tests shorten the lease). */
   polling?: PollOptions;
 }
 
-/** A module that plugs into the running daemon (the outbound and contacts modules do). */
-export interface DaemonExtension {
-  mountApi?(api: Hono, daemon: Daemon): void;
-  start?(daemon: Daemon): Promise<void>;
-  stop?(): Promise<void>;
-}
+export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
 
 /** A running daemon. */
 export class Daemon {
@@ -88,6 +88,8 @@ export class Daemon {
   private housekeeping: Housekeeping | null = null;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
+  /** Resolution, evidence and erasure of identities (the port's implementation). */
+  identities!: IdentityResolver;
   /** verify → parse → record → notify, for webhooks and polls alike. */
   inbound!: InboundPipeline;
   /** One poller per polling account across replicas (the pipeline's second door). */
@@ -136,7 +138,9 @@ export class Daemon {
             replicas: settings.nats.replicas,
           })
         : createFileMediaStore(settings.dataDir));
-    this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
+    this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
+    const purge = createMediaPurge(this.database.db, store, this.logger.child({ component: 'media' }));
+    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities, purge);
     this.registry = new AdapterRegistry({
       channels: this.options.channels,
       db: this.database.db,
@@ -159,8 +163,7 @@ export class Daemon {
     this.apiLimiter = new ApiLimiter(settings.api, this.metrics.registry);
     this.lookups = new IdentityLookups({
       db: this.database.db,
-      subjects: () => subjectsFor(this.config.daemon.nats.prefix),
-      mergePolicy: () => this.ingestor.mergePolicy,
+      identities: this.identities,
       clock: this.clock,
       logger: this.logger.child({ component: 'identity-lookup' }),
       onLearned: () => this.relay.notify(),
@@ -206,7 +209,7 @@ export class Daemon {
       links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
       publicUrl: () => this.config.daemon.http.publicUrl,
       mountApi: (api) => {
-        for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this);
+        for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
       },
     });
     await this.listen(app);
@@ -219,10 +222,35 @@ export class Daemon {
     this.mediaWorker.start();
     this.housekeeping = new Housekeeping({ db: this.database.db, store, clock: this.clock, logger: this.logger.child({ component: 'housekeeping' }), holder: this.instanceId });
     this.housekeeping.start();
-    for (const extension of this.options.extensions ?? []) await extension.start?.(this);
+    for (const extension of this.options.extensions ?? []) await extension.start?.(this.extensionContext());
     this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
     this.logger.info({ url: this.url, accounts: this.registry.all().map((e) => e.account.id), sandbox: settings.sandbox }, 'omnibus started');
+  }
+
+  /** The narrow view extensions get: live accessors over this daemon's services. */
+  private extensionContext(): ExtensionContext {
+    const daemon = this;
+    const subjects = subjectsFor(this.config.daemon.nats.prefix);
+    return {
+      db: this.database.db,
+      get config() {
+        return daemon.config;
+      },
+      get bus() {
+        return daemon.bus;
+      },
+      subjects,
+      logger: this.logger,
+      metrics: this.metrics,
+      clock: this.clock,
+      store: this.store,
+      accounts: this.registry,
+      identities: this.identities,
+      apiLimiter: this.apiLimiter,
+      instanceId: this.instanceId,
+      notifyRelay: () => this.relay.notify(),
+    };
   }
 
   private async listen(app: Hono): Promise<void> {

@@ -1,11 +1,10 @@
 /**
  * The contacts module as a daemon extension: the `/v1/contacts` routes, the
  * `<p>.v1.api.contact.*` request/reply subjects (queue group `omnibus`, so any replica
- * answers), and the configured `merge` policy handed to the ingest path.
+ * answers). The ingest path reaches this module through the identity port (identity-resolver.ts).
  */
-import type { DaemonExtension, Daemon } from '../core/daemon.ts';
+import type { DaemonExtension, ExtensionContext } from '../core/extension-context.ts';
 import { mountHttp, serveOverNats } from '../core/api/operations.ts';
-import { subjects as subjectsFor } from '../core/schemas/subjects.ts';
 import type { MergePolicy } from './evidence.ts';
 import { contactOperations, contactRoutes, type ContactApiDeps } from './operations.ts';
 
@@ -16,27 +15,25 @@ const BUS_POLL_MS = 500;
 export function contactsExtension(): DaemonExtension {
   let serving: { stop(): Promise<void> } | null = null;
   let poll: NodeJS.Timeout | null = null;
-  const depsOf = (daemon: Daemon, via: ContactApiDeps['via']): ContactApiDeps => ({
-    db: daemon.database.db,
-    subjects: subjectsFor(daemon.config.daemon.nats.prefix),
-    clock: daemon.clock,
-    policy: () => policyOf(daemon),
+  const depsOf = (context: ExtensionContext, via: ContactApiDeps['via']): ContactApiDeps => ({
+    db: context.db,
+    subjects: context.subjects,
+    clock: context.clock,
+    policy: () => policyOf(context),
     via,
   });
   return {
-    mountApi(api, daemon) {
-      // Set here, before the HTTP server listens, so no webhook is ingested under the default policy.
-      daemon.ingestor.mergePolicy = policyOf(daemon);
-      for (const [method, path, operation, toRequest] of contactRoutes(depsOf(daemon, 'http'))) {
-        mountHttp(api, method, path, operation, daemon.logger.child({ component: 'contacts' }), toRequest);
+    mountApi(api, context) {
+      for (const [method, path, operation, toRequest] of contactRoutes(depsOf(context, 'http'))) {
+        mountHttp(api, method, path, operation, context.logger.child({ component: 'contacts' }), toRequest);
       }
     },
-    async start(daemon) {
-      daemon.ingestor.mergePolicy = policyOf(daemon);
+    async start(context) {
       const serve = () => {
-        if (serving || !daemon.bus) return;
-        const operations = Object.values(contactOperations(depsOf(daemon, 'nats')));
-        serving = serveOverNats(daemon.bus.nc, daemon.bus.subjects.api, operations, daemon.logger.child({ component: 'contacts' }), daemon.apiLimiter);
+        const bus = context.bus;
+        if (serving || !bus) return;
+        const operations = Object.values(contactOperations(depsOf(context, 'nats')));
+        serving = serveOverNats(bus.nc, bus.subjects.api, operations, context.logger.child({ component: 'contacts' }), context.apiLimiter);
         if (poll) clearInterval(poll);
         poll = null;
       };
@@ -53,6 +50,6 @@ export function contactsExtension(): DaemonExtension {
   };
 }
 
-function policyOf(daemon: Daemon): MergePolicy {
-  return daemon.config.daemon.merge;
+function policyOf(context: ExtensionContext): MergePolicy {
+  return context.config.daemon.merge;
 }

@@ -11,7 +11,7 @@ import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import postgres from 'postgres';
 import { Daemon, type DaemonOptions } from '../../src/core/daemon.ts';
 import { channels } from '../../src/channels/index.ts';
-import { extensions } from '../../src/extensions.ts';
+import { extensions, identities } from '../../src/extensions.ts';
 import { ManualClock, type Clock } from '../../src/core/clock.ts';
 import { createTestDatabase, natsUrl, tempDir, uniquePrefix } from './services.ts';
 
@@ -111,7 +111,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
   }
   const clock = options.clock ?? new ManualClock(Date.now());
   // The shipped daemon: every extension (outbound, contacts) unless a test says otherwise.
-  const daemon = await Daemon.start({ configDir: dir, channels, env: {}, clock, extensions: extensions(), ...options.extra });
+  const daemon = await Daemon.start({ configDir: dir, channels, env: {}, clock, identities, extensions: extensions(), ...options.extra });
   const nc = await connect({ servers: options.natsUrl ?? natsUrl() });
   const sql = databaseUrl ? postgres(databaseUrl, { max: 2, onnotice: () => {} }) : null;
   const handle: TestDaemon = {

@@ -10,15 +10,13 @@ import type { ChannelAdapter } from '../adapter.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../storage/db.ts';
 import { identities } from '../storage/schema.ts';
-import type { Subjects } from '../schemas/subjects.ts';
-import type { MergePolicy } from '../../merge/evidence.ts';
-import { learnIdentity } from '../../merge/auto-merge.ts';
+import type { IdentityResolver } from '../ports/identity-resolver.ts';
 
 /** What the look-ups need. */
 export interface IdentityLookupDeps {
   db: Db;
-  subjects(): Subjects;
-  mergePolicy(): MergePolicy;
+  /** Records what the platform said as merge evidence. */
+  identities: IdentityResolver;
   clock: Clock;
   logger: Logger;
   /** Called after evidence was recorded (its events wait in the outbox). */
@@ -55,7 +53,7 @@ export class IdentityLookups {
         .where(and(eq(identities.channel, scope.channel), eq(identities.account, scope.account), eq(identities.externalId, externalId)))
         .limit(1);
       if (!still) return;
-      await learnIdentity(this.deps.db, this.deps.subjects(), this.deps.mergePolicy(), scope, who, this.deps.clock.now());
+      await this.deps.identities.learn(scope, who, this.deps.clock.now());
       this.deps.onLearned();
     } catch (error) {
       this.deps.logger.warn({ ...scope, err: error }, 'identity lookup failed');

@@ -9,8 +9,8 @@ import type { InboundEvent, VerifiedWebhook } from '../adapter.ts';
 import type { Clock } from '../clock.ts';
 import type { Db, Tx } from '../storage/db.ts';
 import type { Subjects } from '../schemas/subjects.ts';
-import { purgeAfterCommit } from '../media/purge.ts';
-import type { MergePolicy } from '../../merge/evidence.ts';
+import type { MediaPurge } from '../media/purge.ts';
+import type { IdentityResolver } from '../ports/identity-resolver.ts';
 import { EventRecorder, type ErasedMedia } from './record.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { rawBytesOf, screenEvents } from './edge.ts';
@@ -31,17 +31,11 @@ export class Ingestor {
     private readonly db: Db,
     private readonly subjects: Subjects,
     private readonly clock: Clock,
+    identities: IdentityResolver,
+    /** Deletes erased media bytes once the erasing transaction committed. */
+    private readonly purge: MediaPurge,
   ) {
-    this.recorder = new EventRecorder(subjects);
-  }
-
-  /** Evidence that merges contacts on arrival (`merge.auto`); the contacts extension sets the configured one. */
-  get mergePolicy(): MergePolicy {
-    return this.recorder.mergePolicy;
-  }
-
-  set mergePolicy(policy: MergePolicy) {
-    this.recorder.mergePolicy = policy;
+    this.recorder = new EventRecorder(subjects, identities);
   }
 
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, input: ReadonlyArray<InboundEvent>, options: RecordOptions = {}): Promise<IngestResult> {
@@ -102,7 +96,7 @@ export class Ingestor {
     const erased: ErasedMedia = [];
     await this.db.transaction((tx) => work(tx, result, erased));
     // Stored bytes only after commit, and only those no media row names any more.
-    for (const { keys, log, what } of erased) purgeAfterCommit(this.db, keys, log, what);
+    for (const { keys, log, what } of erased) this.purge.afterCommit(keys, log, what);
     return result;
   }
 }

@@ -17,10 +17,7 @@ import type { MessageEvent } from '../model.ts';
 import { mintParts } from './record-parts.ts';
 import { storeReplyContext } from './reply-context.ts';
 import { recordDelete, recordEdit } from './record-edits.ts';
-import { resolveIdentity, addIdentityAlias, type ResolvedIdentity } from '../../merge/identities.ts';
-import { autoMergeIdentity } from '../../merge/auto-merge.ts';
-import { eraseIdentity } from '../../merge/erase.ts';
-import { DEFAULT_MERGE_POLICY, type MergePolicy } from '../../merge/evidence.ts';
+import type { IdentityResolver, ResolvedContact } from '../ports/identity-resolver.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
 import { dropIfErased } from '../erasure-tombstones.ts';
@@ -30,10 +27,11 @@ export type ErasedMedia = Array<{ keys: string[]; log: Record<string, unknown>; 
 
 /** Writes events in a transaction it is handed; never commits or rolls back itself. */
 export class EventRecorder {
-  /** Evidence that merges contacts on arrival (`merge.auto`); the contacts extension sets the configured one. */
-  mergePolicy: MergePolicy = DEFAULT_MERGE_POLICY;
-
-  constructor(private readonly subjects: Subjects) {}
+  constructor(
+    private readonly subjects: Subjects,
+    /** Who the sender is: identity, contact, merges (the contacts module, through the port). */
+    private readonly identities: IdentityResolver,
+  ) {}
 
   /** Records one event into `result` (a draft the caller keeps only if the transaction commits). */
   async record(tx: Tx, scope: IngestScope, event: InboundEvent, receivedAt: Date, result: IngestResult, erased: ErasedMedia): Promise<void> {
@@ -111,7 +109,7 @@ export class EventRecorder {
       .limit(1);
     if (seen) return null;
     const at = event.timestamp.getTime() > receivedAt.getTime() ? receivedAt : event.timestamp;
-    const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.sender, at), at);
+    const identity = await this.identities.resolve(tx, { channel, account }, event.sender, at);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     const conversationId = await this.upsertConversation(tx, scope, event, identity, at);
     await storeReplyContext(tx, conversationId, event);
@@ -178,7 +176,7 @@ export class EventRecorder {
     return mediaCount;
   }
 
-  private async upsertConversation(tx: Tx, scope: IngestScope, event: InboundMessage, identity: ResolvedIdentity, at: Date): Promise<string> {
+  private async upsertConversation(tx: Tx, scope: IngestScope, event: InboundMessage, identity: ResolvedContact, at: Date): Promise<string> {
     const { channel, account } = scope.adapter;
     const [row] = await tx
       .insert(conversations)
@@ -243,18 +241,18 @@ export class EventRecorder {
     const { channel, account } = scope.adapter;
     if (event.change === 'erase') {
       // Before resolving: resolving would create the identity that is to be deleted.
-      const outcome = await eraseIdentity(tx, this.subjects, { channel, account }, event.identity, event.timestamp);
+      const outcome = await this.identities.erase(tx, { channel, account }, event.identity, event.timestamp);
       if (!outcome.erased) return false;
       // The log line names the daemon's ids only, never the platform id.
       erased.push({ keys: outcome.mediaKeys, log: { channel, account, identity: outcome.identityId, contact: outcome.contactId, contactRemoved: outcome.contactRemoved, counts: outcome.counts } });
       return true;
     }
-    const identity = await autoMergeIdentity(tx, this.subjects, this.mergePolicy, await resolveIdentity(tx, { channel, account }, event.identity, event.timestamp), event.timestamp);
+    const identity = await this.identities.resolve(tx, { channel, account }, event.identity, event.timestamp);
     if (identity.identityCreated) newIdentities.push(identity.externalId);
     if (identity.contactCreated) await this.announceContact(tx, identity, channel, account, event.timestamp);
     switch (event.change) {
       case 'changed_id':
-        if (event.newExternalId) await addIdentityAlias(tx, { channel, account }, identity.identityId, event.newExternalId);
+        if (event.newExternalId) await this.identities.addAlias(tx, { channel, account }, identity.identityId, event.newExternalId);
         break;
       case 'unreachable':
         await tx.update(identities).set({ unreachableAt: event.timestamp }).where(eq(identities.id, identity.identityId));
@@ -266,7 +264,7 @@ export class EventRecorder {
     return true;
   }
 
-  private async announceContact(tx: Tx, identity: ResolvedIdentity, channel: string, account: string, at: Date): Promise<void> {
+  private async announceContact(tx: Tx, identity: ResolvedContact, channel: string, account: string, at: Date): Promise<void> {
     await tx.insert(outbox).values({
       subject: this.subjects.evt.contact('created'),
       msgId: `${identity.contactId}:created`,

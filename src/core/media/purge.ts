@@ -7,8 +7,8 @@
  * finds the bytes gone and fetches again.
  *
  * Erase runs inside the ingest transaction, which knows the database but not the store; the
- * media worker registers the store it writes to for its database (one per daemon), and the
- * ingest hands the keys over once its transaction committed.
+ * daemon builds a `MediaPurge` over its store and hands it to the ingest, which passes the keys
+ * on once its transaction committed.
  *
  * A purge lost to a crash (or a store write whose row was never committed) leaves bytes no row
  * names: `sweepOrphanedMedia` finds them by listing the store, and deletes those older than a
@@ -21,18 +21,6 @@ import type { Db, Tx } from '../storage/db.ts';
 import { rowsOf } from '../storage/lease.ts';
 import { media } from '../storage/schema.ts';
 import type { MediaStore } from './store.ts';
-
-interface PurgeTarget {
-  store: MediaStore;
-  logger: Logger;
-}
-
-const targets = new WeakMap<object, PurgeTarget>();
-
-/** Names the store media of `db` live in (the media worker does, when it is created). */
-export function registerMediaPurge(db: Db, store: MediaStore, logger: Logger): void {
-  targets.set(db, { store, logger });
-}
 
 /** The same advisory lock for a key wherever it is taken (the worker's settle, the purge). */
 export async function lockMediaKey(tx: Tx, key: string): Promise<void> {
@@ -70,21 +58,23 @@ export async function purgeUnreferencedMedia(db: Db, store: MediaStore, keys: Re
   return result;
 }
 
-/**
- * After an erase committed: deletes the keys its media rows held, unless still referenced.
- * Runs in the background (the webhook is answered meanwhile); without a registered store
- * (an ingest used on its own, in tests) there is nothing to delete from.
- */
-export function purgeAfterCommit(db: Db, keys: ReadonlyArray<string>, context: Record<string, unknown>, what = 'identity erased'): void {
-  const target = targets.get(db);
-  if (!target) return;
-  // The media worker's logger (component `media`): the purge is the part of the erase done here.
-  const { logger } = target;
-  if (keys.length === 0) {
-    logger.info(context, what);
-    return;
-  }
-  void purgeUnreferencedMedia(db, target.store, keys, logger).then((media) => logger.info({ ...context, media }, what));
+/** Deletes, after an erase committed, the bytes its media rows held (the ingest's dependency). */
+export interface MediaPurge {
+  /** In the background (the webhook is answered meanwhile); logs `what` with `context` when done. */
+  afterCommit(keys: ReadonlyArray<string>, context: Record<string, unknown>, what?: string): void;
+}
+
+/** The purge over the daemon's store; `logger` is the media worker's (component `media`). */
+export function createMediaPurge(db: Db, store: MediaStore, logger: Logger): MediaPurge {
+  return {
+    afterCommit(keys, context, what = 'identity erased') {
+      if (keys.length === 0) {
+        logger.info(context, what);
+        return;
+      }
+      void purgeUnreferencedMedia(db, store, keys, logger).then((media) => logger.info({ ...context, media }, what));
+    },
+  };
 }
 
 /** What one sweep found and did. */

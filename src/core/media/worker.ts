@@ -20,7 +20,7 @@ import type { MediaInfo } from '../model.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MediaStore } from './store.ts';
 import { detectMediaType, isAllowedExt } from './detect.ts';
-import { lockMediaKey, purgeUnreferencedMedia, registerMediaPurge } from './purge.ts';
+import { lockMediaKey, purgeUnreferencedMedia } from './purge.ts';
 
 const MAX_ATTEMPTS = 5;
 const FETCH_TIMEOUT_MS = 60_000;
@@ -46,8 +46,6 @@ export class MediaWorker extends BackgroundLoop {
     },
   ) {
     super();
-    // Erase (src/merge/erase.ts) deletes bytes no row references any more from this store.
-    registerMediaPurge(deps.db, deps.store, deps.logger);
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { HttpClientError } from '../http-client.ts';
+import { HttpClientError } from './http-types.ts';
 
 /** The `Accept-Encoding` the client sends: everything it can decode itself. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';

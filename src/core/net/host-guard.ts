@@ -7,7 +7,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { domainToASCII } from 'node:url';
 import type { LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { HttpClientError } from '../http-client.ts';
+import { HttpClientError } from './http-types.ts';
 import { classifyAddress } from './address.ts';
 
 /** One DNS answer, as `dns.promises.lookup(host, { all: true })` returns it. */

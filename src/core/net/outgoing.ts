@@ -2,7 +2,7 @@
  * Building the outgoing side of a request: body bytes and header sets. Bodies are buffered, not
  * streamed, so a 307/308 redirect can send them again.
  */
-import type { HttpRequestOptions } from '../http-client.ts';
+import type { HttpRequestOptions } from './http-types.ts';
 import { ACCEPT_ENCODING } from './capped-body.ts';
 
 /** The request body as bytes plus the content-type it implies. */

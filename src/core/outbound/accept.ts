@@ -10,25 +10,11 @@ import { MEDIA_PART_TYPES, type MediaPartType } from '../model.ts';
 import type { AdapterEntry } from '../registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { findAnswer, isRemembered, publishRefusal, rememberRefusal, type RefusalScope, type SendOutcome, type SendSource } from './answers.ts';
-import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, latestWindow, type Recipient, type WindowRow } from './recipients.ts';
+import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, latestWindow, type Recipient } from './recipients.ts';
 import { checkQuota, checkSession, checkTemplate } from './rules.ts';
 import { checkParts } from './part-rules.ts';
-import { prepareAttachment, type PreparedMedia } from './attachments.ts';
-import { recordSend } from './record.ts';
-
-/** A part ready to record: as given, with media settled and stored. */
-export type PlannedPart = { part: SendPart; media: PreparedMedia | null };
-
-/** Everything checked about a send, ready to record. */
-export interface SendPlan {
-  command: SendCommand;
-  entry: AdapterEntry;
-  recipient: Recipient;
-  /** The open window (null: none, or a template outside it). */
-  window: WindowRow | null;
-  parts: PlannedPart[];
-  at: Date;
-}
+import { prepareAttachment } from './attachments.ts';
+import { recordSend, type PlannedPart, type SendPlan } from './record.ts';
 
 /** Accepts sends; one instance per daemon. */
 export class SendAcceptor {

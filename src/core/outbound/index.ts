@@ -5,11 +5,9 @@
  */
 import path from 'node:path';
 import type { Hono } from 'hono';
-import type { Daemon, DaemonExtension } from '../daemon.ts';
+import type { DaemonExtension, ExtensionContext } from '../extension-context.ts';
 import { serveOverNats } from '../api/operations.ts';
 import { createHttpClient, type HttpClient } from '../http-client.ts';
-import type { MediaStore } from '../media/store.ts';
-import { streams as streamNames, subjects as subjectsFor } from '../schemas/subjects.ts';
 import { resolveSettings, type OutboundDeps, type OutboundSettings } from './deps.ts';
 import { SendAcceptor } from './accept.ts';
 import { OutboundSender } from './sender.ts';
@@ -17,7 +15,6 @@ import { CommandConsumer } from './commands.ts';
 import { SessionScheduler } from './sessions.ts';
 import { mountOutboundHttp, natsOperations } from './operations.ts';
 import { createOutboundMetrics } from './metrics.ts';
-import { learnIdentity } from '../../merge/auto-merge.ts';
 
 export type { OutboundSettings } from './deps.ts';
 export type { SendOutcome, SendSource } from './answers.ts';
@@ -42,16 +39,16 @@ export class OutboundExtension implements DaemonExtension {
 
   constructor(private readonly options: OutboundOptions = {}) {}
 
-  mountApi(api: Hono, daemon: Daemon): void {
-    const deps = this.wire(daemon);
+  mountApi(api: Hono, context: ExtensionContext): void {
+    const deps = this.wire(context);
     mountOutboundHttp(api, deps, this.acceptor, deps.logger);
   }
 
-  async start(daemon: Daemon): Promise<void> {
-    this.wire(daemon);
+  async start(context: ExtensionContext): Promise<void> {
+    this.wire(context);
     this.sender.start();
     this.sessions.start();
-    this.attach = this.attachNats(daemon);
+    this.attach = this.attachNats(context);
   }
 
   async stop(): Promise<void> {
@@ -64,27 +61,26 @@ export class OutboundExtension implements DaemonExtension {
   }
 
   /** Builds the module once; both `mountApi` (before start) and `start` need it. */
-  private wire(daemon: Daemon): OutboundDeps {
+  private wire(context: ExtensionContext): OutboundDeps {
     if (this.deps) return this.deps;
-    const settings = daemon.config.daemon;
-    const logger = daemon.logger.child({ component: 'outbound' });
+    const logger = context.logger.child({ component: 'outbound' });
     const deps: OutboundDeps = {
-      db: daemon.database.db,
-      accounts: daemon.registry,
-      subjects: subjectsFor(settings.nats.prefix),
-      clock: daemon.clock,
+      db: context.db,
+      accounts: context.accounts,
+      subjects: context.subjects,
+      clock: context.clock,
       logger,
-      store: mediaStoreOf(daemon),
+      store: context.store,
       http: this.options.http ?? createHttpClient({ logger: logger.child({ component: 'attachments' }) }),
-      mediaMaxBytes: () => daemon.config.daemon.media.maxBytes,
-      holder: daemon.instanceId,
+      mediaMaxBytes: () => context.config.daemon.media.maxBytes,
+      holder: context.instanceId,
       settings: resolveSettings(this.options.settings),
-      metrics: createOutboundMetrics(daemon.metrics.registry),
+      metrics: createOutboundMetrics(context.metrics.registry),
       meetRecipient: async (entry, externalId, at) => {
         const scope = { channel: entry.account.channel, account: entry.account.id };
-        await learnIdentity(daemon.database.db, subjectsFor(settings.nats.prefix), daemon.ingestor.mergePolicy, scope, { externalId }, at);
+        await context.identities.learn(scope, { externalId }, at);
       },
-      notifyRelay: () => daemon.relay.notify(),
+      notifyRelay: () => context.notifyRelay(),
       notifySender: (account) => this.sender?.notify(account),
     };
     this.deps = deps;
@@ -95,12 +91,12 @@ export class OutboundExtension implements DaemonExtension {
   }
 
   /** NATS may come up after the daemon: serve the API and read commands once it is there. */
-  private async attachNats(daemon: Daemon): Promise<void> {
+  private async attachNats(context: ExtensionContext): Promise<void> {
     const deps = this.deps!;
     while (!this.stopped) {
-      const bus = daemon.bus;
+      const bus = context.bus;
       if (bus) {
-        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger, daemon.apiLimiter);
+        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger, context.apiLimiter);
         const commands = new CommandConsumer(deps, this.acceptor);
         try {
           await commands.start(bus);
@@ -120,9 +116,4 @@ export class OutboundExtension implements DaemonExtension {
 /** The outbound extension the shipped daemon runs. */
 export function createOutbound(options: OutboundOptions = {}): OutboundExtension {
   return new OutboundExtension(options);
-}
-
-/** The daemon's media store (file or NATS object store, per `media.store`). */
-function mediaStoreOf(daemon: Daemon): MediaStore {
-  return daemon.store;
 }

@@ -14,7 +14,24 @@ import { OmniError } from '../errors.ts';
 import type { MediaInfo, MessageEvent, Part, StatusEvent } from '../model.ts';
 import type { OutboundDeps } from './deps.ts';
 import { findAnswer, type SendOutcome, type SendSource } from './answers.ts';
-import type { PlannedPart, SendPlan } from './accept.ts';
+import type { SendCommand, SendPart } from '../schemas/api.ts';
+import type { AdapterEntry } from '../registry.ts';
+import type { PreparedMedia } from './attachments.ts';
+import type { Recipient, WindowRow } from './recipients.ts';
+
+/** A part ready to record: as given, with media settled and stored. */
+export type PlannedPart = { part: SendPart; media: PreparedMedia | null };
+
+/** Everything checked about a send, ready to record. */
+export interface SendPlan {
+  command: SendCommand;
+  entry: AdapterEntry;
+  recipient: Recipient;
+  /** The open window (null: none, or a template outside it). */
+  window: WindowRow | null;
+  parts: PlannedPart[];
+  at: Date;
+}
 
 /** Thrown inside the transaction when the key already has an answer; rolls everything back. */
 class KeyTaken extends Error {}
