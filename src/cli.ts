@@ -195,7 +195,13 @@ async function tail(args: string[]): Promise<void> {
     servers = (await readFile(path.join(config.daemon.dataDir, 'nats', 'url'), 'utf8').catch(() => '')).trim() || 'nats://127.0.0.1:4222';
   }
   const { connect } = await import('@nats-io/transport-node');
-  const nc = await connect({ servers: servers.split(',') });
+  const { classifyConnectError, jetStreamOptions, natsConnectOptions } = await import('./core/nats/connect-options.ts');
+  const settings = config.daemon.nats;
+  // A --nats URL points elsewhere (usually the local server): the configured credentials are for nats.url.
+  const secured = values.nats === undefined && settings.url !== null;
+  const nc = await connect({ servers: servers.split(','), ...(secured ? await natsConnectOptions(settings) : {}) }).catch((error: unknown) => {
+    throw (secured ? classifyConnectError(error, settings) : null) ?? error;
+  });
   const subject = values.subject ?? `${prefix}.v1.evt.>`;
   process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
   // Drain when NATS is there; a vanished server must not make Ctrl-C hang.
@@ -218,7 +224,7 @@ async function tail(args: string[]): Promise<void> {
     // Replay what the events stream holds, then follow it: what a new helpdesk consumer would see.
     const { jetstream } = await import('@nats-io/jetstream');
     const { streams } = await import('./core/schemas/subjects.ts');
-    const consumer = await jetstream(nc).consumers.get(streams(prefix).events, { filter_subjects: subject });
+    const consumer = await jetstream(nc, secured ? jetStreamOptions(settings) : {}).consumers.get(streams(prefix).events, { filter_subjects: subject });
     for await (const msg of await consumer.consume()) print(msg);
     return;
   }

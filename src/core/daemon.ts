@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { openBus, type Bus } from './nats/bus.ts';
 import { startLocalNatsServer } from './nats/local-server.ts';
+import { classifyConnectError, jetStreamOptions, natsConnectOptions } from './nats/connect-options.ts';
 import { streams as streamNames, subjects as subjectsFor } from './schemas/subjects.ts';
 import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
@@ -129,6 +130,7 @@ export class Daemon {
             bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
             stagingDir: path.join(settings.dataDir, 'media-staging'),
             replicas: settings.nats.replicas,
+            jetstream: jetStreamOptions(settings.nats),
           })
         : createFileMediaStore(settings.dataDir));
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
@@ -274,7 +276,11 @@ export class Daemon {
     }
   }
 
-  /** Opens NATS; if it is down, keeps trying in the background while webhooks are still recorded. */
+  /**
+   * Opens NATS; if it is down, keeps trying in the background while webhooks are still recorded.
+   * A server that refuses the credentials or the TLS setup is fatal instead: retrying the same
+   * settings cannot help, and an operator must see it at once.
+   */
   private async connectNats(): Promise<void> {
     const settings = this.config.daemon;
     let servers = settings.nats.url;
@@ -284,13 +290,24 @@ export class Daemon {
       // `omnibus tail` reads this to find the local server.
       await writeFile(path.join(settings.dataDir, 'nats', 'url'), `${servers}\n`).catch(() => {});
     }
+    const connection = await natsConnectOptions(settings.nats);
     const attempt = async () => {
-      this.bus = await openBus({ servers: servers!, prefix: settings.nats.prefix, logger: this.logger, name: this.instanceId, replicas: settings.nats.replicas });
+      this.bus = await openBus({
+        servers: servers!,
+        prefix: settings.nats.prefix,
+        logger: this.logger,
+        name: this.instanceId,
+        replicas: settings.nats.replicas,
+        connection,
+        jetstream: jetStreamOptions(settings.nats),
+      });
     };
     try {
       await attempt();
     } catch (error) {
-      this.logger.warn({ err: error }, 'nats unavailable at start; recording continues, will keep trying');
+      const fatal = classifyConnectError(error, settings.nats);
+      if (fatal) throw fatal;
+      this.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'nats unavailable at start; recording continues, will keep trying');
       this.busLoop = (async () => {
         while (!this.stopped && !this.bus) {
           await new Promise((r) => setTimeout(r, 2_000));

@@ -8,6 +8,7 @@ export const REDACT_PATHS = [
   'accessToken', '*.accessToken', 'appSecret', '*.appSecret', 'verifyToken', '*.verifyToken',
   'botToken', '*.botToken', 'secretToken', '*.secretToken', 'channelSecret', '*.channelSecret',
   'channelAccessToken', '*.channelAccessToken', 'encodingAesKey', '*.encodingAesKey', 'token', '*.token',
+  'password', '*.password', 'nkey', '*.nkey', 'creds', '*.creds',
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
   'headers["x-hub-signature-256"]', 'headers["x-line-signature"]', 'headers["x-telegram-bot-api-secret-token"]',
   'phone', '*.phone', 'phones', '*.phones', 'from', '*.from', 'wa_id', '*.wa_id', 'recipient', '*.recipient',
