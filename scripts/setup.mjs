@@ -177,7 +177,19 @@ function ensurePostgres() {
   return false;
 }
 
+// (d) openssl (tests only): the NATS TLS test makes its CA and server certificate with it.
+
+/** Returns false (after explaining) when the tests cannot run for want of openssl. */
+function ensureOpenssl() {
+  if (onPath('openssl')) return true;
+  if (aptInstall('openssl') && onPath('openssl')) return true;
+  say(`openssl is not installed: ${aptProblem || 'it was installed but is not on PATH'}.`);
+  say('  Install it: `sudo apt-get install openssl` (Debian/Ubuntu); macOS ships it.');
+  return false;
+}
+
 ensureNodeModules();
 const natsReady = forTests && process.env.OMNIBUS_TEST_NATS_URL ? true : ensureNatsServer();
 const postgresReady = forTests ? ensurePostgres() : true;
-if (!natsReady || !postgresReady) process.exit(1);
+const opensslReady = forTests ? ensureOpenssl() : true;
+if (!natsReady || !postgresReady || !opensslReady) process.exit(1);

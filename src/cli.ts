@@ -14,6 +14,7 @@ import { openDatabase } from './core/storage/db.ts';
 import { detectMediaType } from './core/media/detect.ts';
 import { extensions, identities } from './extensions.ts';
 import { installProcessGuard } from './core/process-guard.ts';
+import { StartupError } from './core/startup-error.ts';
 
 const USAGE = `omnibus — omnichannel message broker
 
@@ -71,7 +72,14 @@ function configDir(value: string | undefined): string {
 
 async function start(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  const daemon = await Daemon.start({ configDir: configDir(values.config), channels, identities, extensions: extensions() });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ configDir: configDir(values.config), channels, identities, extensions: extensions() });
+  } catch (error) {
+    reportFatal(error);
+    process.exitCode = 1;
+    return;
+  }
   // A net, not the fix: one request's missed rejection must not end the daemon for everyone.
   installProcessGuard(daemon.logger.child({ component: 'process' }));
   let signals = 0;
@@ -85,6 +93,26 @@ async function start(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * The one line a supervisor shows when the daemon cannot start: level fatal, the dependency
+ * at fault and a hint. JSON unless stdout is a terminal, like every other line.
+ */
+function reportFatal(error: unknown): void {
+  const logger = createLogger('info');
+  if (error instanceof ConfigError) {
+    logger.fatal({ dependency: 'config', issues: error.issues, hint: 'fix the fields listed; `omnibus config check` shows them' }, 'omnibus cannot start: the configuration is invalid');
+    process.stderr.write(`configuration is invalid:\n${formatIssues(error.issues)}\n`);
+    return;
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  if (error instanceof StartupError) {
+    logger.fatal({ dependency: error.dependency, reason, hint: error.hint }, `omnibus cannot start: ${error.dependency} failed`);
+  } else {
+    logger.fatal({ dependency: 'unknown', reason, err: error }, 'omnibus cannot start');
+  }
+  logger.flush?.();
 }
 
 async function configCheck(args: string[]): Promise<void> {
@@ -195,7 +223,13 @@ async function tail(args: string[]): Promise<void> {
     servers = (await readFile(path.join(config.daemon.dataDir, 'nats', 'url'), 'utf8').catch(() => '')).trim() || 'nats://127.0.0.1:4222';
   }
   const { connect } = await import('@nats-io/transport-node');
-  const nc = await connect({ servers: servers.split(',') });
+  const { classifyConnectError, jetStreamOptions, natsConnectOptions } = await import('./core/nats/connect-options.ts');
+  const settings = config.daemon.nats;
+  // A --nats URL points elsewhere (usually the local server): the configured credentials are for nats.url.
+  const secured = values.nats === undefined && settings.url !== null;
+  const nc = await connect({ servers: servers.split(','), ...(secured ? await natsConnectOptions(settings) : {}) }).catch((error: unknown) => {
+    throw (secured ? classifyConnectError(error, settings) : null) ?? error;
+  });
   const subject = values.subject ?? `${prefix}.v1.evt.>`;
   process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
   // Drain when NATS is there; a vanished server must not make Ctrl-C hang.
@@ -218,7 +252,7 @@ async function tail(args: string[]): Promise<void> {
     // Replay what the events stream holds, then follow it: what a new helpdesk consumer would see.
     const { jetstream } = await import('@nats-io/jetstream');
     const { streams } = await import('./core/schemas/subjects.ts');
-    const consumer = await jetstream(nc).consumers.get(streams(prefix).events, { filter_subjects: subject });
+    const consumer = await jetstream(nc, secured ? jetStreamOptions(settings) : {}).consumers.get(streams(prefix).events, { filter_subjects: subject });
     for await (const msg of await consumer.consume()) print(msg);
     return;
   }

@@ -433,6 +433,12 @@ export interface ChannelDefinition<C = any> {
   defaults: ChannelDefaults;
   /** Names of settings that are secrets: never logged, never echoed. */
   secretFields: ReadonlyArray<string>;
+  /**
+   * The public sample values of secret settings, by setting (those in the shipped sample files
+   * and the sandbox fakes). Outside sandbox mode the loader refuses them: anyone could sign a
+   * webhook with a secret printed in the repository.
+   */
+  sampleSecrets?: Readonly<Record<string, ReadonlyArray<string>>>;
   create(context: AdapterContext<C>): ChannelAdapter;
   /** The built-in fake of the platform's API for sandbox mode and tests. */
   sandbox?: SandboxDefinition<C>;

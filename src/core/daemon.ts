@@ -20,6 +20,9 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { openBus, type Bus } from './nats/bus.ts';
 import { startLocalNatsServer } from './nats/local-server.ts';
+import { StartupError, step } from './startup-error.ts';
+import { failureFields } from './log-fields.ts';
+import { classifyConnectError, jetStreamOptions, natsConnectOptions } from './nats/connect-options.ts';
 import { streams as streamNames, subjects as subjectsFor } from './schemas/subjects.ts';
 import { createHttpClient } from './http-client.ts';
 import { createFileMediaStore, type MediaStore } from './media/store.ts';
@@ -109,13 +112,16 @@ export class Daemon {
   /** Loads config, opens everything, and starts serving. Throws (after cleaning up) on failure. */
   static async start(options: DaemonOptions): Promise<Daemon> {
     const config = await loadConfig(options.configDir, options.channels, options.env ?? process.env);
-    const logger = createLogger(config.daemon.log.level, options.logDestination);
+    const logger = createLogger(config.daemon.log.level, options.logDestination, config.daemon.log.format);
     const dataDir = config.daemon.dataDir;
     await mkdir(dataDir, { recursive: true });
-    const database = await openDatabase({ url: config.daemon.database.url, dataDir, logger });
+    const databaseHint = config.daemon.database.url
+      ? 'check database.url and that PostgreSQL is running and reachable'
+      : `check that ${path.join(dataDir, 'pglite')} is writable and not used by another daemon`;
+    const database = await step('database', databaseHint, () => openDatabase({ url: config.daemon.database.url, dataDir, logger }));
     const daemon = new Daemon(options, config, logger, createMetrics(), database, options.clock ?? systemClock);
     try {
-      await database.migrate();
+      await step('database', databaseHint, () => database.migrate());
       await daemon.boot();
       return daemon;
     } catch (error) {
@@ -136,6 +142,7 @@ export class Daemon {
             bucket: `${streamNames(settings.nats.prefix).events.replace(/_EVENTS$/, '')}_MEDIA`,
             stagingDir: path.join(settings.dataDir, 'media-staging'),
             replicas: settings.nats.replicas,
+            jetstream: jetStreamOptions(settings.nats),
           })
         : createFileMediaStore(settings.dataDir));
     this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
@@ -212,7 +219,14 @@ export class Daemon {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
       },
     });
-    await this.listen(app);
+    await step(
+      'http',
+      (error) =>
+        (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? `port ${settings.http.port} is taken: stop the other process or set http.port`
+          : 'check http.host and http.port',
+      () => this.listen(app),
+    );
     this.registry.replace(this.config.accounts.values());
     for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
     if (this.options.checkCredentials ?? true) await this.checkCredentials();
@@ -304,30 +318,54 @@ export class Daemon {
       } catch (error) {
         const details = (error as { details?: { field?: string } }).details;
         if (details?.field) {
-          throw new Error(`account ${account.id} (${account.channel}): credentials refused; check the field '${details.field}' in its channel file`, { cause: error });
+          throw new StartupError(
+            'channel',
+            `account ${account.id} (${account.channel}): credentials refused`,
+            `check the field '${details.field}' in the channel file of ${account.id}`,
+            { cause: error },
+          );
         }
-        this.logger.warn({ channel: account.channel, account: account.id, err: error }, 'could not check credentials; continuing');
+        // An unreachable platform is expected now and then: its code, not a stack trace.
+        this.logger.warn({ channel: account.channel, account: account.id, ...failureFields(error) }, 'could not check credentials; continuing');
       }
     }
   }
 
-  /** Opens NATS; if it is down, keeps trying in the background while webhooks are still recorded. */
+  /**
+   * Opens NATS; if it is down, keeps trying in the background while webhooks are still recorded.
+   * A server that refuses the credentials or the TLS setup is fatal instead: retrying the same
+   * settings cannot help, and an operator must see it at once.
+   */
   private async connectNats(): Promise<void> {
     const settings = this.config.daemon;
     let servers = settings.nats.url;
     if (!servers) {
-      this.localNats = await startLocalNatsServer({ storeDir: path.join(settings.dataDir, 'nats'), logger: this.logger.child({ component: 'nats-server' }) });
+      const storeDir = path.join(settings.dataDir, 'nats');
+      this.localNats = await step('nats', 'install nats-server (scripts/setup.mjs) or set nats.url to a NATS server with JetStream', () =>
+        startLocalNatsServer({ storeDir, logger: this.logger.child({ component: 'nats-server' }) }),
+      );
       servers = this.localNats.url;
       // `omnibus tail` reads this to find the local server.
       await writeFile(path.join(settings.dataDir, 'nats', 'url'), `${servers}\n`).catch(() => {});
     }
+    const connection = await step('nats', 'check the nats section of omnibus.yaml', () => natsConnectOptions(settings.nats));
     const attempt = async () => {
-      this.bus = await openBus({ servers: servers!, prefix: settings.nats.prefix, logger: this.logger, name: this.instanceId, replicas: settings.nats.replicas });
+      this.bus = await openBus({
+        servers: servers!,
+        prefix: settings.nats.prefix,
+        logger: this.logger,
+        name: this.instanceId,
+        replicas: settings.nats.replicas,
+        connection,
+        jetstream: jetStreamOptions(settings.nats),
+      });
     };
     try {
       await attempt();
     } catch (error) {
-      this.logger.warn({ err: error }, 'nats unavailable at start; recording continues, will keep trying');
+      const fatal = classifyConnectError(error, settings.nats);
+      if (fatal) throw new StartupError('nats', fatal.message, `check ${fatal.field} in omnibus.yaml`, { cause: error });
+      this.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'nats unavailable at start; recording continues, will keep trying');
       this.busLoop = (async () => {
         while (!this.stopped && !this.bus) {
           await new Promise((r) => setTimeout(r, 2_000));
@@ -356,10 +394,10 @@ export class Daemon {
           this.pollers?.sync(this.registry.all());
           for (const entry of gone) void entry.adapter.close?.();
           this.metrics.configReloads.inc({ result: 'applied' });
-          this.logger.info(diff, 'channel config reloaded');
         } catch (error) {
           this.metrics.configReloads.inc({ result: 'failed' });
-          this.logger.error({ err: error }, 'channel config reload failed; previous config stays');
+          // The watcher logs the one line for this reload, applied or failed.
+          throw error;
         }
       },
       onInvalid: () => {

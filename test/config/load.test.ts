@@ -8,6 +8,12 @@ import { channels } from './fake-channels.ts';
 import { fixture, removeDir, tempConfigDir, writeFiles } from './helpers.ts';
 
 const dirs: string[] = [];
+
+/** The nats authentication, TLS and JetStream fields when a file sets none of them. */
+const NO_NATS_AUTH = {
+  creds: null, nkey: null, user: null, password: null, token: null,
+  tls: { ca: null, cert: null, key: null, handshakeFirst: false }, jsDomain: null, apiPrefix: null,
+};
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map(removeDir));
 });
@@ -45,13 +51,13 @@ describe('loadConfig: defaults', () => {
         keepAliveTimeoutMs: 5000,
         maxConnections: 1000,
       },
-      nats: { url: null, prefix: 'omni', replicas: 1 },
+      nats: { url: null, prefix: 'omni', replicas: 1, ...NO_NATS_AUTH },
       database: { url: null },
       dataDir: resolve(process.cwd(), 'data'),
       media: { maxBytes: 104857600, store: 'file' },
       api: { tokens: [], bodyLimitBytes: 1048576, concurrency: 16, maxPending: 512 },
       merge: { auto: ['phone', 'wechat_unionid'], defaultRegion: null },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
       sandbox: false,
     });
     expect(config.accounts.size).toBe(0);
@@ -88,7 +94,7 @@ describe('loadConfig: defaults', () => {
     const config = await loadConfig(fixture('valid'), channels, env);
     expect(config.dir).toBe(fixture('valid'));
     expect(config.daemon.http).toMatchObject({ host: '127.0.0.1', port: 9191, publicUrl: 'https://omni.example.com', bodyLimitBytes: 1048576 });
-    expect(config.daemon.nats).toEqual({ url: 'nats://n1.example.com:4222,tls://n2.example.com:4222', prefix: 'acme', replicas: 1 });
+    expect(config.daemon.nats).toEqual({ url: 'nats://n1.example.com:4222,tls://n2.example.com:4222', prefix: 'acme', replicas: 1, ...NO_NATS_AUTH });
     expect(config.daemon.database.url).toBe('postgres://omni@localhost:5432/omni');
     expect(config.daemon.dataDir).toBe('/var/lib/omnibus');
     expect(config.daemon.api.tokens).toEqual([
@@ -293,7 +299,23 @@ describe('loadConfig: errors', () => {
       'omnibus.yaml': 'nats:\n  url: [" nats://n1:4222", "nats://n2:4222", "tls://n3:4222"]\n  replicas: "${REPLICAS}"\n',
     });
     const config = await loadConfig(dir, channels, { REPLICAS: '3' });
-    expect(config.daemon.nats).toEqual({ url: 'nats://n1:4222,nats://n2:4222,tls://n3:4222', prefix: 'omni', replicas: 3 });
+    expect(config.daemon.nats).toEqual({ url: 'nats://n1:4222,nats://n2:4222,tls://n3:4222', prefix: 'omni', replicas: 3, ...NO_NATS_AUTH });
+  });
+
+  it('takes NATS credentials from the environment and refuses muddled ones without echoing secrets', async () => {
+    const good = await dirWith({
+      'omnibus.yaml': 'nats:\n  url: tls://n1:4222\n  user: svc\n  password: ${NATS_PASSWORD}\n  tls: { ca: ca.pem, handshakeFirst: "true" }\n  jsDomain: hub\n',
+    });
+    const { nats } = (await loadConfig(good, channels, { NATS_PASSWORD: 'pw-from-env' })).daemon;
+    expect(nats).toMatchObject({ user: 'svc', password: 'pw-from-env', jsDomain: 'hub', tls: { ca: resolve('ca.pem'), handshakeFirst: true } });
+    const bad = await dirWith({
+      'omnibus.yaml': 'nats:\n  url: nats://n1:4222\n  password: literal-secret-value\n  token: another-secret-value\n  tls: { cert: c.pem }\n  jsDomain: a\n  apiPrefix: b\n',
+    });
+    const issues = await issuesOf(bad);
+    expect(issues.map((issue) => issue.path)).toEqual(expect.arrayContaining(['nats.user', 'nats.tls.key', 'nats.apiPrefix']));
+    expect(JSON.stringify(issues)).not.toMatch(/literal-secret-value|another-secret-value/);
+    const local = await dirWith({ 'omnibus.yaml': 'nats:\n  token: t0k3n\n' });
+    expect((await issuesOf(local)).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([expect.stringMatching(/^nats\.url: .*need a server/)]);
   });
 
   it('refuses more than one replica on the local single-node server, and bad server lists', async () => {

@@ -3,6 +3,7 @@
  * and the built-in WhatsApp sandbox fake as the platform, customers played through the fake,
  * and the three ways of sending (HTTP, NATS request/reply, the command stream).
  */
+import type { DaemonOptions } from '../../src/core/daemon.ts';
 import { jetstream } from '@nats-io/jetstream';
 import type { WhatsAppFake } from '../../src/channels/whatsapp/sandbox.ts';
 import { ManualClock, type Clock } from '../../src/core/clock.ts';
@@ -49,6 +50,9 @@ export interface StartOptions {
   databaseUrl?: string;
   prefix?: string;
   dir?: string;
+  /** Where the daemon's log lines go, and from which level (tests that read the logs). */
+  logDestination?: DaemonOptions['logDestination'];
+  logLevel?: string;
 }
 
 /** Starts a daemon with the outbound extension on the WhatsApp sandbox. */
@@ -64,7 +68,9 @@ export async function startOutbound(options: StartOptions = {}): Promise<Outboun
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.prefix ? { prefix: options.prefix } : {}),
     ...(options.dir ? { dir: options.dir } : {}),
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     extra: {
+      ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       extensions: [outbound],
       watch: false,
       channels: new Map([...channels, ['testchan', testChannelDefinition({ quota: options.testQuota ?? null })]]),

@@ -46,6 +46,9 @@ export type LineSettings = z.output<typeof lineSettingsSchema>;
 /** Settings that are secrets: never logged, never echoed. */
 export const LINE_SECRET_FIELDS = ['channelSecret', 'channelAccessToken'] as const;
 
+/** The public fallbacks of `config/channels/acme-line.yaml`: refused outside sandbox mode. */
+export const LINE_SAMPLE_SECRETS = { channelSecret: ['sandbox-channel-secret'], channelAccessToken: ['sandbox-channel-access-token'] };
+
 /**
  * Defaults from LINE's rules (CONTRACT.md section 1): no window; push and reply allow
  * 2000 requests/s per channel, far above what one agent team needs, so 100/s stays clear.

@@ -6,7 +6,7 @@
  */
 import type { AdapterContext, ChannelAdapter, ChannelDefinition, InboundIdentity } from '../../core/adapter.ts';
 import { LineClient } from './client.ts';
-import { LINE_DEFAULTS, LINE_SECRET_FIELDS, lineBases, lineCapabilities, lineSettingsSchema, type LineSettings } from './config.ts';
+import { LINE_DEFAULTS, LINE_SECRET_FIELDS, LINE_SAMPLE_SECRETS, lineBases, lineCapabilities, lineSettingsSchema, type LineSettings } from './config.ts';
 import { parseWebhook } from './inbound.ts';
 import { STICKER_CDN, fetchLineMedia } from './media.ts';
 import { messageCount } from './outbound-messages.ts';
@@ -62,6 +62,7 @@ export const line: ChannelDefinition<LineSettings> = {
   settingsSchema: lineSettingsSchema,
   defaults: LINE_DEFAULTS,
   secretFields: LINE_SECRET_FIELDS,
+  sampleSecrets: LINE_SAMPLE_SECRETS,
   create: createLineAdapter,
   sandbox: lineSandbox,
 };

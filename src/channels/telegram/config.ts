@@ -63,6 +63,9 @@ export type TelegramSettings = z.output<typeof telegramSettingsSchema>;
 /** Settings that are secrets: never logged, never echoed. */
 export const TELEGRAM_SECRET_FIELDS = ['botToken', 'secretToken'] as const;
 
+/** The public fallbacks of `config/channels/acme-telegram.yaml`: refused outside sandbox mode. */
+export const TELEGRAM_SAMPLE_SECRETS = { botToken: ['7000000001:AAsandbox-bot-token-0000000000000000'], secretToken: ['sandbox-telegram-secret-token'] };
+
 /** Defaults from Telegram's rules: no window, its file types, 30/s per bot and 1/s per chat. */
 export const TELEGRAM_DEFAULTS: ChannelDefaults = {
   window: 'none',

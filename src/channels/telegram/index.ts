@@ -11,6 +11,7 @@ import {
   TELEGRAM_API_BASE,
   TELEGRAM_DEFAULTS,
   TELEGRAM_SECRET_FIELDS,
+  TELEGRAM_SAMPLE_SECRETS,
   botIdOf,
   telegramCapabilities,
   telegramSettingsSchema,
@@ -86,6 +87,7 @@ export const telegram: ChannelDefinition<TelegramSettings> = {
   settingsSchema: telegramSettingsSchema,
   defaults: TELEGRAM_DEFAULTS,
   secretFields: TELEGRAM_SECRET_FIELDS,
+  sampleSecrets: TELEGRAM_SAMPLE_SECRETS,
   create: createTelegramAdapter,
   sandbox: telegramSandbox,
 };

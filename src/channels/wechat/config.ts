@@ -54,6 +54,13 @@ export type WeChatSettings = z.output<typeof wechatSettingsSchema>;
 /** Settings that are secrets: never logged, never echoed. */
 export const WECHAT_SECRET_FIELDS = ['appSecret', 'token', 'encodingAesKey'] as const;
 
+/** The public fallbacks of `config/channels/acme-wechat.yaml`: refused outside sandbox mode. */
+export const WECHAT_SAMPLE_SECRETS = {
+  appSecret: ['sandbox-app-secret'],
+  token: ['sandboxToken'],
+  encodingAesKey: ['sandboxEncodingAesKey0000000000000000000000'],
+};
+
 /**
  * Defaults from WeChat's rules (CONTRACT.md section 1). WeChat publishes daily quotas
  * (500 000 customer-service sends) but no per-second limit; 20/s stays clear of 45011.

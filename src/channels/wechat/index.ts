@@ -9,6 +9,7 @@ import {
   WECHAT_API_BASE,
   WECHAT_DEFAULTS,
   WECHAT_SECRET_FIELDS,
+  WECHAT_SAMPLE_SECRETS,
   wechatCapabilities,
   wechatSettingsSchema,
   type WeChatSettings,
@@ -76,6 +77,7 @@ export const wechat: ChannelDefinition<WeChatSettings> = {
   settingsSchema: wechatSettingsSchema,
   defaults: WECHAT_DEFAULTS,
   secretFields: WECHAT_SECRET_FIELDS,
+  sampleSecrets: WECHAT_SAMPLE_SECRETS,
   create: createWeChatAdapter,
   sandbox: wechatSandbox,
 };

@@ -27,6 +27,13 @@ export type WhatsAppSettings = z.output<typeof whatsappSettingsSchema>;
 /** Settings that are secrets: never logged, never echoed. */
 export const WHATSAPP_SECRET_FIELDS = ['accessToken', 'appSecret', 'verifyToken'] as const;
 
+/** The public fallbacks of `config/channels/acme-wa.yaml`: refused outside sandbox mode. */
+export const WHATSAPP_SAMPLE_SECRETS = {
+  accessToken: ['sandbox-access-token'],
+  appSecret: ['sandbox-app-secret'],
+  verifyToken: ['sandbox-verify-token'],
+};
+
 /**
  * Defaults from Meta's rules (CONTRACT.md section 1). The pair rate limit (about 1 message per
  * 6 s to one user, bursts of 45 allowed) is left null: a strict 0.17/s limiter would delay an

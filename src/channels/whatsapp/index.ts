@@ -9,6 +9,7 @@ import {
   GRAPH_API_BASE,
   WHATSAPP_DEFAULTS,
   WHATSAPP_SECRET_FIELDS,
+  WHATSAPP_SAMPLE_SECRETS,
   whatsappCapabilities,
   whatsappSettingsSchema,
   type WhatsAppSettings,
@@ -66,6 +67,7 @@ export const whatsapp: ChannelDefinition<WhatsAppSettings> = {
   settingsSchema: whatsappSettingsSchema,
   defaults: WHATSAPP_DEFAULTS,
   secretFields: WHATSAPP_SECRET_FIELDS,
+  sampleSecrets: WHATSAPP_SAMPLE_SECRETS,
   create: createWhatsAppAdapter,
   sandbox: whatsappSandbox,
 };

@@ -32,10 +32,17 @@ export async function loadChannelFiles(
   dir: string,
   channels: ReadonlyMap<string, ChannelDefinition>,
   env: NodeJS.ProcessEnv,
+  options: CheckOptions = {},
 ): Promise<ChannelFiles> {
-  const { files, issues } = await checkChannelFiles(dir, channels, env);
+  const { files, issues } = await checkChannelFiles(dir, channels, env, options);
   if (issues.length > 0) throw new ConfigError(issues);
   return files;
+}
+
+/** How channel files are checked. */
+export interface CheckOptions {
+  /** Sandbox mode (`sandbox: true` in omnibus.yaml): only then are the public sample secrets allowed. Default false. */
+  sandbox?: boolean;
 }
 
 /** Checks every channel file; returns the accounts (frozen maps, unfrozen values) and all issues. */
@@ -43,6 +50,7 @@ export async function checkChannelFiles(
   dir: string,
   channels: ReadonlyMap<string, ChannelDefinition>,
   env: NodeJS.ProcessEnv,
+  options: CheckOptions = {},
 ): Promise<{ files: ChannelFiles; issues: ConfigIssue[] }> {
   const channelsDir = resolve(dir, 'channels');
   let paths: string[];
@@ -55,7 +63,7 @@ export async function checkChannelFiles(
   }
   const results: FileResult[] = [];
   // Sequential on purpose: a handful of small files, and stable issue order.
-  for (const path of paths) results.push(await checkChannelFile(path, channels, env));
+  for (const path of paths) results.push(await checkChannelFile(path, channels, env, options.sandbox ?? false));
   reportDuplicateIds(results);
 
   const issues = results.flatMap((result) => sortByLine(result.issues));
@@ -94,6 +102,7 @@ async function checkChannelFile(
   absolutePath: string,
   channels: ReadonlyMap<string, ChannelDefinition>,
   env: NodeJS.ProcessEnv,
+  sandbox: boolean,
 ): Promise<FileResult> {
   const file = displayPath(absolutePath);
   const result: FileResult = { absolutePath, source: null, id: null, account: null, issues: [] };
@@ -151,10 +160,25 @@ async function checkChannelFile(
   if (!settingsResult.success) {
     result.issues.push(...fromZodIssues(settingsResult.error.issues, source, definition.settingsSchema, mayEcho));
   }
+  if (!sandbox) result.issues.push(...sampleSecretIssues(definition, rest, source));
   if (result.issues.length === 0 && commonResult.success && settingsResult.success) {
     result.account = { ...commonResult.data, settings: settingsResult.data as Record<string, unknown> };
   }
   return result;
+}
+
+/**
+ * A copied sample file with sandbox switched off would run on secrets printed in the
+ * repository: anyone could sign webhooks for it. Each channel declares its sample values.
+ */
+function sampleSecretIssues(definition: ChannelDefinition, settings: Record<string, unknown>, source: YamlSource): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const [field, samples] of Object.entries(definition.sampleSecrets ?? {})) {
+    const value = settings[field];
+    if (typeof value !== 'string' || !samples.includes(value.trim())) continue;
+    issues.push(issueAt(source, [field], 'is a public sample value from the sandbox configuration; outside sandbox mode set the real secret (e.g. from ${ENV})'));
+  }
+  return issues;
 }
 
 function resolveChannel(

@@ -9,13 +9,21 @@ import { envBoolean, envInteger, hasScheme, httpUrl, section } from './fields.ts
 import type { DaemonConfig } from './types.ts';
 
 /** Paths in the daemon file whose values are secret (or may embed credentials): never echoed. */
-export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [/^api\.tokens\[\d+\]\.token$/, /^database\.url$/, /^nats\.url(\[\d+\])?$/];
+export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [
+  /^api\.tokens\[\d+\]\.token$/,
+  /^database\.url$/,
+  /^nats\.url(\[\d+\])?$/,
+  /^nats\.(password|token|nkey)$/,
+];
 
 /** Evidence kinds that may merge contacts without a human. */
 export const MERGE_EVIDENCE = ['phone', 'email', 'wechat_unionid'] as const;
 
 /** Log levels accepted by `log.level` (pino's). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `log.format`: auto is pretty on a terminal and JSON otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 /** The API token fallback of the shipped sample config: public, so only valid in sandbox mode. */
 export const SAMPLE_API_TOKEN = 'sandbox-token-change-me';
@@ -54,6 +62,41 @@ const apiToken = z.strictObject({
     .transform((scopes) => [...new Set(scopes)]),
 });
 
+const optionalText = () => z.string().trim().min(1, 'must not be empty; leave the field out instead').nullable().default(null);
+// Paths are relative to the working directory, like dataDir.
+const optionalPath = () => optionalText().transform((file) => (file === null ? null : resolve(process.cwd(), file)));
+
+// Production NATS (docs/operations.md): one way to authenticate, TLS, and a JetStream domain
+// or API prefix for leaf nodes. Secrets belong in ${ENV}; DAEMON_SECRET_PATHS keeps them unechoed.
+const natsAuthFields = {
+  creds: optionalPath().describe('Path to a .creds file (user JWT and NKey seed), for operator/JWT accounts.'),
+  nkey: optionalText().describe('NKey user seed (SU...), or the path to a file holding it. Secret.'),
+  user: optionalText().describe('User name, with password.'),
+  password: optionalText().describe('Password of user. Secret.'),
+  token: optionalText().describe('Authentication token. Secret.'),
+  tls: section({
+    ca: optionalPath().describe('PEM file of the CA that signed the server certificate (omit to use the system CAs).'),
+    cert: optionalPath().describe('PEM client certificate, for servers that verify clients (with key).'),
+    key: optionalPath().describe('PEM private key of the client certificate.'),
+    handshakeFirst: envBoolean().default(false).describe('Start TLS before the NATS greeting (the server must set handshake_first).'),
+  }),
+  jsDomain: optionalText().describe('JetStream domain to use (a leaf node whose JetStream lives in another domain).'),
+  apiPrefix: optionalText().describe('JetStream API prefix, when the account imports JetStream under another prefix; exclusive with jsDomain.'),
+};
+
+/** Problems of the nats section no single field can see. */
+function checkNatsAuth(nats: DaemonConfig['nats'], ctx: z.RefinementCtx): void {
+  const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['nats', ...field.split('.')], message });
+  const methods = (['creds', 'nkey', 'user', 'token'] as const).filter((key) => nats[key] !== null);
+  if (methods.length > 1) issue(methods[1]!, `use one way to authenticate; ${methods.join(' and ')} are both set`);
+  if (nats.user !== null && nats.password === null) issue('password', 'is required with nats.user');
+  if (nats.password !== null && nats.user === null) issue('user', 'is required with nats.password');
+  if ((nats.tls.cert === null) !== (nats.tls.key === null)) issue(nats.tls.cert === null ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key go together');
+  if (nats.jsDomain !== null && nats.apiPrefix !== null) issue('apiPrefix', 'set jsDomain or apiPrefix, not both');
+  const remoteOnly = methods.length > 0 || nats.tls.ca !== null || nats.tls.cert !== null || nats.jsDomain !== null || nats.apiPrefix !== null;
+  if (nats.url === null && remoteOnly) issue('url', 'authentication, TLS and JetStream domains need a server: set nats.url (the local server has none of them)');
+}
+
 /** Validates and fills in the daemon file; its output is exactly `DaemonConfig`. */
 export const daemonSchema = z
   .strictObject({
@@ -86,6 +129,7 @@ export const daemonSchema = z
         .regex(NATS_PREFIX_RE, 'must start with a lowercase letter and use only a-z, 0-9, _ and - (at most 32)')
         .default('omni')
         .describe('First token of every NATS subject and stream name.'),
+      ...natsAuthFields,
     }),
     database: section({
       url: postgresUrl.nullable().default(null).describe('postgres:// URL; null uses an embedded PGlite database in dataDir.'),
@@ -124,10 +168,17 @@ export const daemonSchema = z
         .default(null)
         .describe('ISO country code used to read phone numbers written without a country code; null = none.'),
     }),
-    log: section({ level: z.enum(LOG_LEVELS).default('info').describe('Log level.') }),
+    log: section({
+      level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
+      format: z
+        .enum(LOG_FORMATS)
+        .default('auto')
+        .describe('json (one JSON object a line), pretty (for people), or auto: pretty when stdout is a terminal, else json.'),
+    }),
     sandbox: envBoolean().default(false).describe('Start the built-in fake platform APIs (sandbox mode).'),
   })
   .superRefine((config, ctx) => {
+    checkNatsAuth(config.nats, ctx);
     // The local server is a single node: it cannot hold more than one copy.
     if (config.nats.url === null && config.nats.replicas > 1) {
       ctx.addIssue({ code: 'custom', path: ['nats', 'replicas'], message: 'more than 1 needs a NATS cluster: set nats.url to its servers' });

@@ -35,7 +35,8 @@ export async function loadConfig(
     throw new ConfigError([{ file: displayPath(root), line: null, path: '', message: 'configuration directory not found' }]);
   }
   const daemon = await checkDaemonFile(root, env);
-  const channelFiles = await checkChannelFiles(root, channels, env);
+  // Unknown sandbox (a broken daemon file) checks as production: the stricter reading.
+  const channelFiles = await checkChannelFiles(root, channels, env, { sandbox: daemon.config?.sandbox ?? false });
   const issues = [...daemon.issues, ...channelFiles.issues];
   if (issues.length > 0 || daemon.config === null) throw new ConfigError(issues);
   return deepFreeze({ dir: root, daemon: daemon.config, ...channelFiles.files });

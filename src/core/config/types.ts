@@ -21,14 +21,29 @@ export interface DaemonConfig {
     keepAliveTimeoutMs: number;
     maxConnections: number;
   };
-  nats: { url: string | null; prefix: string; replicas: number };
+  nats: {
+    url: string | null;
+    prefix: string;
+    replicas: number;
+    /** Absolute path of a .creds file. */
+    creds: string | null;
+    /** An NKey seed or the path of a file holding one. */
+    nkey: string | null;
+    user: string | null;
+    password: string | null;
+    token: string | null;
+    /** Absolute paths. */
+    tls: { ca: string | null; cert: string | null; key: string | null; handshakeFirst: boolean };
+    jsDomain: string | null;
+    apiPrefix: string | null;
+  };
   database: { url: string | null };
   /** Absolute path. */
   dataDir: string;
   media: { maxBytes: number; store: 'file' | 'nats' };
   api: { tokens: ReadonlyArray<ApiToken>; bodyLimitBytes: number; concurrency: number; maxPending: number };
   merge: { auto: ReadonlyArray<'phone' | 'email' | 'wechat_unionid'>; defaultRegion: string | null };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   sandbox: boolean;
 }
 

@@ -131,7 +131,7 @@ export function watchChannelFiles(options: WatchChannelFilesOptions): ChannelFil
     running = true;
     try {
       await followReplacedDirectory();
-      const { files, issues } = await checkChannelFiles(dir, channels, env);
+      const { files, issues } = await checkChannelFiles(dir, channels, env, { sandbox: options.current.daemon.sandbox });
       if (closed) return;
       if (issues.length > 0) {
         logger.error({ issues, summary: formatIssues(issues) }, 'channel config rejected; the previous configuration stays in force');

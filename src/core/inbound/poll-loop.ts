@@ -6,6 +6,7 @@
  * the transaction that records that poll's events (and only while the lease is still held), so
  * a crash between recording and confirming neither loses nor repeats an update.
  */
+import { failureFields } from '../log-fields.ts';
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { ChannelAdapter } from '../adapter.ts';
@@ -146,12 +147,12 @@ export class AccountPoller {
           // Another client (another deployment, a stray script) polls this bot: ours must not
           // fight it in a tight loop, and an operator must hear about it.
           this.deps.metrics.polls.inc({ channel, account, result: 'conflict' });
-          this.log.error({ err: error }, 'the platform reports another client polling this account; backing off');
+          this.log.error(failureFields(error), 'the platform reports another client polling this account; backing off');
           pause = this.opts.conflictBackoffMs;
         } else {
           this.deps.metrics.polls.inc({ channel, account, result: 'error' });
           pause = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** Math.min(failures - 1, 10));
-          this.log.warn({ err: error, failures, retryInMs: pause }, 'poll failed; will retry');
+          this.log.warn({ ...failureFields(error), failures, retryInMs: pause }, 'poll failed; will retry');
         }
       }
       if (pause > 0) await this.sleep(pause);

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { StorageType, jetstreamManager } from '@nats-io/jetstream';
+import { StorageType, jetstream, jetstreamManager, type JetStreamOptions } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OmniError } from '../errors.ts';
 import { raiseReplicas } from '../nats/bus.ts';
@@ -25,6 +25,8 @@ export function createNatsMediaStore(options: {
   stagingDir: string;
   /** Copies JetStream keeps of the bucket (`nats.replicas`); default 1. */
   replicas?: number;
+  /** A JetStream domain or API prefix (`nats.jsDomain` / `nats.apiPrefix`). */
+  jetstream?: JetStreamOptions;
 }): MediaStore {
   const staging = createFileMediaStore(options.stagingDir);
   let opened: Promise<ObjectStore> | null = null;
@@ -32,7 +34,7 @@ export function createNatsMediaStore(options: {
   const bucket = async (): Promise<ObjectStore> => {
     const nc = options.connection();
     if (!nc || nc.isClosed()) throw new OmniError('channel_unavailable', 'NATS is not connected; media store unavailable');
-    opened ??= openBucket(nc, options.bucket, options.replicas ?? 1).catch((error: unknown) => {
+    opened ??= openBucket(nc, options.bucket, options.replicas ?? 1, options.jetstream).catch((error: unknown) => {
       opened = null;
       throw new OmniError('channel_unavailable', 'could not open the media bucket', { cause: error });
     });
@@ -122,9 +124,9 @@ export function createNatsMediaStore(options: {
 }
 
 /** Opens (or creates) the bucket; one made earlier with fewer copies is raised to `replicas`. */
-async function openBucket(nc: NatsConnection, bucket: string, replicas: number): Promise<ObjectStore> {
-  const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-  if (replicas > 1) await raiseReplicas(await jetstreamManager(nc), `OBJ_${bucket}`, replicas);
+async function openBucket(nc: NatsConnection, bucket: string, replicas: number, js: JetStreamOptions = {}): Promise<ObjectStore> {
+  const os = await new Objm(jetstream(nc, js)).create(bucket, { storage: StorageType.File, replicas });
+  if (replicas > 1) await raiseReplicas(await jetstreamManager(nc, js), `OBJ_${bucket}`, replicas);
   return os;
 }
 

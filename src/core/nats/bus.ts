@@ -5,7 +5,7 @@
  * client connects to any and fails over to the others. Streams keep `replicas` copies
  * (`nats.replicas`), applied on creation and brought up to date on every start.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/nats-core';
 import {
   jetstream,
@@ -15,6 +15,7 @@ import {
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JetStreamOptions,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -38,10 +39,21 @@ export interface Bus {
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /** Connects and creates or updates the streams (idempotent, safe from several replicas at once). */
-export async function openBus(options: { servers: string; prefix: string; logger: Logger; name?: string; replicas?: number }): Promise<Bus> {
+export async function openBus(options: {
+  servers: string;
+  prefix: string;
+  logger: Logger;
+  name?: string;
+  replicas?: number;
+  /** Authentication and TLS (`natsConnectOptions`). */
+  connection?: Pick<NodeConnectionOptions, 'authenticator' | 'tls'>;
+  /** A JetStream domain or API prefix (`jetStreamOptions`). */
+  jetstream?: JetStreamOptions;
+}): Promise<Bus> {
   const replicas = options.replicas ?? 1;
   const log = options.logger.child({ component: 'nats' });
   const nc = await connect({
+    ...options.connection,
     servers: options.servers.split(',').map((s) => s.trim()),
     name: options.name ?? 'omnibus',
     reconnect: true,
@@ -63,7 +75,8 @@ export async function openBus(options: { servers: string; prefix: string; logger
           void restoreStreams();
           break;
         case 'error':
-          log.error({ err: status.error }, 'nats error');
+          // Expected conditions (a refused permission, a server going away): code and reason only.
+          log.error({ reason: status.error instanceof Error ? status.error.message : String(status.error) }, 'nats error');
           break;
         case 'close':
           connected = false;
@@ -73,8 +86,11 @@ export async function openBus(options: { servers: string; prefix: string; logger
       }
     }
   })();
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc, options.jetstream).catch(async (error: unknown) => {
+    await nc.close().catch(() => {});
+    throw error;
+  });
+  const js = jetstream(nc, options.jetstream);
   const names = streamNames(options.prefix);
   const subjects = subjectsFor(options.prefix);
   async function ensureStreams(): Promise<void> {
@@ -113,7 +129,10 @@ export async function openBus(options: { servers: string; prefix: string; logger
       }
     }
   }
-  await ensureStreams();
+  await ensureStreams().catch(async (error: unknown) => {
+    await nc.close().catch(() => {});
+    throw error;
+  });
   log.info({ events: names.events, commands: names.commands, replicas }, 'nats streams ready');
   let closing: Promise<void> | null = null;
   return {

@@ -127,6 +127,7 @@ export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: s
 export async function recordFailed(deps: OutboundDeps, job: SendJob, error: ErrorBody, options: { deadLetter?: boolean } = {}): Promise<void> {
   const at = deps.clock.now();
   const deadLetter = options.deadLetter ?? !NOT_DEAD_LETTERED.has(error.code);
+  let ended = false;
   await deps.db.transaction(async (tx) => {
     const moved = await tx
       .update(messages)
@@ -136,6 +137,7 @@ export async function recordFailed(deps: OutboundDeps, job: SendJob, error: Erro
     await tx.delete(sendJobs).where(eq(sendJobs.seq, job.seq));
     const row = moved[0];
     if (!row) return;
+    ended = true;
     await publishStatus(tx, deps, job, { status: 'failed', externalId: '', idempotencyKey: row.idempotencyKey, at, error });
     if (!deadLetter) return;
     const payload: DeadletterEvent = {
@@ -152,6 +154,11 @@ export async function recordFailed(deps: OutboundDeps, job: SendJob, error: Erro
       .onConflictDoNothing();
     deps.metrics.deadLetters.inc({ channel: job.channel, account: job.account });
   });
+  if (ended) {
+    // What an operator alerts on: ids and the code, never the platform's text (it may quote the recipient).
+    const fields = { channel: job.channel, account: job.account, messageId: job.messageId, code: error.code, attempts: error.details?.['attempts'] ?? job.attempts };
+    deps.logger.error({ ...fields, deadLetter }, deadLetter ? 'send failed; dead-lettered' : 'send failed');
+  }
   deps.notifyRelay();
 }
 

@@ -66,13 +66,22 @@ export async function handleSendError(deps: OutboundDeps, throttle: Throttle, jo
     const waitMs = retryAfterMs(failure) ?? settings.defaultRetryAfterMs;
     if (failure.details?.['scope'] === 'recipient') throttle.holdRecipient(job.conversationId, now + waitMs);
     else throttle.pause(now + waitMs);
-    deps.logger.warn({ account: job.account, waitMs, scope: failure.details?.['scope'] ?? 'account' }, 'platform asked to slow down');
+    deps.logger.warn(
+      { channel: job.channel, account: job.account, messageId: job.messageId, code: failure.code, waitMs, nextAttemptAt: new Date(now + waitMs).toISOString(), scope: failure.details?.['scope'] ?? 'account' },
+      'platform asked to slow down',
+    );
     await requeue(db, job.seq, { delayMs: waitMs, error: { ...body }, throttled: true, attemptDelta: context.sent ? -1 : 0 });
     return;
   }
   if (failure.retryable && context.attempts < settings.maxAttempts) {
     if (context.sent) count('retry');
-    await requeue(db, job.seq, { delayMs: backoffMs(settings, context.attempts), error: { ...body }, throttled: false, attemptDelta: context.sent ? 0 : 1 });
+    const delayMs = backoffMs(settings, context.attempts);
+    // Code and attempt only: a platform's message may quote the recipient.
+    deps.logger.warn(
+      { channel: job.channel, account: job.account, messageId: job.messageId, code: failure.code, attempt: context.attempts, nextAttemptAt: new Date(now + delayMs).toISOString() },
+      'send failed; will retry',
+    );
+    await requeue(db, job.seq, { delayMs, error: { ...body }, throttled: false, attemptDelta: context.sent ? 0 : 1 });
     return;
   }
   if (context.sent) count('failed');

@@ -55,7 +55,7 @@ describe('config/channels/acme-line.yaml', () => {
     try {
       await mkdir(join(dir, 'channels'));
       await copyFile(sample, join(dir, 'channels', 'acme-line.yaml'));
-      const files = await loadChannelFiles(dir, new Map([['line', line]]), env);
+      const files = await loadChannelFiles(dir, new Map([['line', line]]), env, { sandbox: true });
       return files.accounts.get('acme-line')!;
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -61,7 +61,7 @@ describe('config/channels/acme-telegram.yaml', () => {
     try {
       await mkdir(join(dir, 'channels'));
       await copyFile(sample, join(dir, 'channels', 'acme-telegram.yaml'));
-      const files = await loadChannelFiles(dir, new Map([['telegram', telegram]]), env);
+      const files = await loadChannelFiles(dir, new Map([['telegram', telegram]]), env, { sandbox: true });
       return files.accounts.get('acme-telegram')!;
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -103,7 +103,7 @@ describe('config/channels/acme-wechat.yaml', () => {
     try {
       await mkdir(join(dir, 'channels'));
       await copyFile(sample, join(dir, 'channels', 'acme-wechat.yaml'));
-      const files = await loadChannelFiles(dir, new Map([['wechat', wechat]]), env);
+      const files = await loadChannelFiles(dir, new Map([['wechat', wechat]]), env, { sandbox: true });
       return files.accounts.get('acme-wechat')!;
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -91,7 +91,7 @@ describe('config/channels/acme-wa.yaml', () => {
     try {
       await mkdir(join(dir, 'channels'));
       await copyFile(sample, join(dir, 'channels', 'acme-wa.yaml'));
-      const files = await loadChannelFiles(dir, new Map([['whatsapp', whatsapp]]), env);
+      const files = await loadChannelFiles(dir, new Map([['whatsapp', whatsapp]]), env, { sandbox: true });
       return files.accounts.get('acme-wa')!;
     } finally {
       await rm(dir, { recursive: true, force: true });
