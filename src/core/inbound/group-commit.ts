@@ -17,6 +17,12 @@ import type { IngestResult, IngestScope } from './scope.ts';
 /** The most webhooks one transaction records (bounds its locks, its size and a retry's cost). */
 export const DEFAULT_MAX_BATCH = 256;
 
+/**
+ * A webhook with more events than this is recorded in its own transaction, beside the batches:
+ * queued, it would hold every webhook behind it for as long as its own recording takes.
+ */
+export const MAX_EVENTS_BATCHED = 64;
+
 /** One queued webhook and who waits for it. */
 interface Queued {
   scope: IngestScope;
@@ -47,6 +53,12 @@ export class GroupCommitter {
 
   /** Resolves once the webhook's events are committed; rejects when they could not be. */
   submit(scope: IngestScope, webhook: VerifiedWebhook, events: InboundEvent[]): Promise<IngestResult> {
+    if (events.length > MAX_EVENTS_BATCHED) {
+      return this.ingestor.record(scope, webhook, events).then((result) => {
+        this.metrics.batchSize.observe(1);
+        return result;
+      });
+    }
     return new Promise<IngestResult>((resolve, reject) => {
       this.queue.push({ scope, webhook, events, resolve, reject });
       this.metrics.queued.set(this.queue.length);
