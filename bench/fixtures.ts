@@ -129,3 +129,47 @@ export function outboxSeeds(count: number, subject: string): OutboxSeed[] {
   }
   return seeds;
 }
+
+/**
+ * `count` signed delivery receipts (`statuses`), each for its own outbound wamid, shaped like
+ * Meta's. The wamids name no message of the bench's, as for a message sent by another system:
+ * the receipt is recorded and matches nothing, which is the cheapest real status.
+ */
+export function signedStatuses(options: { count: number; tag: string }): PreparedRequest[] {
+  const now = Math.floor(Date.now() / 1000);
+  const requests: PreparedRequest[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const recipient = String(16_505_560_000 + i);
+    const body = {
+      object: 'whatsapp_business_account',
+      entry: [{
+        id: '102290129340398',
+        changes: [{
+          value: {
+            messaging_product: 'whatsapp',
+            metadata: { display_phone_number: '15550783881', phone_number_id: BENCH_ACCOUNT.phoneNumberId },
+            statuses: [{
+              id: `wamid.BENCHOUT${options.tag}${String(i).padStart(7, '0')}`,
+              status: 'delivered',
+              timestamp: String(now),
+              recipient_id: recipient,
+              conversation: { id: '6ceb9d929c9bdc4f90e967a32f8639b4', origin: { type: 'service' } },
+              pricing: { billable: true, pricing_model: 'CBP', category: 'service' },
+            }],
+          },
+          field: 'messages',
+        }],
+      }],
+    };
+    const raw = Buffer.from(JSON.stringify(body));
+    requests.push({
+      path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', BENCH_ACCOUNT.appSecret).update(raw).digest('hex')}`,
+      },
+      body: raw,
+    });
+  }
+  return requests;
+}

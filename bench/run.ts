@@ -21,7 +21,8 @@ import { startTestNats, startTestPostgres, type TestServer } from '../test/suppo
 import { findNatsServer } from '../src/core/nats/local-server.ts';
 import { streams as streamsFor, subjects as subjectsFor } from '../src/core/schemas/subjects.ts';
 import { runLoad, type LoadResult, type PreparedRequest } from './load.ts';
-import { BENCH_ACCOUNT, signedWebhooks } from './fixtures.ts';
+import { BENCH_ACCOUNT, signedStatuses, signedWebhooks } from './fixtures.ts';
+import { clusterCpuMs, postmasterOf, selfCpuMs, startWireCounter, type WireCounts } from './costs.ts';
 import { startBenchDaemon } from './daemon.ts';
 import { startBaselineServer } from './baseline-servers.ts';
 import { benchRelay, type RelayBenchResult } from './relay.ts';
@@ -46,7 +47,31 @@ const SIZES = {
   relayRows: 50_000,
   /** Each sender sends this many of a run's messages: 1 of them opens the conversation. */
   messagesPerSender: 6,
+  /** Webhooks of each kind in the statement-count phase (one at a time). */
+  wireKind: 100,
 };
+
+/** `OMNIBUS_BENCH_ONLY=ingest`: baselines, the PostgreSQL ingest phase and the costs only (~1 min). */
+const INGEST_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'ingest';
+
+/** CPU ms per webhook of one measured run: this process (daemon + load generator) and PostgreSQL. */
+interface CpuCost {
+  selfMsPerRequest: number;
+  pgMsPerRequest: number | null;
+}
+
+/** The postmaster of the bench's PostgreSQL, for CPU figures (set in main). */
+let postmasterPid = 0;
+
+/** Runs one load and the CPU both sides spent on it. */
+async function measuredLoad(url: string, requests: PreparedRequest[], concurrency: number, withPg: boolean): Promise<{ result: LoadResult; cpu: CpuCost }> {
+  const self0 = selfCpuMs();
+  const pg0 = withPg ? clusterCpuMs(postmasterPid) : 0;
+  const result = await runLoad(url, requests, concurrency);
+  const selfMs = selfCpuMs() - self0;
+  const pgMs = withPg ? clusterCpuMs(postmasterPid) - pg0 : null;
+  return { result, cpu: { selfMsPerRequest: selfMs / requests.length, pgMsPerRequest: pgMs === null ? null : pgMs / requests.length } };
+}
 
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -70,9 +95,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 /** One round of the HTTP baselines. */
 interface BaselineRound {
   bare: LoadResult;
+  bareCpu: CpuCost;
   bareSequential: LoadResult;
   barePglite: LoadResult;
   verify: LoadResult;
+  verifyCpu: CpuCost;
 }
 
 /** The run with the median throughput, so its latencies belong to one real run. */
@@ -90,6 +117,7 @@ interface NamedRun {
 /** What one daemon phase measured. */
 interface DaemonPhase {
   concurrent: LoadResult;
+  concurrentCpu: CpuCost;
   /** First webhook sent → every message.in event of the run in the stream, ms. */
   publishLagMs: number;
   /** Last answer read → every message.in event in the stream, ms. */
@@ -107,6 +135,8 @@ async function main(): Promise<void> {
   const [pg, nats] = await Promise.all([startTestPostgres(), startTestNats()]);
   cleanups.push(() => nats.stop(), () => pg.stop());
   const pgVersion = await withAdmin(pg, async (sql) => (await sql<{ v: string }[]>`select version() as v`)[0]!.v);
+  // Read while the backend is alive: its parent is the postmaster.
+  postmasterPid = await withAdmin(pg, async (sql) => postmasterOf((await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid));
   const nc = await connect({ servers: nats.url, name: 'omnibus-bench' });
   cleanups.push(() => nc.close());
   const jsm = await jetstreamManager(nc);
@@ -131,12 +161,13 @@ async function main(): Promise<void> {
   const baselineRound = async () => {
     const n = rounds.length + 1;
     const c = SIZES.concurrency;
-    rounds.push({
-      bare: record(`bare hono (read body, 200), c=${c} [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.ingest, `${tag}A`), c)),
-      bareSequential: record(`bare hono (read body, 200), c=1 [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.sequential, `${tag}S`), 1)),
-      barePglite: record(`bare hono (read body, 200), c=${c}, N=${num(SIZES.pglite)} [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.pglite, `${tag}L`), c)),
-      verify: record(`hono + verify + parse (no DB), c=${c} [round ${n}]`, await runLoad(servers.verify.url, webhooks(SIZES.ingest, `${tag}A`), c)),
-    });
+    const bare = await measuredLoad(servers.bare.url, webhooks(SIZES.ingest, `${tag}A`), c, false);
+    record(`bare hono (read body, 200), c=${c} [round ${n}]`, bare.result);
+    const bareSequential = record(`bare hono (read body, 200), c=1 [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.sequential, `${tag}S`), 1));
+    const barePglite = record(`bare hono (read body, 200), c=${c}, N=${num(SIZES.pglite)} [round ${n}]`, await runLoad(servers.bare.url, webhooks(SIZES.pglite, `${tag}L`), c));
+    const verify = await measuredLoad(servers.verify.url, webhooks(SIZES.ingest, `${tag}A`), c, false);
+    record(`hono + verify + parse (no DB), c=${c} [round ${n}]`, verify.result);
+    rounds.push({ bare: bare.result, bareCpu: bare.cpu, bareSequential, barePglite, verify: verify.result, verifyCpu: verify.cpu });
   };
 
   await baselineRound();
@@ -144,33 +175,46 @@ async function main(): Promise<void> {
   const ingestDb = await createDatabase(pg, `omnibus_bench_ingest_${tag.toLowerCase()}`);
   const onPostgres = await daemonPhase({ nats, jsm, databaseUrl: ingestDb, prefix: 'benchpg', tag, count: SIZES.ingest, full: true, record });
 
-  await baselineRound();
-  // The embedded default when database.url is null.
-  say(`daemon on PGlite: ${SIZES.pglite} webhooks at c=${SIZES.concurrency}`);
-  const onPglite = await daemonPhase({ nats, jsm, databaseUrl: null, prefix: 'benchlite', tag, count: SIZES.pglite, full: false, record });
-  await baselineRound();
+  say('costs: statements and round trips per webhook, through a counting proxy');
+  const wire = await wirePhase({ nats, pg, prefix: 'benchwire', tag });
 
-  say(`relay: filling the outbox with ${num(SIZES.relayRows)} rows, then draining it`);
-  const relayDb = await createDatabase(pg, `omnibus_bench_relay_${tag.toLowerCase()}`);
-  const relay = await benchRelay({ databaseUrl: relayDb, natsUrl: nats.url, prefix: 'benchrelay', rows: SIZES.relayRows });
-  say(`relay: ${num(relay.relay.messagesPerSecond)} msgs/s; raw js.publish: ${relay.baselines.map((b) => num(b.messagesPerSecond)).join(' and ')} msgs/s`);
+  let onPglite: DaemonPhase | null = null;
+  let relay: RelayBenchResult | null = null;
+  const extra: Cell[][] = [];
+  if (INGEST_ONLY) {
+    await baselineRound();
+  } else {
+    await baselineRound();
+    // The embedded default when database.url is null.
+    say(`daemon on PGlite: ${SIZES.pglite} webhooks at c=${SIZES.concurrency}`);
+    onPglite = await daemonPhase({ nats, jsm, databaseUrl: null, prefix: 'benchlite', tag, count: SIZES.pglite, full: false, record });
+    await baselineRound();
 
-  say('outbound: sends at the configured rate, then with limits lifted');
-  const outboundDb = await createDatabase(pg, `omnibus_bench_outbound_${tag.toLowerCase()}`);
-  const outbound = await runOutboundBench({ natsUrl: nats.url, databaseUrl: outboundDb, log: say });
+    say(`relay: filling the outbox with ${num(SIZES.relayRows)} rows, then draining it`);
+    const relayDb = await createDatabase(pg, `omnibus_bench_relay_${tag.toLowerCase()}`);
+    relay = await benchRelay({ databaseUrl: relayDb, natsUrl: nats.url, prefix: 'benchrelay', rows: SIZES.relayRows });
+    say(`relay: ${num(relay.relay.messagesPerSecond)} msgs/s; raw js.publish: ${relay.baselines.map((b) => num(b.messagesPerSecond)).join(' and ')} msgs/s`);
 
-  say('contacts: merges of contacts with 100,000 messages; timeline pages at 1,000,000 messages');
-  const contactsDb = await createDatabase(pg, `omnibus_bench_contacts_${tag.toLowerCase()}`);
-  const contacts = await runContactsBench({ databaseUrl: contactsDb });
+    say('outbound: sends at the configured rate, then with limits lifted');
+    const outboundDb = await createDatabase(pg, `omnibus_bench_outbound_${tag.toLowerCase()}`);
+    extra.push(...(await runOutboundBench({ natsUrl: nats.url, databaseUrl: outboundDb, log: say })));
 
+    say('contacts: merges of contacts with 100,000 messages; timeline pages at 1,000,000 messages');
+    const contactsDb = await createDatabase(pg, `omnibus_bench_contacts_${tag.toLowerCase()}`);
+    extra.push(...(await runContactsBench({ databaseUrl: contactsDb })));
+  }
+
+  const medianRound = [...rounds].sort((a, b) => a.bare.requestsPerSecond - b.bare.requestsPerSecond)[Math.floor(rounds.length / 2)]!;
   const baselines = {
+    bareCpu: medianRound.bareCpu,
+    verifyCpu: [...rounds].sort((a, b) => a.verify.requestsPerSecond - b.verify.requestsPerSecond)[Math.floor(rounds.length / 2)]!.verifyCpu,
     bare: medianRun(rounds.map((r) => r.bare)),
     bareSequential: medianRun(rounds.map((r) => r.bareSequential)),
     barePglite: medianRun(rounds.map((r) => r.barePglite)),
     verify: medianRun(rounds.map((r) => r.verify)),
   };
   const totalSeconds = (performance.now() - started) / 1000;
-  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, totalSeconds, extra: [...outbound, ...contacts] });
+  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, wire, totalSeconds, extra });
 }
 
 /** `count` fresh signed webhooks for a run, `messagesPerSender` per sender. */
@@ -212,11 +256,13 @@ async function daemonPhase(options: {
     const requests = webhooks(options.count, `${options.tag}${prefix}A`);
     const expected = SIZES.warmup + options.count;
     const published = waitForCount(jsm, stream, messageIn, expected);
-    const concurrent = record(`omnibus on ${kind}, c=${SIZES.concurrency}`, await runLoad(url, requests, SIZES.concurrency));
+    const measured = await measuredLoad(url, requests, SIZES.concurrency, options.databaseUrl !== null);
+    const concurrent = record(`omnibus on ${kind}, c=${SIZES.concurrency}`, measured.result);
     const publishedAt = await published;
     const eventsPublished = (await jsm.streams.info(stream)).state.messages - eventsBefore;
     const phase: DaemonPhase = {
       concurrent,
+      concurrentCpu: measured.cpu,
       publishLagMs: publishedAt - concurrent.startedAt,
       publishTailMs: Math.max(0, publishedAt - concurrent.finishedAt),
       eventsPublished,
@@ -252,6 +298,53 @@ async function daemonPhase(options: {
     return phase;
   } finally {
     await stop();
+  }
+}
+
+/** Statements and round trips per webhook of one kind. */
+interface WireKind {
+  name: string;
+  concurrency: number;
+  statements: number;
+  roundTrips: number;
+  non2xx: number;
+}
+
+/**
+ * Runs each kind of webhook through a daemon whose database URL points at a counting proxy,
+ * with the relay stopped (its reads and marks would mix into the counts; they are the relay's
+ * cost, measured by the drain). One at a time, then known senders at c=32, where webhooks can
+ * share a transaction.
+ */
+async function wirePhase(options: { nats: TestServer; pg: TestServer; prefix: string; tag: string }): Promise<WireKind[]> {
+  const db = await createDatabase(options.pg, `omnibus_bench_wire_${options.tag.toLowerCase()}`);
+  const counter = await startWireCounter(db);
+  cleanups.push(() => counter.close());
+  const bench = await startBenchDaemon({ natsUrl: options.nats.url, prefix: options.prefix, databaseUrl: counter.url });
+  try {
+    await bench.daemon.relay.stop();
+    const { url } = bench.daemon;
+    const k = SIZES.wireKind;
+    const t = `${options.tag}WIRE`;
+    // Warm-up: connections open, JIT done, before anything is counted.
+    await runLoad(url, signedWebhooks({ count: 100, senders: 20, tag: `${t}W`, senderOffset: 800_000 }), 4);
+    const kinds: WireKind[] = [];
+    const count = async (name: string, requests: PreparedRequest[], concurrency: number) => {
+      const before: WireCounts = counter.counts();
+      const result = await runLoad(url, requests, concurrency);
+      const after = counter.counts();
+      kinds.push({ name, concurrency, statements: (after.statements - before.statements) / requests.length, roundTrips: (after.roundTrips - before.roundTrips) / requests.length, non2xx: result.non2xx });
+    };
+    const known = signedWebhooks({ count: k, senders: k, tag: `${t}K` });
+    await count('new sender (contact, conversation, session opened)', signedWebhooks({ count: k, senders: k, tag: `${t}N` }), 1);
+    await count('known sender (follow-up message)', known, 1);
+    await count('redelivery (same bytes again)', known, 1);
+    await count('status (delivery receipt)', signedStatuses({ count: k, tag: `${t}S` }), 1);
+    await count(`known sender, c=${SIZES.concurrency}`, signedWebhooks({ count: k * 5, senders: k, tag: `${t}C` }), SIZES.concurrency);
+    return kinds;
+  } finally {
+    await bench.stop();
+    await counter.close();
   }
 }
 
@@ -307,10 +400,11 @@ function print(data: {
   facts: Record<string, string>;
   pgVersion: string;
   runs: NamedRun[];
-  baselines: Record<keyof BaselineRound, LoadResult>;
+  baselines: Record<'bare' | 'bareSequential' | 'barePglite' | 'verify', LoadResult> & { bareCpu: CpuCost; verifyCpu: CpuCost };
   onPostgres: DaemonPhase;
-  onPglite: DaemonPhase;
-  relay: RelayBenchResult;
+  onPglite: DaemonPhase | null;
+  relay: RelayBenchResult | null;
+  wire: WireKind[];
   /** Rows of the outbound and contacts parts (metric | omnibus | baseline | ratio). */
   extra: Cell[][];
   totalSeconds: number;
@@ -334,44 +428,62 @@ function print(data: {
   const pg = pgPhase.concurrent;
   const seq = pgPhase.sequential!;
   const dup = pgPhase.duplicates!;
-  const lite = litePhase.concurrent;
-  const { bare, bareSequential: bare1, verify, barePglite: bareLite } = baselines;
-  // The mean of the raw runs before and after the relay's drain.
-  const [rawBefore, rawAfter] = relay.baselines;
-  const rawRate = (rawBefore.messagesPerSecond + rawAfter.messagesPerSecond) / 2;
-  const rawMs = (rawBefore.elapsedMs + rawAfter.elapsedMs) / 2;
+  const { bare, bareSequential: bare1, verify, barePglite: bareLite, bareCpu, verifyCpu } = baselines;
   const c = SIZES.concurrency;
+  const cpu = pgPhase.concurrentCpu;
+  const ms = (value: number | null) => (value === null ? null : num(value, 2));
   const rows: Cell[][] = [
     [`ingest on PostgreSQL, c=${c}, N=${num(pg.requests)}: req/s`, num(pg.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(pg.requestsPerSecond, bare.requestsPerSecond)],
     ['  p50 latency, ms', num(pg.p50, 1), num(bare.p50, 1), ratio(pg.p50, bare.p50)],
     ['  p95 latency, ms', num(pg.p95, 1), num(bare.p95, 1), ratio(pg.p95, bare.p95)],
     ['  p99 latency, ms', num(pg.p99, 1), num(bare.p99, 1), ratio(pg.p99, bare.p99)],
     ['  non-2xx', num(pg.non2xx), num(bare.non2xx), null],
+    ['  CPU ms per webhook, bench process (daemon + load generator)', ms(cpu.selfMsPerRequest), `${ms(bareCpu.selfMsPerRequest)} (bare hono + load generator)`, ratio(cpu.selfMsPerRequest, bareCpu.selfMsPerRequest)],
+    ['  CPU ms per webhook, daemon alone (bench process − bare hono)', ms(cpu.selfMsPerRequest - bareCpu.selfMsPerRequest), null, null],
+    ['  CPU ms per webhook, PostgreSQL cluster (all its processes)', ms(cpu.pgMsPerRequest), null, null],
     [`  same load, verify + parse only (no DB): req/s`, null, `${num(verify.requestsPerSecond)} (hono+verify)`, ratio(pg.requestsPerSecond, verify.requestsPerSecond)],
+    ['  same load, verify + parse only: CPU ms per webhook (bench process)', null, ms(verifyCpu.selfMsPerRequest), ratio(cpu.selfMsPerRequest, verifyCpu.selfMsPerRequest)],
     [`ingest on PostgreSQL, c=1, N=${num(seq.requests)}: req/s`, num(seq.requestsPerSecond), `${num(bare1.requestsPerSecond)} (bare hono)`, ratio(seq.requestsPerSecond, bare1.requestsPerSecond)],
     ['  p50 / p99 latency, ms', `${num(seq.p50, 2)} / ${num(seq.p99, 2)}`, `${num(bare1.p50, 2)} / ${num(bare1.p99, 2)}`, ratio(seq.p50, bare1.p50)],
-    [`ingest on PGlite, c=${c}, N=${num(lite.requests)}: req/s`, num(lite.requestsPerSecond), `${num(bareLite.requestsPerSecond)} (bare hono)`, ratio(lite.requestsPerSecond, bareLite.requestsPerSecond)],
-    ['  p50 / p99 latency, ms', `${num(lite.p50, 1)} / ${num(lite.p99, 1)}`, `${num(bareLite.p50, 1)} / ${num(bareLite.p99, 1)}`, ratio(lite.p99, bareLite.p99)],
-    ['  non-2xx', num(lite.non2xx), num(bareLite.non2xx), null],
     [`publish lag, PostgreSQL: 1st webhook → all ${num(pg.requests)} in stream, ms`, num(pgPhase.publishLagMs), null, null],
     ['  after the last answer, ms', num(pgPhase.publishTailMs), null, null],
     ['  events published by the relay meanwhile, events/s', `${num(pgPhase.eventsPublished / (pgPhase.publishLagMs / 1000))} (${num(pgPhase.eventsPublished)} events)`, null, null],
-    [`publish lag, PGlite: 1st webhook → all ${num(lite.requests)} in stream, ms`, num(litePhase.publishLagMs), null, null],
-    ['  after the last answer, ms', num(litePhase.publishTailMs), null, null],
-    [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(rawRate)} (js.publish, window 256; ${num(rawBefore.messagesPerSecond)} before, ${num(rawAfter.messagesPerSecond)} after)`, ratio(relay.relay.messagesPerSecond, rawRate)],
-    ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(rawMs / 1000, 2), ratio(relay.relay.elapsedMs, rawMs)],
-    ['  until every row marked published, s', num(relay.relay.markedMs! / 1000, 2), null, null],
-    ['  messages in stream afterwards', num(relay.relay.inStream), `${num(rawBefore.inStream)} / ${num(rawAfter.inStream)}`, null],
+  ];
+  if (litePhase) {
+    const lite = litePhase.concurrent;
+    rows.push(
+      [`ingest on PGlite, c=${c}, N=${num(lite.requests)}: req/s`, num(lite.requestsPerSecond), `${num(bareLite.requestsPerSecond)} (bare hono)`, ratio(lite.requestsPerSecond, bareLite.requestsPerSecond)],
+      ['  p50 / p99 latency, ms', `${num(lite.p50, 1)} / ${num(lite.p99, 1)}`, `${num(bareLite.p50, 1)} / ${num(bareLite.p99, 1)}`, ratio(lite.p99, bareLite.p99)],
+      ['  non-2xx', num(lite.non2xx), num(bareLite.non2xx), null],
+      [`publish lag, PGlite: 1st webhook → all ${num(lite.requests)} in stream, ms`, num(litePhase.publishLagMs), null, null],
+      ['  after the last answer, ms', num(litePhase.publishTailMs), null, null],
+    );
+  }
+  if (relay) {
+    // The mean of the raw runs before and after the relay's drain.
+    const [rawBefore, rawAfter] = relay.baselines;
+    const rawRate = (rawBefore.messagesPerSecond + rawAfter.messagesPerSecond) / 2;
+    const rawMs = (rawBefore.elapsedMs + rawAfter.elapsedMs) / 2;
+    rows.push(
+      [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(rawRate)} (js.publish, window 256; ${num(rawBefore.messagesPerSecond)} before, ${num(rawAfter.messagesPerSecond)} after)`, ratio(relay.relay.messagesPerSecond, rawRate)],
+      ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(rawMs / 1000, 2), ratio(relay.relay.elapsedMs, rawMs)],
+      ['  until every row marked published, s', num(relay.relay.markedMs! / 1000, 2), null, null],
+      ['  messages in stream afterwards', num(relay.relay.inStream), `${num(rawBefore.inStream)} / ${num(rawAfter.inStream)}`, null],
+    );
+  }
+  rows.push(
     [`duplicate re-posts on PostgreSQL, c=${c}, N=${num(dup.result.requests)}: req/s`, num(dup.result.requestsPerSecond), `${num(bare.requestsPerSecond)} (bare hono)`, ratio(dup.result.requestsPerSecond, bare.requestsPerSecond)],
     ['  p99 latency, ms', num(dup.result.p99, 1), num(bare.p99, 1), ratio(dup.result.p99, bare.p99)],
     ['  new message rows / outbox rows / stream events', `${dup.newMessages} / ${dup.newOutboxRows} / ${dup.newEvents}`, null, null],
     ['  non-2xx', num(dup.result.non2xx), null, null],
     ...data.extra,
-  ];
-  out.push('', '## Summary (ratio = omnibus ÷ baseline; HTTP baselines are the median of 3 rounds)', '');
+  );
+  out.push('', '## Summary (ratio = omnibus ÷ baseline; HTTP baselines are the median of the rounds)', '');
   out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows));
-  out.push('', `Outbox bulk insert before the drain: ${num(relay.insertRowsPerSecond)} rows/s (1,000 rows per statement).`);
-  out.push(`Total bench time: ${num(data.totalSeconds, 1)} s.`, '');
+  out.push('', `## Statements and round trips per webhook (${num(SIZES.wireKind)} of each kind, relay stopped, counted on the wire)`, '');
+  out.push(table(['webhook', 'in flight', 'statements', 'round trips', 'non-2xx'], data.wire.map((k) => [k.name, k.concurrency, num(k.statements, 1), num(k.roundTrips, 1), k.non2xx])));
+  if (relay) out.push('', `Outbox bulk insert before the drain: ${num(relay.insertRowsPerSecond)} rows/s (1,000 rows per statement).`);
+  out.push('', `Total bench time: ${num(data.totalSeconds, 1)} s.`, '');
   process.stdout.write(out.join('\n'));
 }
 

@@ -17,6 +17,9 @@ export function createMetrics() {
     eventsRecorded: new Counter({ name: 'omnibus_events_recorded_total', help: 'Inbound events durably recorded', labelNames: [...labels], registers: [registry] }),
     eventsDeduplicated: new Counter({ name: 'omnibus_events_deduplicated_total', help: 'Inbound events that were redeliveries', labelNames: [...labels], registers: [registry] }),
     eventsIgnored: new Counter({ name: 'omnibus_events_ignored_total', help: 'Inbound events understood but not recorded (wrong phone_number_id, other fields)', labelNames: [...labels, 'reason'], registers: [registry] }),
+    // Group commit: webhooks per transaction (1 = recorded alone, also after a failed batch), and the queue.
+    ingestBatchSize: new Histogram({ name: 'omnibus_ingest_batch_size', help: 'Webhooks recorded per transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    ingestQueued: new Gauge({ name: 'omnibus_ingest_queued', help: 'Verified webhooks waiting for the next transaction', registers: [registry] }),
     outboxPublished: new Counter({ name: 'omnibus_outbox_published_total', help: 'Events published to JetStream', registers: [registry] }),
     outboxPublishDuplicates: new Counter({ name: 'omnibus_outbox_publish_duplicates_total', help: 'Publishes JetStream recognised as duplicates', registers: [registry] }),
     outboxPublishFailures: new Counter({ name: 'omnibus_outbox_publish_failures_total', help: 'Failed publish attempts (retried)', registers: [registry] }),

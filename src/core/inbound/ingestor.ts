@@ -4,6 +4,7 @@
  * database refused a value, not the database being down), the batch is recorded item by item
  * and the item that still fails is dead-lettered with its raw bytes, so the rest is recorded
  * and the platform gets its 2xx. Any other failure rolls back and is thrown: answer 503.
+ * `recordBatch` records several webhooks in one transaction for group commit.
  */
 import type { InboundEvent, VerifiedWebhook } from '../adapter.ts';
 import type { Clock } from '../clock.ts';
@@ -51,6 +52,26 @@ export class Ingestor {
       if (!isItemDataError(error) || events.length === 0) throw error;
       return this.recordOneByOne(scope, webhook, events, receivedAt, options);
     }
+  }
+
+  /**
+   * Records several webhooks in ONE transaction, in the order given, one result each. Any
+   * failure rolls the whole batch back and is thrown: the caller then records each webhook on
+   * its own with `record`, so one failing webhook never costs the others.
+   */
+  async recordBatch(batch: ReadonlyArray<{ scope: IngestScope; webhook: VerifiedWebhook | null; events: ReadonlyArray<InboundEvent> }>): Promise<IngestResult[]> {
+    const receivedAt = this.clock.now();
+    const screened = batch.map((item) => screenEvents(item.events));
+    const results = batch.map(() => emptyResult());
+    const erased: ErasedMedia = [];
+    await this.db.transaction(async (tx) => {
+      for (const [index, { scope, webhook }] of batch.entries()) {
+        if (webhook?.replayGuard) await this.recorder.guardReplay(tx, scope, webhook.replayGuard);
+        for (const event of screened[index]!) await this.recorder.record(tx, scope, event, receivedAt, results[index]!, erased);
+      }
+    });
+    for (const { keys, log, what } of erased) this.purge.afterCommit(keys, log, what);
+    return results;
   }
 
   /** The slow path: every item in its own transaction; an item refused again is dead-lettered. */

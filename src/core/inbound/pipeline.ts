@@ -3,7 +3,9 @@
  * webhook route (raw bytes of a POST) and the poll loop (events a long poll returned). Whatever
  * the door, events are recorded durably before anything is confirmed to the platform, and only
  * then are the relay and media worker woken, new identities looked up, the adapter told
- * (`afterRecorded`) and the metrics counted.
+ * (`afterRecorded`) and the metrics counted. Webhooks are recorded by group commit (see
+ * `group-commit.ts`): those that arrive while a transaction commits share the next one. A poll
+ * is recorded in its own transaction, with its cursor.
  */
 import type { Logger } from 'pino';
 import type { ChannelAdapter, InboundEvent, VerifiedWebhook, WebhookAnswer, WebhookRequest } from '../adapter.ts';
@@ -14,6 +16,7 @@ import { BodyTooLargeError } from '../http/body.ts';
 import type { Ingestor } from './ingestor.ts';
 import type { IdentityLookups } from './identity-lookups.ts';
 import type { IngestResult } from './scope.ts';
+import { GroupCommitter } from './group-commit.ts';
 
 /** Finds the live adapter of an account (hot reload swaps them; requests keep theirs). */
 export interface AdapterLookup {
@@ -46,7 +49,12 @@ const text = (status: number, body: string): WebhookAnswer => ({ status, body, c
 
 /** The inbound pipeline; `webhook` never throws, `recordPolled` throws when nothing was recorded. */
 export class InboundPipeline {
-  constructor(private readonly deps: PipelineDeps) {}
+  /** Webhooks that arrive while a transaction commits share the next one. */
+  private readonly committer: GroupCommitter;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.committer = new GroupCommitter(deps.ingestor, { batchSize: deps.metrics.ingestBatchSize, queued: deps.metrics.ingestQueued });
+  }
 
   /** Handles one webhook request end to end and returns the answer for the platform. */
   async webhook(incoming: IncomingWebhook): Promise<WebhookAnswer> {
@@ -72,7 +80,8 @@ export class InboundPipeline {
       }
       const verified = await adapter.verify(request);
       const events = adapter.parse(verified);
-      await this.record(entry, verified, events);
+      const result = await this.committer.submit({ adapter, window: entry.window }, verified, events);
+      this.afterCommit(adapter, verified, events, result);
       return adapter.answer ? adapter.answer(verified, events) : { status: 200, body: '{}', contentType: 'application/json' };
     } catch (error) {
       return this.refusal(error, method, labels, log);
@@ -93,6 +102,13 @@ export class InboundPipeline {
     const { deps } = this;
     const { adapter } = entry;
     const result = await deps.ingestor.record({ adapter, window: entry.window }, verified, events, within ? { within } : {});
+    this.afterCommit(adapter, verified, events, result);
+    return result;
+  }
+
+  /** Metrics, logs and wake-ups of a recorded webhook or poll, after its commit. */
+  private afterCommit(adapter: ChannelAdapter, verified: VerifiedWebhook | null, events: InboundEvent[], result: IngestResult): void {
+    const { deps } = this;
     const labels = { channel: adapter.channel, account: adapter.account };
     deps.metrics.eventsRecorded.inc(labels, result.recorded);
     if (result.duplicates) deps.metrics.eventsDeduplicated.inc(labels, result.duplicates);
@@ -109,7 +125,6 @@ export class InboundPipeline {
       // After the commit and off the answer's path: a slow platform call never delays a webhook.
       adapter.afterRecorded(events, AbortSignal.timeout(10_000)).catch((error) => deps.logger.warn({ ...labels, err: error }, 'afterRecorded failed'));
     }
-    return result;
   }
 
   private refusal(error: unknown, method: 'GET' | 'POST', labels: { channel: string; account: string }, log: Logger): WebhookAnswer {

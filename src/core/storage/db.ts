@@ -49,6 +49,19 @@ async function openPostgres(url: string, logger: Logger, poolSize: number): Prom
     idle_timeout: 30,
     max_lifetime: 60 * 30,
   });
+  // drizzle asks postgres.js for unnamed statements, and postgres.js then needs two round trips
+  // for each statement with parameters (describe, then execute). Named (prepared) statements
+  // are described once per connection and then cost one round trip. The statement texts are a
+  // bounded set (drizzle builds the same text for the same query shape), and connections are
+  // recycled (idle_timeout, max_lifetime), which bounds what each one keeps prepared.
+  // Transactions get their own `sql` from `begin`: prepared the same way.
+  preparing(client);
+  const begin = client.begin.bind(client);
+  (client as { begin: unknown }).begin = (...args: unknown[]) => {
+    type Scoped = { unsafe: (...args: never[]) => unknown };
+    const work = args[args.length - 1] as (sql: Scoped) => unknown;
+    return (begin as (...a: unknown[]) => unknown)(...args.slice(0, -1), (sql: Scoped) => work(preparing(sql)));
+  };
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -76,6 +89,13 @@ async function openPostgres(url: string, logger: Logger, poolSize: number): Prom
       await client.end({ timeout: 5 });
     },
   };
+}
+
+/** Makes `sql.unsafe` (what drizzle calls) use named statements; returns `sql`. */
+function preparing<T extends { unsafe: (...args: never[]) => unknown }>(sql: T): T {
+  const unsafe = sql.unsafe.bind(sql) as (query: string, params?: unknown[], options?: object) => unknown;
+  (sql as { unsafe: unknown }).unsafe = (query: string, params?: unknown[], options?: object) => unsafe(query, params, { ...options, prepare: true });
+  return sql;
 }
 
 async function openPglite(dir: string, logger: Logger): Promise<Database> {

@@ -1,0 +1,119 @@
+/**
+ * Group commit: webhooks that arrive while a transaction commits are recorded together in the
+ * next one, and each is answered only after that commit. A webhook that makes the shared
+ * transaction fail for a reason that is not its data (so it cannot be dead-lettered) gets its
+ * 503 alone; the others of its batch are recorded and answered 200.
+ *
+ * To hold webhooks in the queue without timing anything, a trigger makes the first webhook's
+ * transaction wait on an advisory lock the test holds; the queue depth is read from /metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { WA, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+
+const LOCK = 917_331;
+const tag = `GC${Date.now()}`;
+const wamid = (name: string) => `wamid.${tag}${name}`;
+
+function webhook(id: string, sender: string): object {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: '102290129340398',
+      changes: [{
+        field: 'messages',
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
+          contacts: [{ profile: { name: 'Kerry Fisher' }, wa_id: sender }],
+          messages: [{ from: sender, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hello' } }],
+        },
+      }],
+    }],
+  };
+}
+
+async function metric(t: TestDaemon, name: string): Promise<number> {
+  const text = await (await fetch(`${t.daemon.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : 0;
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+describe('group commit', () => {
+  let t: TestDaemon;
+  let admin: postgres.Sql;
+
+  beforeAll(async () => {
+    t = await startTestDaemon();
+    admin = postgres(t.databaseUrl!, { max: 3, onnotice: () => {} });
+    // The blocker waits for the test's lock; the poison fails with a non-data SQLSTATE (P0001),
+    // which the ingest must not dead-letter: only a 503 makes the platform retry it.
+    await admin.unsafe(`
+      create function gc_test_trigger() returns trigger language plpgsql as $$
+      begin
+        if new.external_id like '%BLOCK%' then perform pg_advisory_xact_lock(${LOCK}); end if;
+        if new.external_id like '%POISON%' then raise exception 'test poison'; end if;
+        return new;
+      end $$;
+      create trigger gc_test before insert on messages for each row execute function gc_test_trigger();`);
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 2 });
+    await t?.stop();
+  });
+
+  /** Posts `blocker` and, while its transaction waits on the lock, `queued`; then lets go. */
+  async function heldBatch(blocker: string, queued: Array<{ id: string; sender: string }>): Promise<{ blocker: number; queued: number[] }> {
+    const lock = await admin.reserve();
+    try {
+      await lock`select pg_advisory_lock(${LOCK})`;
+      const first = t.postWhatsApp(webhook(blocker, '16315550001'));
+      await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
+      const rest = queued.map((item) => t.postWhatsApp(webhook(item.id, item.sender)));
+      await until(async () => (await metric(t, 'omnibus_ingest_queued')) === queued.length, 'every other webhook queued');
+      await lock`select pg_advisory_unlock(${LOCK})`;
+      return { blocker: (await first).status, queued: (await Promise.all(rest)).map((r) => r.status) };
+    } finally {
+      lock.release();
+    }
+  }
+
+  it('records the webhooks that queued during a commit in one transaction, answering each after it', async () => {
+    const count0 = await metric(t, 'omnibus_ingest_batch_size_count');
+    const sum0 = await metric(t, 'omnibus_ingest_batch_size_sum');
+    const queued = Array.from({ length: 5 }, (_, i) => ({ id: wamid(`OK${i}`), sender: `1631555010${i}` }));
+    const answers = await heldBatch(wamid('BLOCK1'), queued);
+    expect(answers).toEqual({ blocker: 200, queued: [200, 200, 200, 200, 200] });
+    // Two transactions: the blocker alone, then the five that queued behind it.
+    expect((await metric(t, 'omnibus_ingest_batch_size_count')) - count0).toBe(2);
+    expect((await metric(t, 'omnibus_ingest_batch_size_sum')) - sum0).toBe(6);
+    const rows = await t.sql!`select external_id from messages where external_id like ${`wamid.${tag}OK%`}`;
+    expect(rows).toHaveLength(5);
+  });
+
+  it('answers 503 only to the webhook that fails its batch; the others are recorded and get 200', async () => {
+    const queued = [
+      { id: wamid('A'), sender: '16315550201' },
+      { id: wamid('B'), sender: '16315550202' },
+      { id: wamid('POISON'), sender: '16315550203' },
+      { id: wamid('C'), sender: '16315550204' },
+    ];
+    const answers = await heldBatch(wamid('BLOCK2'), queued);
+    expect(answers).toEqual({ blocker: 200, queued: [200, 200, 503, 200] });
+    const rows = await t.sql!`select external_id from messages where external_id = any(${[wamid('A'), wamid('B'), wamid('C'), wamid('POISON')]}) order by external_id`;
+    expect(rows.map((r) => r.external_id)).toEqual([wamid('A'), wamid('B'), wamid('C')]);
+    // Not dead-lettered: the platform's retry is its way back in.
+    expect(await t.sql!`select 1 from inbound_dead_letters where dedupe_key = ${wamid('POISON')}`).toHaveLength(0);
+    // Each recorded message is announced once.
+    const events = (await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.${WA.account}`, { atLeast: 8 })).filter((e) => [wamid('A'), wamid('B'), wamid('C')].includes(e.data.externalId));
+    expect(events).toHaveLength(3);
+  });
+});
