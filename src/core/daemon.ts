@@ -132,7 +132,10 @@ export class Daemon {
           })
         : createFileMediaStore(settings.dataDir));
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock);
+    const links = createMediaLinkSigner(createSharedState(this.database.db, 'daemon'));
     this.registry = new AdapterRegistry({
+      links,
+      publicUrl: () => this.config.daemon.http.publicUrl,
       channels: this.options.channels,
       db: this.database.db,
       http,
@@ -198,7 +201,7 @@ export class Daemon {
         this.metrics.outboxOldestAgeSeconds.set(stats.oldestUnpublishedAgeSeconds);
       },
       fakes: this.fakes,
-      links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
+      links,
       publicUrl: () => this.config.daemon.http.publicUrl,
       mountApi: (api) => {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this);
@@ -208,6 +211,7 @@ export class Daemon {
     this.registry.replace(this.config.accounts.values());
     for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
     if (this.options.checkCredentials ?? true) await this.checkCredentials();
+    void this.prepareWebhooks();
 
     await this.connectNats();
     this.relay.start();
@@ -258,6 +262,24 @@ export class Daemon {
   private async deliverToSelf(spec: WebhookRequestSpec): Promise<void> {
     const response = await fetch(`${this.url}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
     await response.arrayBuffer();
+  }
+
+  /**
+   * Once at start: webhook-mode accounts whose adapter registers its own webhook (Telegram
+   * setWebhook) do so. A failure is logged by code only (never the URL or secret) and never fatal.
+   */
+  private async prepareWebhooks(): Promise<void> {
+    await Promise.allSettled(
+      this.registry.all().map(async ({ adapter }) => {
+        if (!adapter.prepareWebhook || (adapter.inboundMode ?? 'webhook') !== 'webhook') return;
+        try {
+          await adapter.prepareWebhook(AbortSignal.timeout(30_000));
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          this.logger.warn({ channel: adapter.channel, account: adapter.account, code: typeof code === 'string' ? code : 'internal' }, 'webhook registration failed; register it by hand or restart');
+        }
+      }),
+    );
   }
 
   private async checkCredentials(): Promise<void> {
