@@ -226,6 +226,11 @@ export interface ChannelCapabilities {
     maxParts?: number;
     /** The channel reports `replyTo` and can thread a reply. */
     replyTo?: boolean;
+    /**
+     * The adapter makes a repeated send safe (LINE's `X-Line-Retry-Key`, derived from the
+     * idempotency key): a send whose answer was lost is retried instead of failing as ambiguous.
+     */
+    idempotentRetry?: boolean;
   };
   /**
    * Limits of the whole account beside per-window quotas (LINE's monthly push quota), read

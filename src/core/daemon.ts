@@ -148,7 +148,10 @@ export class Daemon {
     this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
     const purge = createMediaPurge(this.database.db, store, this.logger.child({ component: 'media' }));
     this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities, purge);
+    const links = createMediaLinkSigner(createSharedState(this.database.db, 'daemon'));
     this.registry = new AdapterRegistry({
+      links,
+      publicUrl: () => this.config.daemon.http.publicUrl,
       channels: this.options.channels,
       db: this.database.db,
       http,
@@ -213,7 +216,7 @@ export class Daemon {
         this.metrics.outboxOldestAgeSeconds.set(stats.oldestUnpublishedAgeSeconds);
       },
       fakes: this.fakes,
-      links: createMediaLinkSigner(createSharedState(this.database.db, 'daemon')),
+      links,
       publicUrl: () => this.config.daemon.http.publicUrl,
       mountApi: (api) => {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
@@ -230,6 +233,7 @@ export class Daemon {
     this.registry.replace(this.config.accounts.values());
     for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
     if (this.options.checkCredentials ?? true) await this.checkCredentials();
+    void this.prepareWebhooks();
 
     await this.connectNats();
     this.relay.start();
@@ -309,6 +313,24 @@ export class Daemon {
     const response = await fetch(`${this.url}${spec.path}`, { method: spec.method, headers: spec.headers, body: spec.body as string });
     await response.arrayBuffer();
     return { status: response.status };
+  }
+
+  /**
+   * Once at start: webhook-mode accounts whose adapter registers its own webhook (Telegram
+   * setWebhook) do so. A failure is logged by code only (never the URL or secret) and never fatal.
+   */
+  private async prepareWebhooks(): Promise<void> {
+    await Promise.allSettled(
+      this.registry.all().map(async ({ adapter }) => {
+        if (!adapter.prepareWebhook || (adapter.inboundMode ?? 'webhook') !== 'webhook') return;
+        try {
+          await adapter.prepareWebhook(AbortSignal.timeout(30_000));
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          this.logger.warn({ channel: adapter.channel, account: adapter.account, code: typeof code === 'string' ? code : 'internal' }, 'webhook registration failed; register it by hand or restart');
+        }
+      }),
+    );
   }
 
   private async checkCredentials(): Promise<void> {

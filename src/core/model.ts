@@ -125,6 +125,8 @@ export interface StatusEvent {
   externalId: string;
   status: DeliveryStatus;
   error?: { code: string; message: string; details?: Record<string, unknown> };
+  /** With `sent`: which way it went where a channel has more than one (LINE `reply`/`push`). */
+  route?: string;
   at: string;
 }
 

@@ -10,6 +10,8 @@ import type { HttpClient } from './http-client.ts';
 import type { Db } from './storage/db.ts';
 import { createSharedState } from './storage/shared-state.ts';
 import { checkInboundMode } from './inbound/poll-loop.ts';
+import type { MediaLinkSigner } from './http/media-links.ts';
+import { MAX_LINK_SECONDS } from './http/media-links.ts';
 
 /** One account's live adapter with what the core needs beside it. */
 export interface AdapterEntry {
@@ -31,6 +33,10 @@ export class AdapterRegistry {
       http: HttpClient;
       clock: Clock;
       logger: Logger;
+      /** Signs `/v1/media/{id}` links (shared key across replicas). */
+      links?: MediaLinkSigner;
+      /** `http.publicUrl`, read at each call so a reload is seen. */
+      publicUrl?: () => string | null;
       /** Rewrites an account before use (sandbox mode points apiBase at the built-in fakes). */
       effective(account: AccountConfig): AccountConfig;
     },
@@ -55,7 +61,11 @@ export class AdapterRegistry {
       http: this.deps.http,
       clock: this.deps.clock,
       shared: createSharedState(this.deps.db, `${account.channel}:${account.id}`),
+      publicUrl: this.deps.publicUrl?.() ?? null,
     };
+    const { links, publicUrl } = this.deps;
+    // Only with a public URL: a platform cannot fetch from a daemon it cannot reach.
+    if (links && publicUrl?.()) context.mediaLinks = { url: (mediaId, ttlSeconds) => mediaLink(links, publicUrl, mediaId, ttlSeconds) };
     const adapter = definition.create(context);
     // An account that asks to poll on a channel that cannot is a config error, here before it is live.
     checkInboundMode(adapter);
@@ -74,4 +84,14 @@ export class AdapterRegistry {
     this.entries = next;
     return gone;
   }
+}
+
+/** An absolute, signed, expiring link to stored media; null when the daemon has no public URL. */
+async function mediaLink(links: MediaLinkSigner, publicUrl: () => string | null, mediaId: string, ttlSeconds: number): Promise<string | null> {
+  const base = publicUrl();
+  if (!base) return null;
+  const ttl = Math.min(MAX_LINK_SECONDS, Math.max(60, Math.floor(ttlSeconds)));
+  const expires = Math.floor(Date.now() / 1000) + ttl;
+  const signature = await links.sign(mediaId, expires);
+  return `${base.replace(/\/+$/, '')}/v1/media/${encodeURIComponent(mediaId)}?expires=${expires}&signature=${signature}`;
 }

@@ -112,6 +112,8 @@ export function lineCapabilities(account: AccountConfig<LineSettings>, mediaLink
       maxCaptionLength: LINE_MAX_TEXT,
       maxParts: LINE_MAX_MESSAGES,
       replyTo: false,
+      // Every push carries X-Line-Retry-Key from the idempotency key: LINE answers a repeat 409.
+      idempotentRetry: true,
     },
     accountQuotas: [{ name: MONTHLY_PUSH_QUOTA, appliesTo: 'push' }],
     attachments: {

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { acquireLease, releaseLease } from '../storage/lease.ts';
 import type { AdapterEntry } from '../registry.ts';
 import type { OutboundDeps } from './deps.ts';
-import { abandonedJobs, dueJobs, markSending, type SendJob } from './jobs.ts';
+import { abandonedJobs, dueJobs, type SendJob } from './jobs.ts';
+import { markSendingWithReply } from './reply-claim.ts';
 import { loadOutbound, recordFailed, recordSent } from './outcomes.ts';
 import { handleSendError } from './retry.ts';
 import { CallGate } from './call-gate.ts';
@@ -258,8 +259,12 @@ export class AccountSender extends BackgroundLoop {
       return;
     }
     const { sendTimeoutMs, leaseTtlMs } = this.deps.settings;
-    const marked = await markSending(this.deps.db, job.seq, this.deps.holder, sendTimeoutMs + leaseTtlMs);
+    const platformMessages = Math.max(1, entry.adapter.platformMessageCount?.(message.parts as ReadonlyArray<{ type: string; caption?: string }>) ?? 1);
+    const marked = await markSendingWithReply(this.deps.db, {
+      seq: job.seq, holder: this.deps.holder, untilMs: sendTimeoutMs + leaseTtlMs, conversationId: job.conversationId, platformMessages,
+    });
     if (!marked) return;
+    if (marked.replyContext) message.replyContext = marked.replyContext;
     // After the database round trip, whose time varies with load: the calls themselves keep the rate.
     await this.gate.take();
     if (Date.now() < this.pausedUntil || !this.leader) {
@@ -268,14 +273,16 @@ export class AccountSender extends BackgroundLoop {
     }
     if (perRecipient) this.holdRecipient(job.conversationId, Date.now() + 1000 / perRecipient);
     const deadline = AbortSignal.timeout(sendTimeoutMs);
-    let externalId: string;
+    let result: { externalId: string; route?: string };
     try {
-      externalId = (await entry.adapter.send(message, deadline)).externalId;
+      result = await entry.adapter.send(message, deadline);
     } catch (error) {
-      await handleSendError(this.deps, this, job, error, { attempts: marked.attempts, sent: true, timedOut: deadline.aborted });
+      // A repeat is safe only where the adapter says so, and never after spending a reply token.
+      const idempotentRetry = entry.adapter.capabilities.outbound?.idempotentRetry === true && !message.replyContext;
+      await handleSendError(this.deps, this, job, error, { attempts: marked.attempts, sent: true, timedOut: deadline.aborted, idempotentRetry });
       return;
     }
-    await this.recordAccepted(job, externalId, message.idempotencyKey);
+    await this.recordAccepted(job, result.externalId, message.idempotencyKey, result.route);
   }
 
   /**
@@ -283,11 +290,11 @@ export class AccountSender extends BackgroundLoop {
    * database is retried for about as long as the job's `sending` claim lasts. Past that the
    * job is left `sending` and settled as ambiguous, never sent again.
    */
-  private async recordAccepted(job: SendJob, externalId: string, idempotencyKey: string): Promise<void> {
+  private async recordAccepted(job: SendJob, externalId: string, idempotencyKey: string, route?: string): Promise<void> {
     const deadline = Date.now() + this.deps.settings.sendTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        await recordSent(this.deps, job, externalId, idempotencyKey);
+        await recordSent(this.deps, job, externalId, idempotencyKey, route);
         return;
       } catch (error) {
         if (Date.now() > deadline) throw error;

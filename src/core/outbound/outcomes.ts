@@ -84,7 +84,7 @@ export async function loadOutbound(deps: OutboundDeps, job: SendJob): Promise<Ou
  * that arrived first are applied right after; were the daemon to stop in between, the sweep
  * applies them later.
  */
-export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: string, idempotencyKey: string | null): Promise<void> {
+export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: string, idempotencyKey: string | null, route?: string): Promise<void> {
   const at = deps.clock.now();
   const payload: StatusEvent = {
     schema: 'omni.status/v1',
@@ -94,6 +94,7 @@ export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: s
     account: job.account,
     externalId,
     status: 'sent',
+    ...(route ? { route } : {}),
     at: at.toISOString(),
   };
   const when = sql`${at.toISOString()}::timestamptz`;
@@ -102,7 +103,7 @@ export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: s
   const result = await deps.db.execute(sql`
     with target as (select id, status from messages where id = ${job.messageId} for update),
     moved as (
-      update messages m set external_id = ${externalId},
+      update messages m set external_id = ${externalId}, route = ${route ?? null},
         status = case when target.status = 'queued' then 'sent' else m.status end,
         status_at = case when target.status = 'queued' then ${when} else m.status_at end
       from target where m.id = target.id
@@ -117,6 +118,8 @@ export async function recordSent(deps: OutboundDeps, job: SendJob, externalId: s
       select 1 from status_receipts r
       where r.channel = ${job.channel} and r.account = ${job.account} and r.external_id = ${externalId} and r.message_id is null) as early`);
   deps.metrics.calls.inc({ channel: job.channel, account: job.account, result: 'sent' });
+  // A label value from the adapter: kept to a short word so the metric stays bounded.
+  if (route && /^[a-z_]{1,16}$/.test(route)) deps.metrics.routes.inc({ channel: job.channel, account: job.account, route });
   if (rowsOf<{ early: boolean }>(result)[0]?.early) {
     await deps.db.transaction((tx) => applyEarlyReceipts(tx, deps, job.channel, job.account, [externalId], at));
   }

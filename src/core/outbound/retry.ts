@@ -32,6 +32,8 @@ export interface AttemptContext {
   pausedUntil?: number;
   /** Whether the job was already marked `sending` (its attempt is given back). */
   marked?: boolean;
+  /** The adapter makes a repeat safe (`capabilities.outbound.idempotentRetry`): a lost answer is retried. */
+  idempotentRetry?: boolean;
 }
 
 // Connection errors that prove the request never reached the platform.
@@ -46,7 +48,15 @@ export async function handleSendError(deps: OutboundDeps, throttle: Throttle, jo
     return;
   }
   const count = (result: string) => deps.metrics.calls.inc({ channel: job.channel, account: job.account, result });
-  if (context.sent && isAmbiguous(error, context.timedOut)) {
+  const ambiguous = context.sent && isAmbiguous(error, context.timedOut);
+  if (ambiguous && context.idempotentRetry && context.attempts < settings.maxAttempts) {
+    // The one exception to "never repeat": the platform drops a repeat of the same key.
+    count('retry');
+    const body = withAttempts(new OmniError('channel_unavailable', 'the platform call was interrupted; retrying with the same key').toBody(), context.attempts);
+    await requeue(db, job.seq, { delayMs: backoffMs(settings, context.attempts), error: { ...body, details: { ...body.details, ambiguous: true } }, throttled: false, attemptDelta: 0 });
+    return;
+  }
+  if (ambiguous) {
     count('ambiguous');
     await recordFailed(deps, job, {
       code: 'channel_unavailable',

@@ -191,6 +191,7 @@ export const statusEventSchema = z
     externalId: z.string().describe('The platform message id.'),
     status: deliveryStatusSchema,
     error: errorBodySchema.optional().describe('With `failed`: the platform code is in `details`.'),
+    route: z.string().optional().describe('With `sent`: which way it went where a channel has more than one (LINE `reply` or `push`).'),
     at: timestampSchema,
   })
   .meta({ title: 'omni.status/v1', description: 'Delivery status: queued, sent, delivered, read, or failed (terminal).' });

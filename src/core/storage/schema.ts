@@ -218,6 +218,8 @@ export const messages = pgTable(
     statusAt: ts('status_at'),
     error: jsonb('error').$type<Record<string, unknown>>(),
     idempotencyKey: text('idempotency_key'),
+    /** Outbound: which way the platform took it where a channel has more than one (LINE `reply`/`push`). */
+    route: text('route'),
     /** When the customer last edited it; `edits` keeps each edit (its key, time and the parts it replaced). */
     editedAt: ts('edited_at'),
     edits: jsonb('edits').$type<Array<{ dedupeKey: string; at: string; previousParts: unknown[] }>>(),
