@@ -3,11 +3,15 @@
  * daemons in one process without their counters mixing.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from './build-info.ts';
 
 /** The daemon's metrics. Labels never carry ids of people or secrets. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'omnibus_process_' });
+  // The standard process_* and nodejs_* names, so stock Node.js dashboards and alerts work.
+  collectDefaultMetrics({ register: registry });
+  const build = buildInfo();
+  new Gauge({ name: 'omnibus_build_info', help: 'Always 1; the labels say which version and commit runs', labelNames: ['version', 'commit'], registers: [registry] }).set(build, 1);
   const labels = ['channel', 'account'] as const;
   return {
     registry,
