@@ -95,7 +95,7 @@ describe('omnibus CLI', { timeout: 180_000 }, () => {
     const daemon: TestDaemon = await startTestDaemon();
     cleanup.push(() => daemon.stop());
     const run = await omnibus(['tail', '--config', daemon.dir, '--all', '--subject', 'elsewhere.>']);
-    expect(run.code).toBe(2);
+    expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 2 });
     expect(run.stderr).toContain(`--subject elsewhere.> is outside the events stream' subjects (${daemon.prefix}.v1.evt.>`);
   });
 });

@@ -47,7 +47,7 @@ export type LineSettings = z.output<typeof lineSettingsSchema>;
 export const LINE_SECRET_FIELDS = ['channelSecret', 'channelAccessToken'] as const;
 
 /**
- * Defaults from LINE's rules (CONTRACT.md section 1): no window; push and reply allow
+ * Defaults from LINE's rules (docs/configuration.md): no window; push and reply allow
  * 2000 requests/s per channel, far above what one agent team needs, so 100/s stays clear.
  */
 export const LINE_DEFAULTS: ChannelDefaults = {

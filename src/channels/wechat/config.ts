@@ -55,7 +55,7 @@ export type WeChatSettings = z.output<typeof wechatSettingsSchema>;
 export const WECHAT_SECRET_FIELDS = ['appSecret', 'token', 'encodingAesKey'] as const;
 
 /**
- * Defaults from WeChat's rules (CONTRACT.md section 1). WeChat publishes daily quotas
+ * Defaults from WeChat's rules (docs/configuration.md). WeChat publishes daily quotas
  * (500 000 customer-service sends) but no per-second limit; 20/s stays clear of 45011.
  */
 export const WECHAT_DEFAULTS: ChannelDefaults = {
