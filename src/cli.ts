@@ -323,7 +323,13 @@ async function tail(args: string[]): Promise<void> {
   const { connect } = await import('@nats-io/transport-node');
   const nc = await connect({ servers: servers.split(',') });
   const subject = values.subject ?? `${prefix}.v1.evt.>`;
-  await checkTailSubject(nc, prefix, subject, values.all === true);
+  try {
+    await checkTailSubject(nc, prefix, subject, values.all === true);
+  } catch (error) {
+    // An open connection would keep the process alive after the error is printed.
+    await nc.close().catch(() => {});
+    throw error;
+  }
   process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
   // Drain when NATS is there; a vanished server must not make Ctrl-C hang.
   let quitting = false;
