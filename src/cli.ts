@@ -15,19 +15,117 @@ import { detectMediaType } from './core/media/detect.ts';
 import { extensions, identities } from './extensions.ts';
 import { installProcessGuard } from './core/process-guard.ts';
 import { StartupError } from './core/startup-error.ts';
+import { buildInfo } from './core/build-info.ts';
+
+/** One command's usage, its options and what it does: the source of every help and usage error. */
+interface CommandHelp {
+  usage: string;
+  summary: string;
+  options: Array<[flag: string, what: string]>;
+}
+
+const CONFIG_OPTION: [string, string] = ['--config DIR', 'configuration directory (default: $OMNIBUS_CONFIG_DIR, else ./config)'];
+const HELP_OPTION: [string, string] = ['-h, --help', 'print this help and exit'];
+
+const COMMANDS: Record<string, CommandHelp> = {
+  start: {
+    usage: 'omnibus start [--config DIR]',
+    summary: 'run the daemon until SIGTERM or SIGINT (then drain and exit within 10 s)',
+    options: [CONFIG_OPTION, HELP_OPTION],
+  },
+  'config check': {
+    usage: 'omnibus config check [--config DIR | DIR]',
+    summary: 'validate the configuration without starting anything (exit 0 valid, 1 invalid)',
+    options: [CONFIG_OPTION, ['DIR', 'the same as --config DIR'], HELP_OPTION],
+  },
+  migrate: {
+    usage: 'omnibus migrate [--config DIR]',
+    summary: 'apply database migrations and exit',
+    options: [CONFIG_OPTION, HELP_OPTION],
+  },
+  simulate: {
+    usage: 'omnibus simulate <channel> --account A --from ID [options]',
+    summary: 'play a customer: post a signed webhook to a running sandbox daemon',
+    options: [
+      ['<channel>', 'whatsapp, telegram, line or wechat'],
+      ['--account A', 'the account id from its channel file (required)'],
+      ['--from ID', "the customer's platform id (required)"],
+      ['--text T', 'the message text'],
+      ['--name N', "the customer's display name"],
+      ['--file PATH', 'send this file as media (an image, a PDF, ...)'],
+      ['--callback DATA', 'a button press (Telegram callback data, LINE postback) instead of a message'],
+      ['--group ID', 'write into this group conversation instead of the 1:1 chat'],
+      ['--url URL', 'the daemon (default http://127.0.0.1:<http.port>)'],
+      CONFIG_OPTION,
+      HELP_OPTION,
+    ],
+  },
+  tail: {
+    usage: 'omnibus tail [--subject S] [--all] [--config DIR] [--nats URL]',
+    summary: 'print what a helpdesk receives on NATS, one JSON line per message; exits 1 when NATS is lost',
+    options: [
+      ['--subject S', 'subject filter (default <prefix>.v1.evt.>); must lie within the streams\' subjects'],
+      ['--all', 'replay the events stream from its start first'],
+      ['--nats URL', 'NATS server(s), comma-separated (default nats.url, else the local server)'],
+      CONFIG_OPTION,
+      HELP_OPTION,
+    ],
+  },
+};
 
 const USAGE = `omnibus — omnichannel message broker
 
 Usage:
-  omnibus start [--config DIR]                 run the daemon (default DIR: $OMNIBUS_CONFIG_DIR or ./config)
-  omnibus config check [DIR]                   validate the configuration without starting (exit 0/1)
-  omnibus migrate [--config DIR]               apply database migrations and exit
-  omnibus simulate <channel> --account A --from ID [--text T] [--name N] [--file PATH] [--callback DATA] [--group ID] [--url URL] [--config DIR]
-                                               play a customer: post a signed webhook to a running sandbox daemon
-  omnibus tail [--subject S] [--all] [--config DIR] [--nats URL]
-                                               print what a helpdesk receives on NATS (default subject <prefix>.v1.evt.>);
-                                               --all replays the events stream from its start first
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}\n      ${c.summary}`)
+  .join('\n')}
+  omnibus --version    print the version (and git commit) and exit
+  omnibus --help       print this help and exit
+
+Run \`omnibus <command> --help\` for a command's options.
+Exit codes: 0 success, 1 failure (invalid configuration, start-up failed, NATS lost, a refused
+simulated webhook), 2 usage error (unknown command or option, missing argument).
 `;
+
+function commandHelp(name: string): string {
+  const help = COMMANDS[name]!;
+  const width = Math.max(...help.options.map(([flag]) => flag.length));
+  return `${help.summary}\n\nUsage: ${help.usage}\n\nOptions:\n${help.options.map(([flag, what]) => `  ${flag.padEnd(width)}  ${what}`).join('\n')}\n`;
+}
+
+/** A mistake on the command line: exit 2 with the command's usage. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command: string | null,
+  ) {
+    super(message);
+  }
+}
+
+type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+/** What `parse` returns: string options as strings, boolean ones as booleans. */
+interface Parsed<O extends Options> {
+  values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+  positionals: string[];
+}
+
+/**
+ * parseArgs, strict, with `--help` on every command. Returns null when help was printed.
+ * A bad or unknown option becomes a UsageError that lists the command's options.
+ */
+function parse<O extends Options>(command: string, args: string[], options: O, positionals = false): Parsed<O> | null {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } } as Options, allowPositionals: positionals, strict: true });
+    if ((parsed.values as { help?: boolean }).help) {
+      process.stdout.write(commandHelp(command));
+      return null;
+    }
+    return parsed as unknown as Parsed<O>;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), command);
+  }
+}
 
 /** Entry point; `argv` without node and script. */
 export async function main(argv: string[]): Promise<void> {
@@ -38,13 +136,25 @@ export async function main(argv: string[]): Promise<void> {
         return await start(rest);
       case 'config':
         if (rest[0] === 'check') return await configCheck(rest.slice(1));
-        break;
+        if (rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h') {
+          process.stdout.write(commandHelp('config check'));
+          if (rest[0] === undefined) process.exitCode = 2;
+          return;
+        }
+        throw new UsageError(`unknown command: config ${rest[0]}`, 'config check');
       case 'migrate':
         return await migrate(rest);
       case 'simulate':
         return await simulate(rest);
       case 'tail':
         return await tail(rest);
+      case '--version':
+      case '-v':
+      case 'version': {
+        const { version, commit } = buildInfo();
+        process.stdout.write(`omnibus ${version}${commit === 'unknown' ? '' : ` (${commit})`}\n`);
+        return;
+      }
       case undefined:
       case '--help':
       case '-h':
@@ -52,9 +162,13 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(USAGE);
         return;
     }
-    process.stderr.write(`unknown command: ${argv.join(' ')}\n\n${USAGE}`);
-    process.exitCode = 2;
+    throw new UsageError(`unknown command: ${command}`, null);
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`omnibus: ${error.message}\n\n${error.command ? commandHelp(error.command) : USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`configuration is invalid:\n${formatIssues(error.issues)}\n`);
     } else {
@@ -71,7 +185,9 @@ function configDir(value: string | undefined): string {
 }
 
 async function start(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const parsed = parse('start', args, { config: { type: 'string' } });
+  if (!parsed) return;
+  const { values } = parsed;
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ configDir: configDir(values.config), channels, identities, extensions: extensions() });
@@ -116,14 +232,20 @@ function reportFatal(error: unknown): void {
 }
 
 async function configCheck(args: string[]): Promise<void> {
-  const dir = configDir(args[0]);
+  const parsed = parse('config check', args, { config: { type: 'string' } }, true);
+  if (!parsed) return;
+  const { values, positionals } = parsed;
+  if (positionals.length > 1 || (positionals.length === 1 && values.config !== undefined)) throw new UsageError('give the directory once: --config DIR or DIR', 'config check');
+  const dir = configDir(values.config ?? positionals[0]);
   const config = await loadConfig(dir, channels);
   const accounts = [...config.accounts.values()].map((a) => `${a.id} (${a.channel}${a.enabled ? '' : ', disabled'})`);
   process.stdout.write(`configuration in ${dir} is valid: ${accounts.length} account(s)${accounts.length ? `: ${accounts.join(', ')}` : ''}\n`);
 }
 
 async function migrate(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const parsed = parse('migrate', args, { config: { type: 'string' } });
+  if (!parsed) return;
+  const { values } = parsed;
   const config = await loadConfig(configDir(values.config), channels);
   const logger = createLogger(config.daemon.log.level);
   const database = await openDatabase({ url: config.daemon.database.url, dataDir: config.daemon.dataDir, logger });
@@ -135,10 +257,10 @@ async function migrate(args: string[]): Promise<void> {
 }
 
 async function simulate(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: withNegativeValues(args, '--group'),
-    allowPositionals: true,
-    options: {
+  const parsed = parse(
+    'simulate',
+    withNegativeValues(args, '--group'),
+    {
       account: { type: 'string' },
       from: { type: 'string' },
       text: { type: 'string' },
@@ -151,13 +273,18 @@ async function simulate(args: string[]): Promise<void> {
       url: { type: 'string' },
       config: { type: 'string' },
     },
-  });
+    true,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   const channel = positionals[0];
-  if (!channel || !values.account || !values.from) throw new Error('usage: omnibus simulate <channel> --account A --from ID [--text T] [--file PATH] [--callback DATA] [--group ID]');
-  const definition = channels.get(channel);
-  if (!definition?.sandbox) throw new Error(`channel ${channel} has no sandbox simulator`);
+  const missing = [!channel && '<channel>', !values.account && '--account', !values.from && '--from'].filter(Boolean);
+  if (missing.length) throw new UsageError(`missing ${missing.join(', ')}`, 'simulate');
+  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`, 'simulate');
+  const definition = channels.get(channel!);
+  if (!definition?.sandbox) throw new UsageError(`channel ${channel} has no sandbox simulator (known: ${[...channels.keys()].filter((id) => channels.get(id)?.sandbox).join(', ')})`, 'simulate');
   const config = await loadConfig(configDir(values.config), channels);
-  const account = config.accounts.get(values.account);
+  const account = config.accounts.get(values.account!);
   if (!account || account.channel !== channel) throw new Error(`no ${channel} account named ${values.account} in the configuration`);
   const base = values.url ?? `http://127.0.0.1:${config.daemon.http.port}`;
   let mediaRef: { id: string; mime: string; filename?: string; sha256?: string } | undefined;
@@ -176,7 +303,7 @@ async function simulate(args: string[]): Promise<void> {
     mediaRef = { id: stored.id, mime, filename, sha256: stored.sha256 };
   }
   const spec = definition.sandbox.simulateInbound(account, {
-    from: values.from,
+    from: values.from!,
     ...(values.text !== undefined ? { text: values.text } : {}),
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(mediaRef ? { media: mediaRef } : {}),
@@ -212,10 +339,9 @@ function withNegativeValues(args: string[], name: string): string[] {
 }
 
 async function tail(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { subject: { type: 'string' }, config: { type: 'string' }, nats: { type: 'string' }, all: { type: 'boolean' } },
-  });
+  const parsed = parse('tail', args, { subject: { type: 'string' }, config: { type: 'string' }, nats: { type: 'string' }, all: { type: 'boolean' } });
+  if (!parsed) return;
+  const { values } = parsed;
   const config = await loadConfig(configDir(values.config), channels);
   const prefix = config.daemon.nats.prefix;
   let servers = values.nats ?? config.daemon.nats.url;
@@ -231,14 +357,35 @@ async function tail(args: string[]): Promise<void> {
     throw (secured ? classifyConnectError(error, settings) : null) ?? error;
   });
   const subject = values.subject ?? `${prefix}.v1.evt.>`;
+  try {
+    await checkTailSubject(nc, prefix, subject, values.all === true);
+  } catch (error) {
+    // An open connection would keep the process alive after the error is printed.
+    await nc.close().catch(() => {});
+    throw error;
+  }
   process.stderr.write(`tailing ${subject} on ${servers} (Ctrl-C to stop)\n`);
   // Drain when NATS is there; a vanished server must not make Ctrl-C hang.
+  let quitting = false;
   const quit = () => {
+    quitting = true;
     setTimeout(() => process.exit(0), 1_000).unref();
     void nc.drain().catch(() => {}).finally(() => process.exit(0));
   };
   process.on('SIGINT', quit);
   process.on('SIGTERM', quit);
+  // Say so when NATS goes away, and exit 1 once the client gives up: a silent tail looks idle.
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') process.stderr.write(`lost NATS at ${servers}; reconnecting\n`);
+      if (status.type === 'reconnect') process.stderr.write(`reconnected to NATS\n`);
+    }
+  })().catch(() => {});
+  void nc.closed().then((error) => {
+    if (quitting) return;
+    process.stderr.write(`omnibus: lost NATS at ${servers}${error ? `: ${error.message}` : ''}\n`);
+    process.exit(1);
+  });
   const print = (msg: { subject: string; headers?: { get(k: string): string } | undefined; json(): unknown; string(): string }) => {
     let body: unknown;
     try {
@@ -257,4 +404,41 @@ async function tail(args: string[]): Promise<void> {
     return;
   }
   for await (const msg of nc.subscribe(subject)) print(msg);
+}
+
+/**
+ * A filter outside every stream's subjects would wait forever for nothing (or, with --all,
+ * hang in consumer creation): refuse it at once, naming the subjects that do exist.
+ */
+async function checkTailSubject(nc: import('@nats-io/transport-node').NatsConnection, prefix: string, subject: string, all: boolean): Promise<void> {
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { streams } = await import('./core/schemas/subjects.ts');
+  const names = streams(prefix);
+  const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+  const wanted = all ? [names.events] : [names.events, names.commands];
+  const subjects: string[] = [];
+  for (const name of wanted) {
+    const info = await jsm.streams.info(name).catch(() => null);
+    subjects.push(...(info?.config.subjects ?? []));
+  }
+  if (subjects.length === 0) {
+    if (all) throw new Error(`no stream ${names.events} on this NATS server: is the daemon running with nats.prefix ${prefix}?`);
+    return;
+  }
+  if (!subjects.some((pattern) => subjectWithin(subject, pattern))) {
+    throw new UsageError(`--subject ${subject} is outside the ${all ? 'events stream' : 'streams'}' subjects (${subjects.join(', ')})`, 'tail');
+  }
+}
+
+/** Whether every subject `filter` matches is also matched by `pattern` (NATS token wildcards). */
+export function subjectWithin(filter: string, pattern: string): boolean {
+  const f = filter.split('.');
+  const p = pattern.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return i < f.length;
+    if (i >= f.length) return false;
+    if (f[i] === '>') return false;
+    if (p[i] !== '*' && (f[i] === '*' || f[i] !== p[i])) return false;
+  }
+  return f.length === p.length;
 }

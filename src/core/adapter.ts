@@ -1,5 +1,5 @@
 /**
- * The channel adapter SDK (CONTRACT.md section 7). A channel is one folder exporting one
+ * The channel adapter SDK (docs/adapters.md). A channel is one folder exporting one
  * `ChannelDefinition`; the core only ever talks to this interface and never branches on a
  * channel's name. Rules (windows, attachment types, rates) are declared here as data and
  * enforced by the core.
@@ -423,7 +423,7 @@ export interface ChannelAdapter {
   close?(): Promise<void>;
 }
 
-/** Channel defaults from the platform's rules (CONTRACT.md section 1 table). */
+/** Channel defaults from the platform's rules (docs/configuration.md, the channel defaults table). */
 export interface ChannelDefaults {
   window: string;
   attachments: ReadonlyArray<string>;

@@ -1,5 +1,5 @@
 /**
- * The daemon's lifecycle: start (config → database → NATS → HTTP → adapters → workers) and
+ * The daemon's lifecycle: start (config → HTTP port → database → NATS → app → adapters → workers) and
  * stop (HTTP → workers and relay → NATS → database), each step idempotent. Nothing here
  * knows a channel: the definitions come in from the composition root.
  */
@@ -38,7 +38,7 @@ import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
-import { listenHttp } from './http/server.ts';
+import { listenHttp, type HttpServer, type HttpServerSettings } from './http/server.ts';
 import { ApiLimiter } from './api/limiter.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { trackConnections } from './http/drain.ts';
@@ -67,6 +67,21 @@ export interface DaemonOptions {
 
 export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
 
+/** Where the early-bound server finds the app once boot has built it. */
+interface HttpGate {
+  fetch: ((request: Request, env: HttpBindings | Http2Bindings) => Promise<Response>) | null;
+}
+
+/** A bind failure that names the setting to change. */
+function bindError(error: unknown, http: HttpServerSettings): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${http.host}:${http.port}`;
+  if (code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: the port is already in use; stop the other process or choose another http.port in omnibus.yaml`, { cause: error });
+  if (code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied; choose an http.port above 1023 in omnibus.yaml`, { cause: error });
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: no such local address; check http.host in omnibus.yaml`, { cause: error });
+  return new Error(`cannot listen on ${where} (check http.host and http.port in omnibus.yaml)`, { cause: error });
+}
+
 /** A running daemon. */
 export class Daemon {
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
@@ -74,6 +89,7 @@ export class Daemon {
   bus: Bus | null = null;
   readonly instanceId = `omnibus-${randomBytes(6).toString('hex')}`;
   private server: Server | null = null;
+  private gate: HttpGate | null = null;
   private connections: ReturnType<typeof trackConnections> | null = null;
   private localNats: { url: string; stop(): Promise<void> } | null = null;
   private watcher: { close(): void } | null = null;
@@ -118,8 +134,36 @@ export class Daemon {
     const databaseHint = config.daemon.database.url
       ? 'check database.url and that PostgreSQL is running and reachable'
       : `check that ${path.join(dataDir, 'pglite')} is writable and not used by another daemon`;
-    const database = await step('database', databaseHint, () => openDatabase({ url: config.daemon.database.url, dataDir, logger }));
-    const daemon = new Daemon(options, config, logger, createMetrics(), database, options.clock ?? systemClock);
+    const metrics = createMetrics();
+    // The port first: a busy port fails at once, before a database is created or migrated.
+    // Until boot hands over the app, every request is answered 503 (not ready yet).
+    const gate: HttpGate = { fetch: null };
+    const bound = await step(
+      'http',
+      (error) =>
+        /already in use/.test((error as Error).message)
+          ? `port ${config.daemon.http.port} is taken: stop the other process or set http.port`
+          : 'check http.host and http.port',
+      () =>
+        listenHttp({
+          settings: config.daemon.http,
+          fetch: (request, env) => gate.fetch?.(request, env) ?? new Response('omnibus is starting', { status: 503, headers: { 'retry-after': '1' } }),
+          logger: logger.child({ component: 'http' }),
+          registry: metrics.registry,
+        }).catch((error: unknown) => {
+          throw bindError(error, config.daemon.http);
+        }),
+    );
+    let database: Database;
+    try {
+      database = await step('database', databaseHint, () => openDatabase({ url: config.daemon.database.url, dataDir, logger }));
+    } catch (error) {
+      bound.server.close();
+      bound.server.closeAllConnections();
+      throw error;
+    }
+    const daemon = new Daemon(options, config, logger, metrics, database, options.clock ?? systemClock);
+    daemon.adoptServer(bound, gate);
     try {
       await step('database', databaseHint, () => database.migrate());
       await daemon.boot();
@@ -271,6 +315,14 @@ export class Daemon {
     };
   }
 
+  /** Takes over the server `start` bound before the database was opened. */
+  private adoptServer(bound: HttpServer, gate: HttpGate): void {
+    this.server = bound.server;
+    this.url = bound.url;
+    this.gate = gate;
+    this.connections = trackConnections(bound.server);
+  }
+
   private async listen(app: Hono): Promise<void> {
     const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
       const response = await app.fetch(request, env);
@@ -279,10 +331,7 @@ export class Daemon {
       if (this.stopped && 'outgoing' in env && env.outgoing instanceof ServerResponse && !env.outgoing.headersSent) env.outgoing.setHeader('connection', 'close');
       return response;
     };
-    const { server, url } = await listenHttp({ settings: this.config.daemon.http, fetch, logger: this.logger.child({ component: 'http' }), registry: this.metrics.registry });
-    this.server = server;
-    this.url = url;
-    this.connections = trackConnections(this.server);
+    this.gate!.fetch = fetch;
   }
 
   /** In sandbox mode, accounts with no apiBase talk to the built-in fake of their platform. */

@@ -1,4 +1,4 @@
-/** The contract's error codes (CONTRACT.md section 5). The code decides retry, dead-letter or answer. */
+/** The error codes (docs/api.md, errors). The code decides retry, dead-letter or answer. */
 export const ERROR_CODES = [
   'invalid_request',
   'unauthorized',

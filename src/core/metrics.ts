@@ -3,11 +3,18 @@
  * daemons in one process without their counters mixing.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from './build-info.ts';
 
 /** The daemon's metrics. Labels never carry ids of people or secrets. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'omnibus_process_' });
+  // The standard process_* and nodejs_* names, so stock Node.js dashboards and alerts work.
+  collectDefaultMetrics({ register: registry });
+  // prom-client's *_total gauges break the counter naming rule (rate() on them is nonsense);
+  // the same counts stay as nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  const build = buildInfo();
+  new Gauge({ name: 'omnibus_build_info', help: 'Always 1; the labels say which version and commit runs', labelNames: ['version', 'commit'], registers: [registry] }).set(build, 1);
   const labels = ['channel', 'account'] as const;
   return {
     registry,

@@ -1,5 +1,5 @@
 /**
- * The one message model (CONTRACT.md section 4): what adapters produce at the edge and what
+ * The one message model (docs/api.md): what adapters produce at the edge and what
  * helpdesks receive on NATS. Adapters speak platform formats; everything past them speaks this.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Automatic merge on evidence (`merge.auto`, CONTRACT.md section 6): when a contact carries a
+ * Automatic merge on evidence (`merge.auto`, docs/contacts.md): when a contact carries a
  * verified phone, a WeChat UnionID or (if enabled) an email that another live contact also
  * carries, the two are merged, the older surviving. Runs inside the ingest transaction right
  * after the identity is resolved, and inside a PATCH. The evidence advisory locks taken

@@ -99,7 +99,7 @@ const withId = (c: Context, body: unknown) =>
   body !== null && typeof body === 'object' && !Array.isArray(body) ? { ...body, id: c.req.param('id') } : body;
 const idOnly = (c: Context) => ({ id: c.req.param('id') });
 
-/** The `/v1/contacts` routes of CONTRACT.md section 2. */
+/** The `/v1/contacts` routes of docs/api.md. */
 export function contactRoutes(deps: ContactApiDeps): HttpRoute[] {
   const ops = contactOperations(deps);
   const httpOnly = contactHttpOnlyOperations(deps);

@@ -1,5 +1,5 @@
 /**
- * The 360° profile (CONTRACT.md section 4, `omni.contact/v1`): a live contact with every
+ * The 360° profile (docs/api.md, `omni.contact/v1`): a live contact with every
  * identity, when each was first and last seen, and whether its service window is open now.
  * Also the `contact.*` outbox rows, written in the caller's transaction so an event exists
  * exactly when the change it announces committed.

@@ -1,5 +1,5 @@
 /**
- * The adapter conformance suite (CONTRACT.md section 7). Every channel calls
+ * The adapter conformance suite (docs/adapters.md). Every channel calls
  * `runAdapterConformance` from `test/conformance/<channel>.test.ts`; a third-party adapter can
  * call it on itself. It checks what the core relies on without knowing the platform: declared
  * capabilities, webhook authentication, parsing robustness, determinism and secret hygiene.

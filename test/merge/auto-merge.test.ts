@@ -1,5 +1,5 @@
 /**
- * Automatic merge on evidence (CONTRACT.md section 6) through real signed webhooks and the
+ * Automatic merge on evidence (docs/contacts.md) through real signed webhooks and the
  * ingest path: a verified phone (WhatsApp sender), a phone a Telegram user shared about
  * themself, a WeChat UnionID, a phone or email set through the API; and what is NOT merged.
  */

@@ -13,7 +13,7 @@ import {
   sessionGetRequestSchema,
 } from '../../src/core/schemas/api.ts';
 
-// CONTRACT.md section 4, `omni.send/v1`, with the `//` comments removed. The example shows
+// docs/api.md, `omni.send/v1`, with the `//` comments removed. The example shows
 // `parts` and `template` together to document both; a real command carries one of them.
 const contractSend = {
   schema: 'omni.send/v1',

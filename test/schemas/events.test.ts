@@ -8,7 +8,7 @@ import {
   statusEventSchema,
 } from '../../src/core/schemas/events.ts';
 
-// CONTRACT.md section 4, `omni.message/v1`, with the `//` comments removed.
+// docs/api.md, `omni.message/v1`, with the `//` comments removed.
 const contractMessage = {
   schema: 'omni.message/v1',
   id: 'msg_...',

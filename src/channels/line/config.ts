@@ -50,7 +50,7 @@ export const LINE_SECRET_FIELDS = ['channelSecret', 'channelAccessToken'] as con
 export const LINE_SAMPLE_SECRETS = { channelSecret: ['sandbox-channel-secret'], channelAccessToken: ['sandbox-channel-access-token'] };
 
 /**
- * Defaults from LINE's rules (CONTRACT.md section 1): no window; push and reply allow
+ * Defaults from LINE's rules (docs/configuration.md): no window; push and reply allow
  * 2000 requests/s per channel, far above what one agent team needs, so 100/s stays clear.
  */
 export const LINE_DEFAULTS: ChannelDefaults = {

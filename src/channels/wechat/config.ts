@@ -62,7 +62,7 @@ export const WECHAT_SAMPLE_SECRETS = {
 };
 
 /**
- * Defaults from WeChat's rules (CONTRACT.md section 1). WeChat publishes daily quotas
+ * Defaults from WeChat's rules (docs/configuration.md). WeChat publishes daily quotas
  * (500 000 customer-service sends) but no per-second limit; 20/s stays clear of 45011.
  */
 export const WECHAT_DEFAULTS: ChannelDefaults = {

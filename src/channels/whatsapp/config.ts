@@ -35,7 +35,7 @@ export const WHATSAPP_SAMPLE_SECRETS = {
 };
 
 /**
- * Defaults from Meta's rules (CONTRACT.md section 1). The pair rate limit (about 1 message per
+ * Defaults from Meta's rules (docs/configuration.md). The pair rate limit (about 1 message per
  * 6 s to one user, bursts of 45 allowed) is left null: a strict 0.17/s limiter would delay an
  * agent's normal back-and-forth, which Meta allows as a burst; 131056 is retried instead.
  */

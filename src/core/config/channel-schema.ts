@@ -1,5 +1,5 @@
 /**
- * The fields every channel file has (CONTRACT.md section 1). Defaults for the window, the
+ * The fields every channel file has (docs/configuration.md). Defaults for the window, the
  * attachment types and the rate limit come from the channel's own definition; everything else
  * in a channel file belongs to the channel and is validated by its `settingsSchema`.
  */
@@ -11,7 +11,7 @@ import type { AccountCommon } from './types.ts';
 /** The top-level keys that are common to every channel; any other key is the channel's. */
 export const COMMON_KEYS: ReadonlyArray<string> = ['id', 'channel', 'enabled', 'apiBase', 'session', 'attachments', 'rateLimit'];
 
-/** Account ids (CONTRACT.md): also used in webhook paths and NATS subjects. */
+/** Account ids (docs/configuration.md): also used in webhook paths and NATS subjects. */
 export const ACCOUNT_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** The notice lead time when a file does not say. */

@@ -1,5 +1,5 @@
 /**
- * The configuration loader (CONTRACT.md section 1): `omnibus.yaml` plus `channels/*.yaml`,
+ * The configuration loader (docs/configuration.md): `omnibus.yaml` plus `channels/*.yaml`,
  * validated once, every problem reported at once with file, line and field, then deeply frozen.
  * This is the only place that reads the environment.
  */

@@ -1,5 +1,5 @@
 /**
- * The shapes of validated, frozen configuration (CONTRACT.md section 1). The loader in
+ * The shapes of validated, frozen configuration (docs/configuration.md). The loader in
  * `load.ts` produces them; nothing else reads YAML or the environment.
  */
 

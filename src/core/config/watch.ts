@@ -1,5 +1,5 @@
 /**
- * Hot reload of `channels/*.yaml` (CONTRACT.md section 1). A valid edit is handed to `onChange`
+ * Hot reload of `channels/*.yaml` (docs/configuration.md). A valid edit is handed to `onChange`
  * with what changed; an invalid one is logged and rejected while the previous configuration
  * stays in force. The daemon file is read only at start: its settings (ports, NATS, database)
  * cannot change under a running process.

@@ -1,5 +1,5 @@
 /**
- * Attachment types are decided from the bytes (CONTRACT.md section 1), never from a file name,
+ * Attachment types are decided from the bytes (docs/configuration.md), never from a file name,
  * URL or declared MIME type. Magic numbers are necessary, not sufficient: a polyglot (a valid
  * JPEG header with a ZIP appended) is detected as its header says, and the bytes are still served
  * only as a download (`Content-Disposition: attachment`, `nosniff`) by the media route.

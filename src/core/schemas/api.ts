@@ -1,5 +1,5 @@
 /**
- * Commands, requests and answers of CONTRACT.md sections 2-4: the `omni.send/v1` command and the
+ * Commands, requests and answers of docs/api.md: the `omni.send/v1` command and the
  * bodies of the nine `<prefix>.v1.api.*` request/reply subjects, which are also the HTTP bodies
  * (over HTTP, ids named in the path are left out of the body). Requests are strict objects: an
  * unknown or misspelt field is refused rather than silently ignored. Answers are open: v1 may add

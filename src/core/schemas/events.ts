@@ -1,5 +1,5 @@
 /**
- * The event payloads of CONTRACT.md section 4 as zod schemas: what the daemon publishes on
+ * The event payloads of docs/api.md as zod schemas: what the daemon publishes on
  * `<prefix>.v1.evt.>`. Event objects are open (unknown keys are stripped on parse, not refused,
  * and the generated JSON Schemas allow them) because v1 may add fields without a `v2`.
  */

@@ -1,5 +1,5 @@
 /**
- * NATS subjects and stream names of CONTRACT.md section 3, built from the configured prefix
+ * NATS subjects and stream names of docs/asyncapi.yaml, built from the configured prefix
  * (`nats.prefix`, default `omni`). Every subject in the daemon comes from here, and a test
  * checks `docs/asyncapi.yaml` against these builders.
  */

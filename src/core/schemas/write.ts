@@ -20,7 +20,7 @@ interface SchemaFile {
 
 const onFailure = 'A failed request answers api/failure.json (NATS) or api/http-error.json (HTTP).';
 
-// Path under schemas/ → schema. Top level: the payloads of CONTRACT.md section 4; api/: the
+// Path under schemas/ → schema. Top level: the payloads of docs/api.md; api/: the
 // bodies of the `<prefix>.v1.api.*` request/reply subjects (the send request is omni.send.v1.json).
 const FILES: Record<string, SchemaFile> = {
   'omni.message.v1.json': {
