@@ -83,8 +83,10 @@ export async function recordDelete(tx: Tx, subjects: Subjects, scope: IngestScop
   const row = await target(tx, scope, event.targetExternalId);
   if (!row) return { kind: 'ignored', reason: 'delete_of_unknown_message' };
   if (row.deletedAt) return { kind: 'duplicate' };
-  await tx.update(messages).set({ parts: [], edits: null, raw: null, referral: null, deletedAt: event.timestamp }).where(eq(messages.id, row.id));
+  // Media rows first, then the message: the media worker settles a fetch in that order, and the
+  // opposite order deadlocked an unsend against a fetch finishing at the same moment.
   const removed = rowsOf<{ storage_key: string | null }>(await tx.execute(sql`delete from media where message_id = ${row.id} returning storage_key`));
+  await tx.update(messages).set({ parts: [], edits: null, raw: null, referral: null, deletedAt: event.timestamp }).where(eq(messages.id, row.id));
   // Events not yet published still carry the text: they are emptied too, so the relay sends no content.
   await tx.execute(sql`
     update outbox set payload = jsonb_set(jsonb_set(payload, '{parts}', '[]'::jsonb), '{raw}', 'null'::jsonb), held = false
