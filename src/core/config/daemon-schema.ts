@@ -1,5 +1,5 @@
 /**
- * The schema of `config/omnibus.yaml` (CONTRACT.md section 1). Every key is optional; the
+ * The schema of `config/omnibus.yaml` (documented in docs/configuration.md). Every key is optional; the
  * defaults here are the contract's. Strict: an unknown key is an error, not a silent no-op.
  */
 import { resolve } from 'node:path';
