@@ -229,6 +229,9 @@ function reportFatal(error: unknown): void {
     logger.fatal({ dependency: 'unknown', reason, err: error }, 'omnibus cannot start');
   }
   logger.flush?.();
+  // The JSON line is for log pipelines; a person at a terminal reads stderr.
+  const hint = error instanceof StartupError && error.hint ? ` (${error.hint})` : '';
+  process.stderr.write(`omnibus cannot start: ${reason}${hint}\n`);
 }
 
 async function configCheck(args: string[]): Promise<void> {
