@@ -4,9 +4,9 @@
  * bytes rather than the whole batch's.
  */
 import { WebhookPayloadError } from '../../core/errors.ts';
+import { decodeJsonBody } from '../../core/inbound/edge.ts';
 
 /** Real events nest about 5 deep; deeper JSON is refused before parsing (no later stringify can overflow). */
-const MAX_JSON_DEPTH = 64;
 
 /** A parsed JSON object. */
 export type JsonObject = Record<string, unknown>;
@@ -20,19 +20,7 @@ export interface DecodedBody {
 
 /** Decodes an authentic body; throws WebhookPayloadError when it is not a LINE webhook. */
 export function decodeBody(body: Uint8Array): DecodedBody {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw new WebhookPayloadError('invalid_utf8');
-  }
-  if (exceedsDepth(text, MAX_JSON_DEPTH)) throw new WebhookPayloadError('too_deep');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new WebhookPayloadError('invalid_json');
-  }
+  const { text, value: payload } = decodeJsonBody(body);
   if (!isRecord(payload)) throw new WebhookPayloadError('not_an_object');
   if (!Array.isArray(payload.events)) throw new WebhookPayloadError('missing_events');
   const texts = eventTexts(text);
@@ -88,21 +76,4 @@ export function eventTexts(text: string): string[] | undefined {
     }
   }
   return result;
-}
-
-/** Scans brackets outside strings; linear, no recursion. */
-function exceedsDepth(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charCodeAt(i);
-    if (inString) {
-      if (char === 0x5c) i++;
-      else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x7b || char === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (char === 0x7d || char === 0x5d) depth--;
-  }
-  return false;
 }

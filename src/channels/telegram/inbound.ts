@@ -10,6 +10,7 @@ import type {
   InboundConversation, InboundDelete, InboundEdit, InboundEvent, InboundIdentity, InboundIgnored, InboundMessage,
 } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
+import { decodeJsonBody } from '../../core/inbound/edge.ts';
 import { conversationKey, idText, messageKey } from './ids.ts';
 import { UnusableItem, isRecord, messageParts, normalisePhone, str, type JsonObject } from './inbound-parts.ts';
 
@@ -29,11 +30,10 @@ const IGNORED_KINDS = new Set([
 const MEMBER_STATUSES = new Set(['creator', 'administrator', 'member', 'restricted', 'left', 'kicked']);
 
 /** Real updates nest about 6 deep; deeper JSON is refused before parsing. */
-const MAX_JSON_DEPTH = 64;
 
 /** Parses one webhook body (one Update); throws WebhookPayloadError when it is not an Update at all. */
 export function parseWebhook(body: Uint8Array, options: ParseOptions): InboundEvent[] {
-  const update = decodeJson(body);
+  const update = decodeJsonBody(body).value;
   if (!isRecord(update)) throw new WebhookPayloadError('not_an_object');
   if (idText(update.update_id) === undefined) throw new WebhookPayloadError('missing_update_id');
   return parseUpdate(update, body, options);
@@ -290,40 +290,4 @@ function unixSeconds(value: unknown): Date | undefined {
 
 function ignored(reason: string): InboundIgnored {
   return { kind: 'ignored', reason };
-}
-
-/** Decodes strict UTF-8 JSON with bounded nesting; throws WebhookPayloadError otherwise. */
-export function decodeJson(body: Uint8Array | string): unknown {
-  let text: string;
-  if (typeof body === 'string') text = body;
-  else {
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    } catch {
-      throw new WebhookPayloadError('invalid_utf8');
-    }
-  }
-  if (exceedsDepth(text, MAX_JSON_DEPTH)) throw new WebhookPayloadError('too_deep');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new WebhookPayloadError('invalid_json');
-  }
-}
-
-/** Scans brackets outside strings; linear, no recursion. */
-function exceedsDepth(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charCodeAt(i);
-    if (inString) {
-      if (char === 0x5c) i++;
-      else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x7b || char === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (char === 0x7d || char === 0x5d) depth--;
-  }
-  return false;
 }

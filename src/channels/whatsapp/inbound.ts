@@ -7,7 +7,7 @@
  */
 import type { InboundEvent, InboundInvalid, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
-import { invalidItem, isBoundedId, unixSeconds } from '../../core/inbound/edge.ts';
+import { decodeJsonBody, invalidItem, isBoundedId, unixSeconds } from '../../core/inbound/edge.ts';
 import { FREE_ENTRY_POINT_MS } from './config.ts';
 import { contractCodeOf } from './outbound-errors.ts';
 import { arr, isRecord, label, messageParts, str, type JsonObject } from './inbound-parts.ts';
@@ -20,16 +20,12 @@ export interface ParseOptions {
   onAccountError?(error: { code: string; title: string }): void;
 }
 
-/** Real payloads nest about 8 deep; deeper JSON is refused before parsing, so no later
- *  `JSON.stringify` of the raw payload can overflow the stack. */
-const MAX_JSON_DEPTH = 64;
-
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
 const PHONE_DIGITS = /^\d{6,15}$/;
 
 /** Turns an authentic body into events; throws WebhookPayloadError when it is not a WhatsApp webhook. */
 export function parseWebhook(body: Uint8Array, options: ParseOptions): InboundEvent[] {
-  const payload = decodeJson(body);
+  const payload = decodeJsonBody(body).value;
   if (!isRecord(payload)) throw new WebhookPayloadError('not_an_object');
   if (payload.object !== 'whatsapp_business_account') throw new WebhookPayloadError('unexpected_object');
   if (!Array.isArray(payload.entry)) throw new WebhookPayloadError('missing_entry');
@@ -241,36 +237,4 @@ function invalid(reason: string, raw: JsonObject, id?: string): InboundInvalid {
 
 function ignored(reason: string): InboundIgnored {
   return { kind: 'ignored', reason };
-}
-
-function decodeJson(body: Uint8Array): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw new WebhookPayloadError('invalid_utf8');
-  }
-  if (exceedsDepth(text, MAX_JSON_DEPTH)) throw new WebhookPayloadError('too_deep');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new WebhookPayloadError('invalid_json');
-  }
-}
-
-/** Scans brackets outside strings; linear, no recursion. */
-function exceedsDepth(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charCodeAt(i);
-    if (inString) {
-      if (char === 0x5c) i++;
-      else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x7b || char === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (char === 0x7d || char === 0x5d) depth--;
-  }
-  return false;
 }

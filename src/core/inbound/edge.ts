@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InboundEvent, InboundInvalid } from '../adapter.ts';
+import { WebhookPayloadError } from '../errors.ts';
 
 /** Longest platform id kept (BSUIDs, OpenIDs and wamids are far shorter; events cap ids at 512). */
 export const MAX_ID_LENGTH = 512;
@@ -86,4 +87,50 @@ export function screenEvents(events: ReadonlyArray<InboundEvent>): InboundEvent[
 /** A stable fingerprint of a body, for replay guards. */
 export function fingerprint(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
+}
+
+/**
+ * Deepest JSON nesting a webhook body may have. Real payloads nest about 8 deep; deeper JSON is
+ * refused before parsing, so no later `JSON.stringify` of a raw payload can overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Decodes an authentic JSON webhook body: strict UTF-8, nesting bounded before `JSON.parse`
+ * (which recurses), and a WebhookPayloadError (`invalid_utf8`, `too_deep`, `invalid_json`)
+ * for a body no platform sends. Returns the text too, for parsers that keep each item's bytes.
+ */
+export function decodeJsonBody(body: Uint8Array | string): { text: string; value: unknown } {
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      throw new WebhookPayloadError('invalid_utf8');
+    }
+  }
+  if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) throw new WebhookPayloadError('too_deep');
+  try {
+    return { text, value: JSON.parse(text) };
+  } catch {
+    throw new WebhookPayloadError('invalid_json');
+  }
+}
+
+/** Scans brackets outside strings; linear, no recursion. */
+function exceedsJsonDepth(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c) i++;
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x7b || char === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (char === 0x7d || char === 0x5d) depth--;
+  }
+  return false;
 }
