@@ -20,8 +20,8 @@ import { channels } from '../src/channels/index.ts';
 import { identities } from '../src/extensions.ts';
 import { createFake, type WhatsAppFake } from '../src/channels/whatsapp/sandbox.ts';
 import { systemClock } from '../src/core/clock.ts';
-import { createOutbound, type OutboundExtension } from '../src/core/outbound/index.ts';
-import { queueRate } from '../src/core/outbound/account-queue.ts';
+import { createOutbound, type OutboundExtension } from '../src/outbound/index.ts';
+import { queueRate } from '../src/outbound/account-queue.ts';
 import { runLoad, type PreparedRequest } from './load.ts';
 import { num, ratio, type Cell } from './report.ts';
 

@@ -6,7 +6,7 @@
 import type { DaemonExtension, DaemonOptions } from './core/daemon.ts';
 import { contactsExtension } from './merge/extension.ts';
 import { mergeIdentityResolver } from './merge/identity-resolver.ts';
-import { createOutbound } from './core/outbound/index.ts';
+import { createOutbound } from './outbound/index.ts';
 
 /** The extensions the shipped daemon runs. */
 export function extensions(): DaemonExtension[] {

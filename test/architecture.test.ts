@@ -2,8 +2,8 @@
  * Import boundaries, proven by reading the sources: the core and the merge engine never
  * import a channel (one composition root wires them in), channels never import each other,
  * and every channel folder has the same standard files. The core imports neither the contacts
- * module (`src/merge`) nor the outbound engine (which lives in `src/core/outbound/` until it
- * moves to `src/outbound/`), and its files import each other without cycles.
+ * module (`src/merge`) nor the outbound engine (`src/outbound`), and its files import each other
+ * without cycles.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -41,8 +41,6 @@ function importSpecifiers(source: string): string[] {
   return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((match) => match[1]!));
 }
 
-/** Where the outbound engine lives, now and after it moves out of the core. */
-const ENGINE_DIRS = [join(SRC, 'core', 'outbound'), join(SRC, 'outbound')];
 /** Modules above the core: it reaches them only through ports the composition root wires. */
 const ABOVE_CORE = [join(SRC, 'merge'), join(SRC, 'outbound')];
 
@@ -66,8 +64,6 @@ function layerOffenders(files: ReadonlyArray<string>, forbidden: (from: string, 
 
 /** Core → merge or outbound (wherever the engine lives): never. */
 const importsAboveCore = (_from: string, to: string) => ABOVE_CORE.some((dir) => isInside(to, dir));
-/** Core outside the engine's own folder → the engine: never (the composition root wires it). */
-const importsEngineFromOutside = (from: string, to: string) => ENGINE_DIRS.some((dir) => isInside(to, dir) && !isInside(from, dir));
 
 /** Every import cycle among `files`, each as the files around it (depth-first, one per back edge). */
 function importCycles(files: ReadonlyArray<string>, read = (file: string) => readFileSync(file, 'utf8')): string[][] {
@@ -106,7 +102,7 @@ describe('architecture', () => {
     expect(importSpecifiers(sample)).toEqual(expect.arrayContaining(['../channels/x/index.ts', './b.ts', '../channels/y.ts', '../channels/z/side-effect.ts', '../channels/w/index.ts']));
   });
 
-  for (const area of ['core', 'merge']) {
+  for (const area of ['core', 'merge', 'outbound']) {
     it(`src/${area} never imports a channel`, () => {
       const offenders = sourceFiles(join(SRC, area)).flatMap((file) =>
         importSpecifiers(readFileSync(file, 'utf8'))
@@ -119,9 +115,13 @@ describe('architecture', () => {
 
   const coreFiles = sourceFiles(join(SRC, 'core'));
 
-  it('src/core imports neither src/merge nor the outbound engine from outside its folder', () => {
+  it('src/core imports neither src/merge nor the outbound engine', () => {
     expect(layerOffenders(coreFiles, importsAboveCore)).toEqual([]);
-    expect(layerOffenders(coreFiles, importsEngineFromOutside)).toEqual([]);
+  });
+
+  it('the outbound engine lives outside the core', () => {
+    expect(existsSync(join(SRC, 'core', 'outbound'))).toBe(false);
+    expect(existsSync(join(SRC, 'outbound', 'index.ts'))).toBe(true);
   });
 
   it('src/core has no import cycles', () => {
@@ -132,20 +132,14 @@ describe('architecture', () => {
     // Sources made up in memory: proves the checks above can fail, without a bad file on disk.
     const core = join(SRC, 'core');
     const sources = new Map([
-      [join(core, 'inbound', 'a.ts'), "import { x } from '../../merge/auto-merge.ts';\nimport type { Y } from '../outbound/index.ts';"],
+      [join(core, 'inbound', 'a.ts'), "import { x } from '../../merge/auto-merge.ts';"],
       [join(core, 'b.ts'), "import { c } from './c.ts';"],
-      [join(core, 'c.ts'), "import type { B } from './b.ts';\nimport { d } from './outbound/deps.ts';"],
-      [join(core, 'outbound', 'e.ts'), "import { f } from './f.ts';"],
+      [join(core, 'c.ts'), "import type { B } from './b.ts';"],
       [join(core, 'net', 'g.ts'), "import { h } from '../../outbound/jobs.ts';"],
     ]);
     const read = (file: string) => sources.get(file)!;
     const files = [...sources.keys()];
     expect(layerOffenders(files, importsAboveCore, read)).toEqual(['src/core/inbound/a.ts imports src/merge/auto-merge.ts', 'src/core/net/g.ts imports src/outbound/jobs.ts']);
-    expect(layerOffenders(files, importsEngineFromOutside, read)).toEqual([
-      'src/core/inbound/a.ts imports src/core/outbound/index.ts',
-      'src/core/c.ts imports src/core/outbound/deps.ts',
-      'src/core/net/g.ts imports src/outbound/jobs.ts',
-    ]);
     expect(importCycles(files, read)).toEqual([['src/core/b.ts', 'src/core/c.ts']]);
   });
 

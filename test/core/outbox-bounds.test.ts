@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { payloadBudget, preparePayload } from '../../src/core/outbox-bounds.ts';
 import { EventTooLarge, deadLetterNotice, permanentFailure } from '../../src/core/outbox-dead-letters.ts';
-import { checkParts, textLength } from '../../src/core/outbound/part-rules.ts';
+import { checkParts, textLength } from '../../src/outbound/part-rules.ts';
 import { WECHAT_OUTBOUND } from '../../src/channels/wechat/config.ts';
 import { WHATSAPP_OUTBOUND } from '../../src/channels/whatsapp/config.ts';
 import { OmniError } from '../../src/core/errors.ts';

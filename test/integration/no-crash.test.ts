@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { channels } from '../../src/channels/index.ts';
 import type { DaemonExtension } from '../../src/core/daemon.ts';
 import { mountHttp, serveOverNats, type Operation } from '../../src/core/api/operations.ts';
-import { createOutbound } from '../../src/core/outbound/index.ts';
+import { createOutbound } from '../../src/outbound/index.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { API_TOKEN, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';

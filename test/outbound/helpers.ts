@@ -7,7 +7,7 @@ import type { DaemonOptions } from '../../src/core/daemon.ts';
 import { jetstream } from '@nats-io/jetstream';
 import type { WhatsAppFake } from '../../src/channels/whatsapp/sandbox.ts';
 import { ManualClock, type Clock } from '../../src/core/clock.ts';
-import { createOutbound, type OutboundExtension, type OutboundSettings } from '../../src/core/outbound/index.ts';
+import { createOutbound, type OutboundExtension, type OutboundSettings } from '../../src/outbound/index.ts';
 import type { HttpClient } from '../../src/core/http-client.ts';
 import { channels } from '../../src/channels/index.ts';
 import { API_TOKEN, WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';

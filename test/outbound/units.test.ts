@@ -3,9 +3,9 @@
  * platform asked for, and which failures may have reached the platform (never retried).
  */
 import { describe, expect, it } from 'vitest';
-import { queueRate } from '../../src/core/outbound/account-queue.ts';
-import { CallGate } from '../../src/core/outbound/call-gate.ts';
-import { backoffMs, isAmbiguous, retryAfterMs } from '../../src/core/outbound/retry.ts';
+import { queueRate } from '../../src/outbound/account-queue.ts';
+import { CallGate } from '../../src/outbound/call-gate.ts';
+import { backoffMs, isAmbiguous, retryAfterMs } from '../../src/outbound/retry.ts';
 import { OmniError } from '../../src/core/errors.ts';
 import { HttpClientError } from '../../src/core/http-client.ts';
 

@@ -3,11 +3,11 @@
  * capabilities as data (never from a channel name): the service window, the window's message
  * quota, and template support and limits.
  */
-import type { SendCommand } from '../schemas/api.ts';
-import { OmniError } from '../errors.ts';
-import type { AdapterEntry } from '../registry.ts';
+import type { SendCommand } from '../core/schemas/api.ts';
+import { OmniError } from '../core/errors.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import { windowOpen, type WindowRow } from './recipients.ts';
-import { sessionRuleOf } from '../session-kinds.ts';
+import { sessionRuleOf } from '../core/session-kinds.ts';
 
 /**
  * Refuses a free-form send outside the window with `session_expired`, saying when it ended and

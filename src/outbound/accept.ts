@@ -4,10 +4,10 @@
  * attachments), then records the message, its send job and its events in one transaction.
  * The first answer per idempotency key is final: a repeat gets it again and never sends twice.
  */
-import { OmniError, toOmniError } from '../errors.ts';
-import type { SendCommand, SendPart } from '../schemas/api.ts';
-import { MEDIA_PART_TYPES, type MediaPartType } from '../model.ts';
-import type { AdapterEntry } from '../registry.ts';
+import { OmniError, toOmniError } from '../core/errors.ts';
+import type { SendCommand, SendPart } from '../core/schemas/api.ts';
+import { MEDIA_PART_TYPES, type MediaPartType } from '../core/model.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { findAnswer, isRemembered, publishRefusal, rememberRefusal, type RefusalScope, type SendOutcome, type SendSource } from './answers.ts';
 import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, latestWindow, type Recipient } from './recipients.ts';

@@ -8,15 +8,15 @@
  */
 import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Tx } from '../storage/db.ts';
-import { conversations, identities, outbox, sessionWindows } from '../storage/schema.ts';
-import { rowsOf } from '../storage/lease.ts';
-import { OmniError } from '../errors.ts';
-import type { SessionEvent } from '../model.ts';
-import type { AdapterEntry } from '../registry.ts';
+import type { Tx } from '../core/storage/db.ts';
+import { conversations, identities, outbox, sessionWindows } from '../core/storage/schema.ts';
+import { rowsOf } from '../core/storage/lease.ts';
+import { OmniError } from '../core/errors.ts';
+import type { SessionEvent } from '../core/model.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { survivorOf } from './recipients.ts';
-import { hasAnyWindow, sessionRuleOf } from '../session-kinds.ts';
+import { hasAnyWindow, sessionRuleOf } from '../core/session-kinds.ts';
 
 /** Windows that ended longer ago than this are not announced late (e.g. data from before this feature). */
 const CATCH_UP_MS = 7 * 24 * 3600_000;

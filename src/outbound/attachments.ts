@@ -7,15 +7,15 @@
  * reads them from the store and never fetches anything again.
  */
 import { eq } from 'drizzle-orm';
-import { HttpClientError, type HttpResponse } from '../http-client.ts';
-import { OmniError } from '../errors.ts';
-import { newId } from '../ids.ts';
-import type { MediaPartType } from '../model.ts';
-import { media } from '../storage/schema.ts';
-import { DETECTION_HEAD_BYTES, detectMediaType, isAllowedExt, type DetectedType } from '../media/detect.ts';
-import { sanitizeFilename, type StoredMedia } from '../media/store.ts';
-import type { AdapterEntry } from '../registry.ts';
-import type { SendPart } from '../schemas/api.ts';
+import { HttpClientError, type HttpResponse } from '../core/http-client.ts';
+import { OmniError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { MediaPartType } from '../core/model.ts';
+import { media } from '../core/storage/schema.ts';
+import { DETECTION_HEAD_BYTES, detectMediaType, isAllowedExt, type DetectedType } from '../core/media/detect.ts';
+import { sanitizeFilename, type StoredMedia } from '../core/media/store.ts';
+import type { AdapterEntry } from '../core/registry.ts';
+import type { SendPart } from '../core/schemas/api.ts';
 import type { OutboundDeps } from './deps.ts';
 
 /** A media part's bytes, stored and typed; `fresh` media gets a media row on accept. */

@@ -5,14 +5,14 @@
  * about the recipient), and the outbound message rebuilt from the database for the adapter.
  */
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { InboundStatus, OutboundMessage, OutboundPart } from '../adapter.ts';
-import type { Tx } from '../storage/db.ts';
-import { conversations, identities, media, messages, outbox, sendJobs, statusReceipts } from '../storage/schema.ts';
-import { rowsOf } from '../storage/lease.ts';
-import { applyReceipt } from '../inbound/receipts.ts';
-import { OmniError, type ErrorBody, type ErrorCode } from '../errors.ts';
-import { MEDIA_PART_TYPES, type MediaInfo, type Part, type StatusEvent } from '../model.ts';
-import type { DeadletterEvent } from '../schemas/events.ts';
+import type { InboundStatus, OutboundMessage, OutboundPart } from '../core/adapter.ts';
+import type { Tx } from '../core/storage/db.ts';
+import { conversations, identities, media, messages, outbox, sendJobs, statusReceipts } from '../core/storage/schema.ts';
+import { rowsOf } from '../core/storage/lease.ts';
+import { applyReceipt } from '../core/inbound/receipts.ts';
+import { OmniError, type ErrorBody, type ErrorCode } from '../core/errors.ts';
+import { MEDIA_PART_TYPES, type MediaInfo, type Part, type StatusEvent } from '../core/model.ts';
+import type { DeadletterEvent } from '../core/schemas/events.ts';
 import type { OutboundDeps } from './deps.ts';
 import type { SendJob } from './jobs.ts';
 

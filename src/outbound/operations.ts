@@ -5,8 +5,8 @@
  */
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { mountHttp, type Operation } from '../api/operations.ts';
-import { messageGetRequestSchema, sendCommandSchema, sessionGetRequestSchema, type SendCommand } from '../schemas/api.ts';
+import { mountHttp, type Operation } from '../core/api/operations.ts';
+import { messageGetRequestSchema, sendCommandSchema, sessionGetRequestSchema, type SendCommand } from '../core/schemas/api.ts';
 import type { OutboundDeps } from './deps.ts';
 import type { SendAcceptor } from './accept.ts';
 import { refusalError, type SendSource } from './answers.ts';

@@ -4,10 +4,10 @@
  * the platform would refuse, or that no event could carry, is refused at acceptance instead of
  * failing after it was accepted. Channels that declare nothing are not checked here.
  */
-import type { SendCommand, SendPart } from '../schemas/api.ts';
-import { OmniError } from '../errors.ts';
-import { MEDIA_PART_TYPES } from '../model.ts';
-import type { AdapterEntry } from '../registry.ts';
+import type { SendCommand, SendPart } from '../core/schemas/api.ts';
+import { OmniError } from '../core/errors.ts';
+import { MEDIA_PART_TYPES } from '../core/model.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 
 type Outbound = NonNullable<AdapterEntry['adapter']['capabilities']['outbound']>;
 

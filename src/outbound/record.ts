@@ -5,17 +5,17 @@
  * all or nothing. A concurrent request with the same key waits on the key's row and then
  * reads this answer.
  */
-import { sessionRuleOf } from '../session-kinds.ts';
+import { sessionRuleOf } from '../core/session-kinds.ts';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Tx } from '../storage/db.ts';
-import { conversations, media, messages, outbox, sendJobs, sendRequests, sessionWindows } from '../storage/schema.ts';
-import { newId } from '../ids.ts';
-import { OmniError } from '../errors.ts';
-import type { MediaInfo, MessageEvent, Part, StatusEvent } from '../model.ts';
+import type { Tx } from '../core/storage/db.ts';
+import { conversations, media, messages, outbox, sendJobs, sendRequests, sessionWindows } from '../core/storage/schema.ts';
+import { newId } from '../core/ids.ts';
+import { OmniError } from '../core/errors.ts';
+import type { MediaInfo, MessageEvent, Part, StatusEvent } from '../core/model.ts';
 import type { OutboundDeps } from './deps.ts';
 import { findAnswer, type SendOutcome, type SendSource } from './answers.ts';
-import type { SendCommand, SendPart } from '../schemas/api.ts';
-import type { AdapterEntry } from '../registry.ts';
+import type { SendCommand, SendPart } from '../core/schemas/api.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import type { PreparedMedia } from './attachments.ts';
 import type { Recipient, WindowRow } from './recipients.ts';
 

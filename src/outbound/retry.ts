@@ -6,8 +6,8 @@
  * may have reached the platform (our deadline fired, the connection broke mid-request) is
  * never repeated: it ends `failed` with `details.ambiguous: true`, so nothing is sent twice.
  */
-import { HttpClientError } from '../http-client.ts';
-import { OmniError, type ErrorBody } from '../errors.ts';
+import { HttpClientError } from '../core/http-client.ts';
+import { OmniError, type ErrorBody } from '../core/errors.ts';
 import type { OutboundDeps } from './deps.ts';
 import { requeue, type SendJob } from './jobs.ts';
 import { recordFailed } from './outcomes.ts';

@@ -6,9 +6,9 @@
  * test's ManualClock) never disagree about what is due.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../storage/db.ts';
-import { rowsOf } from '../storage/lease.ts';
-import { sendJobs } from '../storage/schema.ts';
+import type { Db } from '../core/storage/db.ts';
+import { rowsOf } from '../core/storage/lease.ts';
+import { sendJobs } from '../core/storage/schema.ts';
 
 /** One claimed job. */
 export interface SendJob {

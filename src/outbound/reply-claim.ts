@@ -6,9 +6,9 @@
  * for one conversation exactly one gets the token and the other takes the normal path.
  */
 import { sql } from 'drizzle-orm';
-import type { OutboundMessage } from '../adapter.ts';
-import type { Db } from '../storage/db.ts';
-import { rowsOf } from '../storage/lease.ts';
+import type { OutboundMessage } from '../core/adapter.ts';
+import type { Db } from '../core/storage/db.ts';
+import { rowsOf } from '../core/storage/lease.ts';
 
 /** A token this close to expiry is left alone: it would expire on its way to the platform. */
 export const REPLY_SAFETY_MARGIN_MS = 5_000;

@@ -5,11 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import type { Db, Tx } from '../storage/db.ts';
-import { messages, outbox, sendRequests } from '../storage/schema.ts';
-import { OmniError, type ErrorBody, type ErrorCode } from '../errors.ts';
-import type { DeliveryStatus, StatusEvent } from '../model.ts';
-import type { Subjects } from '../schemas/subjects.ts';
+import type { Db, Tx } from '../core/storage/db.ts';
+import { messages, outbox, sendRequests } from '../core/storage/schema.ts';
+import { OmniError, type ErrorBody, type ErrorCode } from '../core/errors.ts';
+import type { DeliveryStatus, StatusEvent } from '../core/model.ts';
+import type { Subjects } from '../core/schemas/subjects.ts';
 
 /** Where a send came from. */
 export type SendSource = 'api' | 'http' | 'command';

@@ -7,11 +7,11 @@
  * spaced per recipient when `perRecipientPerSecond` is set. A `rate_limited` answer pauses this account's queue for the time asked; no other account
  * waits, since each has its own queue.
  */
-import { BackgroundLoop } from '../wakeup.ts';
+import { BackgroundLoop } from '../core/wakeup.ts';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { acquireLease, releaseLease } from '../storage/lease.ts';
-import type { AdapterEntry } from '../registry.ts';
+import { acquireLease, releaseLease } from '../core/storage/lease.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { abandonedJobs, dueJobs, type SendJob } from './jobs.ts';
 import { markSendingWithReply } from './reply-claim.ts';

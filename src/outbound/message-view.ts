@@ -3,10 +3,10 @@
  * `message.out` event of an accepted send.
  */
 import { and, desc, eq, lte } from 'drizzle-orm';
-import type { Db } from '../storage/db.ts';
-import { identities, messages, sessionWindows } from '../storage/schema.ts';
-import { OmniError, type ErrorBody } from '../errors.ts';
-import type { DeliveryStatus, MessageEvent, Part } from '../model.ts';
+import type { Db } from '../core/storage/db.ts';
+import { identities, messages, sessionWindows } from '../core/storage/schema.ts';
+import { OmniError, type ErrorBody } from '../core/errors.ts';
+import type { DeliveryStatus, MessageEvent, Part } from '../core/model.ts';
 import type { AccountSource } from './deps.ts';
 import { survivorOf } from './recipients.ts';
 

@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import type { Hono } from 'hono';
-import type { DaemonExtension, ExtensionContext } from '../extension-context.ts';
-import { serveOverNats } from '../api/operations.ts';
-import { createHttpClient, type HttpClient } from '../http-client.ts';
+import type { DaemonExtension, ExtensionContext } from '../core/extension-context.ts';
+import { serveOverNats } from '../core/api/operations.ts';
+import { createHttpClient, type HttpClient } from '../core/http-client.ts';
 import { resolveSettings, type OutboundDeps, type OutboundSettings } from './deps.ts';
 import { SendAcceptor } from './accept.ts';
 import { OutboundSender } from './sender.ts';

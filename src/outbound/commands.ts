@@ -11,11 +11,11 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@na
 import { nanos } from '@nats-io/nats-core';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import type { Bus } from '../nats/bus.ts';
-import { OmniError, toOmniError } from '../errors.ts';
-import { sendCommandSchema } from '../schemas/api.ts';
-import { accountIdSchema, type DeadletterEvent } from '../schemas/events.ts';
-import type { StatusEvent } from '../model.ts';
+import type { Bus } from '../core/nats/bus.ts';
+import { OmniError, toOmniError } from '../core/errors.ts';
+import { sendCommandSchema } from '../core/schemas/api.ts';
+import { accountIdSchema, type DeadletterEvent } from '../core/schemas/events.ts';
+import type { StatusEvent } from '../core/model.ts';
 import type { OutboundDeps } from './deps.ts';
 import type { SendAcceptor } from './accept.ts';
 import { keyDigest, publishRefusal, type RefusalScope } from './answers.ts';

@@ -4,14 +4,14 @@
  * Read-only: a conversation that does not exist yet is created in the acceptance transaction.
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Db, Tx } from '../storage/db.ts';
-import { contacts, conversations, identities, identityAliases, sessionWindows } from '../storage/schema.ts';
-import { rowsOf } from '../storage/lease.ts';
-import { OmniError } from '../errors.ts';
-import type { AdapterEntry } from '../registry.ts';
+import type { Db, Tx } from '../core/storage/db.ts';
+import { contacts, conversations, identities, identityAliases, sessionWindows } from '../core/storage/schema.ts';
+import { rowsOf } from '../core/storage/lease.ts';
+import { OmniError } from '../core/errors.ts';
+import type { AdapterEntry } from '../core/registry.ts';
 import type { AccountSource } from './deps.ts';
-import { erasedAt } from '../erasure-tombstones.ts';
-import { sessionRuleOf } from '../session-kinds.ts';
+import { erasedAt } from '../core/erasure-tombstones.ts';
+import { sessionRuleOf } from '../core/session-kinds.ts';
 
 /** The resolved recipient of a send. */
 export interface Recipient {

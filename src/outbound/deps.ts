@@ -3,12 +3,12 @@
  * its parts on their own, and the tuning knobs with their production defaults.
  */
 import type { Logger } from 'pino';
-import type { AdapterEntry } from '../registry.ts';
-import type { Clock } from '../clock.ts';
-import type { HttpClient } from '../http-client.ts';
-import type { MediaStore } from '../media/store.ts';
-import type { Db } from '../storage/db.ts';
-import type { Subjects } from '../schemas/subjects.ts';
+import type { AdapterEntry } from '../core/registry.ts';
+import type { Clock } from '../core/clock.ts';
+import type { HttpClient } from '../core/http-client.ts';
+import type { MediaStore } from '../core/media/store.ts';
+import type { Db } from '../core/storage/db.ts';
+import type { Subjects } from '../core/schemas/subjects.ts';
 import type { OutboundMetrics } from './metrics.ts';
 
 /** Tuning of the outbound engine; every field has a default (see `resolveSettings`). */
