@@ -39,8 +39,11 @@ export class AccountSender extends BackgroundLoop {
   private queue: PQueue;
   private gate: CallGate;
   private perSecond: number;
-  /** Jobs this replica has in hand (queued in p-queue or waiting for a recipient's turn). */
-  private inHand = new Set<number>();
+  /**
+   * Jobs this replica has in hand (queued in p-queue or waiting for a recipient's turn), with
+   * their conversation: while one is in hand, no other job of that conversation is claimed.
+   */
+  private inHand = new Map<number, string>();
   /** Jobs whose task has started, with the promise that ends it. */
   private readonly started = new Map<number, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -194,14 +197,16 @@ export class AccountSender extends BackgroundLoop {
     const highWater = Math.min(1_000, Math.max(16, Math.ceil(2 * perSecond)));
     const room = highWater - this.inHand.size;
     if (room <= 0) return 0;
-    const jobs = await dueJobs(this.deps.db, this.account, [...this.inHand], room);
+    // By conversation, not by job: acceptances commit out of order, so a conversation's head
+    // can be a job committed after the one in hand; claiming it would put two in flight.
+    const jobs = await dueJobs(this.deps.db, this.account, [...new Set(this.inHand.values())], room);
     const perRecipient = entry.adapter.capabilities.rateLimit.perRecipientPerSecond;
     const now = Date.now();
     if (this.recipientNext.size > 10_000) {
       for (const [conversationId, until] of this.recipientNext) if (until < now) this.recipientNext.delete(conversationId);
     }
     for (const job of jobs) {
-      this.inHand.add(job.seq);
+      this.inHand.set(job.seq, job.conversationId);
       const wait = (this.recipientNext.get(job.conversationId) ?? 0) - now;
       if (wait > 0) {
         const timer = setTimeout(() => {
@@ -242,7 +247,7 @@ export class AccountSender extends BackgroundLoop {
     this.queue.clear();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.inHand = new Set(this.started.keys());
+    this.inHand = new Map([...this.inHand].filter(([seq]) => this.started.has(seq)));
   }
 
   private async execute(job: SendJob, perRecipient: number | null): Promise<void> {

@@ -41,12 +41,17 @@ const toJob = (row: JobRow): SendJob => ({
   throttles: row.throttles,
 });
 
+/** A PostgreSQL array literal of texts, each quoted, as one parameter (PGlite and postgres.js alike). */
+function textArrayLiteral(values: ReadonlyArray<string>): string {
+  return `{${values.map((value) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
+
 /**
  * The due jobs of an account that head their conversation (no older job of the conversation
- * is left), oldest first, leaving out those this replica already has in hand.
+ * is left), oldest first, leaving out the conversations this replica already has a job of in hand.
  */
-export async function dueJobs(db: Db, account: string, exclude: ReadonlyArray<number>, limit: number): Promise<SendJob[]> {
-  const skip = exclude.length > 0 ? sql`and heads.seq <> all(${`{${exclude.join(',')}}`}::bigint[])` : sql``;
+export async function dueJobs(db: Db, account: string, busyConversations: ReadonlyArray<string>, limit: number): Promise<SendJob[]> {
+  const skip = busyConversations.length > 0 ? sql`and heads.conversation_id <> all(${textArrayLiteral(busyConversations)}::text[])` : sql``;
   // The head of each conversation first (one pass over the account's backlog), then the due ones
   // among them: a per-row "is there an older job" probe cost a lookup for every waiting job.
   const result = await db.execute(sql`
