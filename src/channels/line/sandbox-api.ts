@@ -17,6 +17,7 @@ const SHORT_LIVED_SECONDS = 2_592_000;
 
 /** The account of the request's bearer token, or LINE's 401; scripted failures first. */
 export function authorize(state: FakeState, c: Context, kind: CallKind): LineAccount | Response {
+  state.calls.set(kind, (state.calls.get(kind) ?? 0) + 1);
   const scripted = state.failures.take(kind);
   if (scripted !== undefined) return FailureQueue.answer(scripted);
   const account = accountByToken(state, c.req.header('authorization'));

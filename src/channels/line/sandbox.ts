@@ -50,6 +50,8 @@ export interface LineFake extends SandboxFake<LineSettings> {
   putMediaTranscoding(bytes: Uint8Array, mime: string, polls: number): { id: string; sha256: string };
   /** Tokens issued through `/v2/oauth/accessToken`. */
   tokensIssued(): number;
+  /** How many calls of a kind reached the fake (answered, refused or scripted). */
+  calls(kind: CallKind): number;
 }
 
 /** Build the fake Messaging API for the given accounts. */
@@ -66,6 +68,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     friends: new Map(),
     quota: new Map(),
     sent: [],
+    calls: new Map(),
   };
   const app = new Hono().basePath(basePath || '/');
   registerApiRoutes(app, state);
@@ -130,6 +133,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
       if (media !== undefined) media.gone = true;
     },
     tokensIssued: () => state.issued.size,
+    calls: (kind) => state.calls.get(kind) ?? 0,
   };
 }
 
