@@ -86,6 +86,9 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     const sentMessages = record(state, account, 'push', body.to, messages, delivered, retryKey);
     const requestId = randomBytes(16).toString('hex');
     if (retryKey !== undefined) state.retryKeys.set(key, { requestId, ids: sentMessages.map((message) => message.id), at: now() });
+    const late = state.lateAnswers.shift();
+    // Accepted, but the answer comes after the caller gave up: what a dropped connection looks like to it.
+    if (late !== undefined) await new Promise((resolve) => setTimeout(resolve, late));
     return lineJson({ sentMessages }, 200, { 'x-line-request-id': requestId });
   });
 

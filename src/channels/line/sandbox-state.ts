@@ -54,6 +54,8 @@ export interface FakeState {
   /** Per account: the monthly limit (null = none) and what pushes used. */
   quota: Map<string, { limit: number | null; used: number }>;
   sent: SentMessage[];
+  /** Pushes to accept and then answer this many ms late (an answer the caller gives up on). */
+  lateAnswers: number[];
   /** Calls answered so far, per kind (scripted failures included). */
   calls: Map<CallKind, number>;
 }

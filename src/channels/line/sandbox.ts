@@ -50,6 +50,8 @@ export interface LineFake extends SandboxFake<LineSettings> {
   putMediaTranscoding(bytes: Uint8Array, mime: string, polls: number): { id: string; sha256: string };
   /** Tokens issued through `/v2/oauth/accessToken`. */
   tokensIssued(): number;
+  /** The next push is accepted (and recorded) but answered `ms` late, as when the answer is lost. */
+  answerNextPushLate(ms: number): void;
   /** How many calls of a kind reached the fake (answered, refused or scripted). */
   calls(kind: CallKind): number;
 }
@@ -69,6 +71,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     quota: new Map(),
     sent: [],
     calls: new Map(),
+    lateAnswers: [],
   };
   const app = new Hono().basePath(basePath || '/');
   registerApiRoutes(app, state);
@@ -134,6 +137,9 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     },
     tokensIssued: () => state.issued.size,
     calls: (kind) => state.calls.get(kind) ?? 0,
+    answerNextPushLate(ms) {
+      state.lateAnswers.push(ms);
+    },
   };
 }
 
