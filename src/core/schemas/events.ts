@@ -75,7 +75,17 @@ export const mediaInfoSchema = z
       .describe('ready; rejected (type not allowed, never served); failed (could not be fetched); pending.'),
     url: z.string().nullable().describe('Where the bytes are served (`/v1/media/med_...`); null unless ready.'),
     filename: z.string().optional(),
-    reason: z.string().optional().describe('Why the media is rejected or failed.'),
+    reason: z.string().optional().describe('Why the media is rejected or failed: `type_not_allowed:exe`, or the error code and the platform\'s reason, `attachment_unreachable:gone`.'),
+    details: z
+      .object({
+        code: z.string().max(64).optional().describe('The error code of the failed fetch.'),
+        reason: z.string().max(64).optional().describe('What the platform or the fetch said, as a short constant: `not_found`, `gone`, `transcoding_failed`, `timeout`, ...'),
+        status: z.number().int().optional().describe('The HTTP status the media host answered, when it answered.'),
+        attempts: z.number().int().nonnegative().optional(),
+        expired: z.boolean().optional().describe('The fetch was still failing when the message\'s media hold ran out.'),
+      })
+      .optional()
+      .describe('Only on `failed`: what the last fetch attempt ran into.'),
   })
   .describe('Media as stored by the daemon.');
 
