@@ -2,8 +2,9 @@
  * Account-level quotas through a real daemon and the LINE fake (its monthly push quota): a
  * reading near the limit is announced as `quota_low`; LINE's 429 "You have reached your monthly
  * limit." fails that send with `quota_exceeded`, unretried, and the next pushes are refused
- * before LINE is called while replies (free) still go; a raised plan restores the quota; pushes
- * counted between readings exhaust it on their own.
+ * before LINE is called while replies (free) still go; a raised plan restores the quota, and
+ * LINE's other 429 (rate limit) is retried rather than taken for the quota; pushes counted
+ * between readings exhaust it on their own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventBase, type LineFake } from '../../src/channels/line/sandbox.ts';
@@ -74,6 +75,10 @@ describe('account quotas', () => {
     expect(first.error).toMatchObject({ code: 'quota_exceeded', details: { quota: 'monthly_push' } });
     expect(fake().calls('push')).toBe(1);
 
+    // Stored where the next lease holder (another replica) picks it up.
+    const [stored] = await t.sql!`select value from shared_state where key = 'account-quota:line:acme-line:monthly_push'`;
+    expect(JSON.parse(stored!.value)).toMatchObject({ level: 'exhausted', refused: expect.any(Object) });
+
     const [exhausted] = await accountEvents('quota_exhausted');
     expect(exhausted!.data).toMatchObject({ event: 'quota_exhausted', reason: 'platform_refused', quota: { name: 'monthly_push', appliesTo: 'push', level: 'exhausted' } });
     expect(exhausted!.msgId).toMatch(/^account:line:acme-line:monthly_push:\d+$/);
@@ -94,13 +99,26 @@ describe('account quotas', () => {
     expect(fake().calls('push')).toBe(1);
   });
 
-  it('a raised plan restores the quota and pushes go again', { timeout: 60_000 }, async () => {
+  it('while exhausted, a push is refused before LINE is asked at all (a scripted rate-limit 429 stays unanswered)', { timeout: 60_000 }, async () => {
+    await writes('Uthrottled');
+    const pushesBefore = fake().calls('push');
+    fake().failNext('push', 429, 'The API rate limit has been exceeded. Try again later.');
+    await send('throttled-1', 'Uthrottled');
+    // The quota is still exhausted from the test before: this push is refused, the 429 never asked.
+    expect((await outcome('throttled-1')).error).toMatchObject({ code: 'quota_exceeded' });
+    expect(fake().calls('push')).toBe(pushesBefore);
+  });
+
+  it('a raised plan restores the quota; a rate-limit 429 then is retried and sent, not taken for the quota', { timeout: 60_000 }, async () => {
     fake().setQuota('acme-line', 5000, 0);
     const [restored] = await accountEvents('quota_restored');
     expect(restored!.data).toMatchObject({ reason: 'refreshed', quota: { level: 'ok', limit: 5000, remaining: 5000 } });
+    // The rate-limit 429 scripted while the quota was exhausted is answered now: retried, then sent.
     await send('quota-4', 'Uquota');
     expect(await outcome('quota-4')).toMatchObject({ status: 'sent', route: 'push' });
-    expect(fake().calls('push')).toBe(2);
+    expect(fake().calls('push')).toBe(3);
+    const throttled = await t.events(`${t.prefix}.v1.evt.account.>`, { timeoutMs: 300 });
+    expect(throttled.filter((entry) => entry.data.event === 'quota_exhausted')).toHaveLength(1);
   });
 
   it('a reading near the limit is quota_low; pushes counted up to the limit exhaust it without asking LINE', { timeout: 60_000 }, async () => {
