@@ -126,7 +126,7 @@ export class AccountQuotas {
       return {
         code: 'quota_exceeded',
         message: `the account's ${quota.name} quota is used up; sends that spend it are refused until it resets or the plan is raised`,
-        details: { quota: quota.name, ...this.view(quota, state) },
+        details: { quota: quota.name, ...this.view(state) },
       };
     }
     return null;
@@ -222,7 +222,7 @@ export class AccountQuotas {
       event,
       channel,
       account: this.account,
-      quota: { name: quota.name, appliesTo: quota.appliesTo, ...this.view(quota, state) },
+      quota: { name: quota.name, appliesTo: quota.appliesTo, ...this.view(state) },
       reason,
       at: at.toISOString(),
     };
@@ -238,7 +238,7 @@ export class AccountQuotas {
     this.deps.notifyRelay();
   }
 
-  private view(_quota: Declared, state: QuotaState): { level: Level; limit: number | null; used: number; remaining: number | null; resetsAt?: string } {
+  private view(state: QuotaState): { level: Level; limit: number | null; used: number; remaining: number | null; resetsAt?: string } {
     return {
       level: state.level,
       limit: state.limit,
