@@ -27,6 +27,8 @@ export interface MediaInfo {
   url: string | null;
   filename?: string;
   reason?: string;
+  /** Only on `failed`: what the last fetch ran into (short constants and numbers, never platform text). */
+  details?: { code?: string; reason?: string; status?: number; attempts?: number; expired?: boolean };
 }
 
 /**

@@ -18,6 +18,8 @@ import { markSendingWithReply } from './reply-claim.ts';
 import { loadOutbound, recordFailed, recordSent } from './outcomes.ts';
 import { handleSendError } from './retry.ts';
 import { CallGate } from './call-gate.ts';
+import { AccountQuotas } from './account-quotas.ts';
+import { OmniError } from '../core/errors.ts';
 
 /**
  * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
@@ -53,6 +55,8 @@ export class AccountSender extends BackgroundLoop {
   /** Per conversation: the earliest wall-clock ms of its next call. */
   private readonly recipientNext = new Map<string, number>();
   private readonly log: Logger;
+  /** Account-level quotas the adapter declares (LINE's monthly push quota). */
+  private readonly quotas: AccountQuotas;
 
   constructor(
     private readonly deps: OutboundDeps,
@@ -64,6 +68,7 @@ export class AccountSender extends BackgroundLoop {
     this.perSecond = entry()?.adapter.capabilities.rateLimit.perSecond ?? 1;
     this.queue = this.makeQueue(this.perSecond);
     this.gate = this.makeGate(this.perSecond);
+    this.quotas = new AccountQuotas(deps, account, entry);
   }
 
   /** True while this replica holds the account's sending lease. */
@@ -80,6 +85,7 @@ export class AccountSender extends BackgroundLoop {
     await this.halt();
     this.dropWaiting();
     await Promise.allSettled(this.started.values());
+    await this.quotas.flush();
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     if (this.leader) await releaseLease(this.deps.db, this.leaseName, this.deps.holder).catch(() => undefined);
     this.leader = false;
@@ -129,7 +135,10 @@ export class AccountSender extends BackgroundLoop {
         const gap = lastDispatch + 10 - Date.now();
         if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
         lastDispatch = Date.now();
-        if (await this.holdLease()) claimed = await this.dispatch();
+        if (await this.holdLease()) {
+          await this.quotas.tick();
+          claimed = await this.dispatch();
+        }
         failures = 0;
       } catch (error) {
         failures++;
@@ -157,7 +166,10 @@ export class AccountSender extends BackgroundLoop {
       this.leader = false;
       throw error;
     } finally {
-      if (had && !this.leader) this.dropWaiting();
+      if (had && !this.leader) {
+        this.dropWaiting();
+        this.quotas.reset();
+      }
     }
     this.lastRenew = now;
     if (this.leader !== had) this.log.info({ leader: this.leader }, this.leader ? 'sending lease acquired' : 'sending lease lost');
@@ -270,6 +282,13 @@ export class AccountSender extends BackgroundLoop {
     });
     if (!marked) return;
     if (marked.replyContext) message.replyContext = marked.replyContext;
+    // An account quota this send would spend is used up: refused here, the platform never called.
+    const refusal = this.quotas.refusal(marked.replyContext !== undefined, platformMessages);
+    if (refusal) {
+      this.deps.metrics.calls.inc({ channel: job.channel, account: job.account, result: 'quota_refused' });
+      await recordFailed(this.deps, job, { ...refusal, details: { ...refusal.details, attempts: marked.attempts - 1 } });
+      return;
+    }
     // After the database round trip, whose time varies with load: the calls themselves keep the rate.
     await this.gate.take();
     if (Date.now() < this.pausedUntil || !this.leader) {
@@ -282,12 +301,18 @@ export class AccountSender extends BackgroundLoop {
     try {
       result = await entry.adapter.send(message, deadline);
     } catch (error) {
+      if (error instanceof OmniError && error.code === 'quota_exceeded') {
+        await this.quotas.platformRefused(error.details?.['quota'], message.replyContext !== undefined).catch((failure: unknown) => this.log.warn({ err: failure }, 'could not record the exhausted account quota'));
+      }
       // A repeat is safe only where the adapter says so, and never after spending a reply token.
       const idempotentRetry = entry.adapter.capabilities.outbound?.idempotentRetry === true && !message.replyContext;
       await handleSendError(this.deps, this, job, error, { attempts: marked.attempts, sent: true, timedOut: deadline.aborted, idempotentRetry });
       return;
     }
     await this.recordAccepted(job, result.externalId, message.idempotencyKey, result.route);
+    // A send that claimed a reply context and still reports `push` fell back and paid.
+    const viaReply = message.replyContext !== undefined && result.route !== 'push';
+    await this.quotas.spent(viaReply, platformMessages).catch((error: unknown) => this.log.warn({ err: error }, 'could not count an account quota'));
   }
 
   /**

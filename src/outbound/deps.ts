@@ -45,6 +45,10 @@ export interface OutboundSettings {
   sessionTickMs: number;
   /** How often receipts that arrived before their send was recorded are matched again. */
   receiptSweepMs: number;
+  /** How often an account-level quota (`capabilities.accountQuotas`) is read from the platform again. */
+  quotaRefreshMs: number;
+  /** The share of an account quota used from which it is `low` (an `account.quota_low` event). */
+  quotaLowRatio: number;
 }
 
 /** The defaults: a CI-sized box talking to real platforms. */
@@ -64,6 +68,8 @@ export const DEFAULT_SETTINGS: OutboundSettings = {
   commandAckWaitMs: 30_000,
   sessionTickMs: 1_000,
   receiptSweepMs: 5_000,
+  quotaRefreshMs: 300_000,
+  quotaLowRatio: 0.9,
 };
 
 /** Fills in the defaults. */

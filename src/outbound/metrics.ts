@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 export interface OutboundMetrics {
   /** Send requests by source and result: `accepted`, `repeated` (a known key) or the refusal's code. */
   requests: Counter<'source' | 'result'>;
-  /** Platform calls by result: `sent`, `retry`, `throttled`, `failed`, `ambiguous`. */
+  /** Platform calls by result: `sent`, `retry`, `throttled`, `failed`, `ambiguous`, `quota_refused` (no call made). */
   calls: Counter<'channel' | 'account' | 'result'>;
   /** Messages and commands dead-lettered. */
   deadLetters: Counter<'channel' | 'account'>;

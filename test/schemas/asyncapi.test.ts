@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONTACT_EVENTS, SESSION_STATES } from '../../src/core/schemas/events.ts';
+import { ACCOUNT_EVENTS, CONTACT_EVENTS, SESSION_STATES } from '../../src/core/schemas/events.ts';
 import { API_QUEUE_GROUP, MSG_ID_HEADER, streams, subjects } from '../../src/core/schemas/subjects.ts';
 import { eventJsonSchemas } from '../../src/core/schemas/write.ts';
 
@@ -98,6 +98,7 @@ describe('docs/asyncapi.yaml', () => {
           s.evt.messageEdited(channel, account),
           s.evt.messageDeleted(channel, account),
           ...SESSION_STATES.map((state) => s.evt.session(state, channel, account)),
+          ...ACCOUNT_EVENTS.map((event) => s.evt.account(event, channel, account)),
         );
       }
     }

@@ -15,6 +15,8 @@ describe('subjects', () => {
     expect(s.evt.deadletterIn('whatsapp', 'acme-wa')).toBe('omni.v1.evt.deadletter.in.whatsapp.acme-wa');
     expect(s.evt.messageEdited('line', 'acme-line')).toBe('omni.v1.evt.message.edited.line.acme-line');
     expect(s.evt.messageDeleted('line', 'acme-line')).toBe('omni.v1.evt.message.deleted.line.acme-line');
+    expect(s.evt.account('quota_exhausted', 'line', 'acme-line')).toBe('omni.v1.evt.account.quota_exhausted.line.acme-line');
+    expect(() => s.evt.account('online' as never, 'line', 'acme-line')).toThrow(OmniError);
   });
 
   it('builds the command, request/reply and stream filter subjects', () => {

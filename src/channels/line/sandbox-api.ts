@@ -4,12 +4,12 @@
  * message; the monthly quota, 429 when spent), profile, quota and consumption. Errors come in
  * LINE's wire format; scripted failures (`FailureQueue`) are answered first.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
+import { readJsonObject, sameSecret } from '../../sandbox/index.ts';
 import { LINE_MAX_MESSAGES, LINE_MAX_TEXT } from './config.ts';
-import { FailureQueue } from './sandbox-failures.ts';
 import {
-  RETRY_KEY_MS, accountByToken, friendsOf, lineError, lineJson, newMessageId, quotaOf, type CallKind, type FakeState, type LineAccount,
+  RETRY_KEY_MS, accountByToken, friendsOf, lineError, lineJson, newMessageId, quotaOf, scripted, type CallKind, type FakeState, type LineAccount,
 } from './sandbox-state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -17,9 +17,10 @@ const SHORT_LIVED_SECONDS = 2_592_000;
 
 /** The account of the request's bearer token, or LINE's 401; scripted failures first. */
 export function authorize(state: FakeState, c: Context, kind: CallKind): LineAccount | Response {
-  const scripted = state.failures.take(kind);
-  if (scripted !== undefined) return FailureQueue.answer(scripted);
-  const account = accountByToken(state, c.req.header('authorization'));
+  state.calls.set(kind, (state.calls.get(kind) ?? 0) + 1);
+  const answer = scripted(state, kind);
+  if (answer !== undefined) return answer;
+  const account = accountByToken(state, c.req.raw);
   return account ?? lineError(401, 'Authentication failed. Confirm that the access token in the authorization header is valid.');
 }
 
@@ -28,11 +29,11 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
   const now = () => state.clock.now().getTime();
 
   app.post('/v2/oauth/accessToken', async (c) => {
-    const scripted = state.failures.take('token');
-    if (scripted !== undefined) return FailureQueue.answer(scripted);
+    const answer = scripted(state, 'token');
+    if (answer !== undefined) return answer;
     const form = new URLSearchParams(await c.req.text());
     if (form.get('grant_type') !== 'client_credentials') return c.json({ error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' }, 400);
-    const account = state.accounts.find((candidate) => candidate.settings.channelId !== undefined && candidate.settings.channelId === form.get('client_id'));
+    const account = [...state.accounts.values()].find((candidate) => candidate.settings.channelId !== undefined && candidate.settings.channelId === form.get('client_id'));
     if (account === undefined || !sameSecret(form.get('client_secret') ?? '', account.settings.channelSecret)) {
       return c.json({ error: 'invalid_client', error_description: 'invalid client_id or client_secret' }, 400);
     }
@@ -85,6 +86,9 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     const sentMessages = record(state, account, 'push', body.to, messages, delivered, retryKey);
     const requestId = randomBytes(16).toString('hex');
     if (retryKey !== undefined) state.retryKeys.set(key, { requestId, ids: sentMessages.map((message) => message.id), at: now() });
+    const late = state.lateAnswers.shift();
+    // Accepted, but the answer comes after the caller gave up: what a dropped connection looks like to it.
+    if (late !== undefined) await new Promise((resolve) => setTimeout(resolve, late));
     return lineJson({ sentMessages }, 200, { 'x-line-request-id': requestId });
   });
 
@@ -179,15 +183,6 @@ export function botUserId(account: LineAccount): string {
   return `U${createHash('sha256').update(`bot:${account.id}`).digest('hex').slice(0, 32)}`;
 }
 
-async function readJson(c: Context): Promise<Record<string, unknown> | undefined> {
-  try {
-    const value: unknown = JSON.parse(await c.req.text());
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+function readJson(c: Context): Promise<Record<string, unknown> | undefined> {
+  return readJsonObject(c.req.raw);
 }

@@ -4,6 +4,7 @@
  * unknown ids and 410 for media marked gone; plus sticker images as LINE's sticker CDN serves them.
  */
 import type { Hono } from 'hono';
+import { bytesAnswer } from '../../sandbox/index.ts';
 import { authorize } from './sandbox-api.ts';
 import { lineError, lineJson, type FakeState } from './sandbox-state.ts';
 
@@ -16,22 +17,20 @@ export function registerContentRoutes(app: Hono, state: FakeState): void {
     const account = authorize(state, c, 'content');
     if (account instanceof Response) return account;
     const media = state.media.get(c.req.param('id'));
-    if (media === undefined) return lineError(404, 'Not found');
-    if (media.gone) return lineError(410, 'The content is gone');
-    if (media.pendingPolls > 0) return new Response(null, { status: 202 });
-    return new Response(media.bytes as unknown as ConstructorParameters<typeof Response>[0], {
-      status: 200,
-      headers: { 'content-type': media.mime, 'content-length': String(media.bytes.length) },
-    });
+    const phase = state.content.get(c.req.param('id'));
+    if (media === undefined || phase === undefined) return lineError(404, 'Not found');
+    if (phase.gone) return lineError(410, 'The content is gone');
+    if (phase.pendingPolls > 0) return new Response(null, { status: 202 });
+    return bytesAnswer(media.bytes, media.mime);
   });
 
   app.get('/v2/bot/message/:id/content/transcoding', (c) => {
     const account = authorize(state, c, 'content');
     if (account instanceof Response) return account;
-    const media = state.media.get(c.req.param('id'));
-    if (media === undefined) return lineError(404, 'Not found');
-    if (media.pendingPolls > 0) media.pendingPolls--;
-    return lineJson({ status: media.pendingPolls > 0 ? 'processing' : 'succeeded' });
+    const phase = state.media.get(c.req.param('id')) === undefined ? undefined : state.content.get(c.req.param('id'));
+    if (phase === undefined) return lineError(404, 'Not found');
+    if (phase.pendingPolls > 0) phase.pendingPolls--;
+    return lineJson({ status: phase.pendingPolls > 0 ? 'processing' : 'succeeded' });
   });
 
   app.get('/stickershop/v1/sticker/:id/android/sticker.png', () => new Response(STICKER_PNG, { status: 200, headers: { 'content-type': 'image/png' } }));

@@ -18,7 +18,7 @@ export type Observed = { ok: true; replyTokens: number; friends: string[] } | { 
 export function observeWebhook(state: FakeState, spec: WebhookRequestSpec): Observed {
   const match = /^\/webhooks\/line\/([^/?]+)/.exec(spec.path);
   const accountId = match === null ? undefined : decodeURIComponent(match[1]!);
-  const account = state.accounts.find((candidate) => candidate.id === accountId);
+  const account = accountId === undefined ? undefined : state.accounts.byId(accountId);
   if (account === undefined) return { ok: false, reason: 'unknown_account' };
   const body = typeof spec.body === 'string' ? new TextEncoder().encode(spec.body) : spec.body;
   const headers = new Map(Object.entries(spec.headers).map(([name, value]) => [name.toLowerCase(), value]));

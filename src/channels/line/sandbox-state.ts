@@ -2,13 +2,14 @@
  * What the fake Messaging API keeps between calls: the channels it serves, issued tokens, the
  * reply tokens handed out with webhooks (single use, one minute), accepted retry keys, friends
  * and profiles, the monthly quota and every message it accepted. Routes only take a `FakeState`.
+ * The generic parts (account index, media store, failure queue, token comparison, JSON answers)
+ * are the sandbox kit's; what is here is LINE's.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { AccountConfig } from '../../core/config/types.ts';
 import type { Clock } from '../../core/clock.ts';
+import { bearerToken, jsonAnswer, tokenOwners, type AccountIndex, type FailureQueue, type MediaStore } from '../../sandbox/index.ts';
 import type { LineSettings } from './config.ts';
-import type { FailureQueue } from './sandbox-failures.ts';
-import type { FakeMediaStore } from './sandbox-media-store.ts';
 
 /** A LINE channel as the sandbox sees it. */
 export type LineAccount = AccountConfig<LineSettings>;
@@ -38,12 +39,31 @@ export interface IssuedReplyToken {
   used: boolean;
 }
 
+/** A scripted answer: LINE's error body with a status (and headers, e.g. Retry-After). */
+export interface ScriptedAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/** LINE's own state of a content object beside its bytes. */
+export interface ContentPhase {
+  /** Content requests still answered 202 (LINE preparing a video or audio). */
+  pendingPolls: number;
+  /** Answered 410 from now on (the user unsent the message, or it expired). */
+  gone: boolean;
+}
+
 /** The mutable state behind one fake. */
 export interface FakeState {
-  accounts: ReadonlyArray<LineAccount>;
+  /** The channels served, by account id (LINE names a channel by its token, not by a key in the URL). */
+  accounts: AccountIndex<LineSettings>;
   clock: Clock;
-  media: FakeMediaStore;
-  failures: FailureQueue<CallKind>;
+  media: MediaStore;
+  /** Per media id: the 202 phase and whether it is gone. */
+  content: Map<string, ContentPhase>;
+  /** Scripted answers per call kind, and under `any` for the next call of any kind. */
+  failures: FailureQueue<ScriptedAnswer>;
   /** Issued short-lived tokens → account id. */
   issued: Map<string, { accountId: string; expiresAt: number }>;
   replyTokens: Map<string, IssuedReplyToken>;
@@ -54,6 +74,10 @@ export interface FakeState {
   /** Per account: the monthly limit (null = none) and what pushes used. */
   quota: Map<string, { limit: number | null; used: number }>;
   sent: SentMessage[];
+  /** Pushes to accept and then answer this many ms late (an answer the caller gives up on). */
+  lateAnswers: number[];
+  /** Calls answered so far, per kind (scripted failures included). */
+  calls: Map<CallKind, number>;
 }
 
 /** LINE accepts retry keys for 24 h. */
@@ -61,13 +85,23 @@ export const RETRY_KEY_MS = 86_400_000;
 /** The free communication plan's monthly messages; tests change it with `setQuota`. */
 export const DEFAULT_MONTHLY_LIMIT = 200;
 
-/** The account a bearer token belongs to (a long-lived token from the file, or one the fake issued). */
-export function accountByToken(state: FakeState, header: string | undefined): LineAccount | undefined {
-  const token = /^Bearer (.+)$/.exec(header ?? '')?.[1];
+/** LINE keeps content "for a certain period"; the fake keeps it two weeks [A: not documented]. */
+export const CONTENT_RETENTION_MS = 14 * 86_400_000;
+
+/** The account a request's bearer token belongs to (a long-lived token from the file, or one the fake issued). */
+export function accountByToken(state: FakeState, request: Request): LineAccount | undefined {
+  const token = bearerToken(request);
   if (token === undefined) return undefined;
   const issued = state.issued.get(token);
-  if (issued !== undefined && issued.expiresAt > state.clock.now().getTime()) return state.accounts.find((account) => account.id === issued.accountId);
-  return state.accounts.find((account) => account.settings.channelAccessToken === token);
+  if (issued !== undefined && issued.expiresAt > state.clock.now().getTime()) return state.accounts.byId(issued.accountId);
+  const [owner] = tokenOwners(token, state.accounts.entries(), (account) => account.settings.channelAccessToken);
+  return owner === undefined ? undefined : state.accounts.get(owner);
+}
+
+/** The scripted answer for this call, if a test scripted one (for its kind, else for any call). */
+export function scripted(state: FakeState, kind: CallKind): Response | undefined {
+  const answer = state.failures.take(kind) ?? state.failures.take('any');
+  return answer === undefined ? undefined : jsonAnswer(answer.body, { status: answer.status, ...(answer.headers !== undefined ? { headers: answer.headers } : {}) });
 }
 
 /** The friend list of an account. */
@@ -91,10 +125,7 @@ export function lineError(status: number, message: string, extra: Record<string,
 
 /** A LINE JSON answer with a request id, as every LINE response has. */
 export function lineJson(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'x-line-request-id': randomBytes(16).toString('hex'), ...headers },
-  });
+  return jsonAnswer(body, { status, headers: { 'x-line-request-id': randomBytes(16).toString('hex'), ...headers } });
 }
 
 /** A message id in LINE's shape (18 digits). */

@@ -9,19 +9,22 @@
  * another process) notes them. `deliver` and `deliverEvents` observe a webhook and post it
  * through `deliverWebhook`.
  *
- * Generic parts (media store, failure queue) live in `sandbox-media-store.ts` and
- * `sandbox-failures.ts`, to be replaced by the shared sandbox kit.
+ * The generic parts (app shell, account index, media store, failure queue, observe route,
+ * token comparison, JSON answers) are the sandbox kit's (`src/sandbox/`); the files here hold
+ * LINE's wire format and rules only. Routes live in `sandbox-api.ts` (token, info, send,
+ * profile, quota) and `sandbox-content.ts` (the data host); another LINE API is one more
+ * `register…Routes(app, state)` beside them.
  */
-import { Hono } from 'hono';
 import type { FakeOptions, SandboxDefinition, SandboxFake, SimulateInput, WebhookRequestSpec } from '../../core/adapter.ts';
 import { systemClock } from '../../core/clock.ts';
+import { AccountIndex, FailureQueue, MediaStore, createFakeApp, registerObserveRoute } from '../../sandbox/index.ts';
 import type { LineSettings } from './config.ts';
 import { registerApiRoutes } from './sandbox-api.ts';
 import { registerContentRoutes } from './sandbox-content.ts';
-import { FailureQueue } from './sandbox-failures.ts';
-import { FakeMediaStore } from './sandbox-media-store.ts';
 import { observeWebhook, type Observed } from './sandbox-observe.ts';
-import { friendsOf, lineError, quotaOf, type CallKind, type FakeState, type LineAccount, type SentMessage } from './sandbox-state.ts';
+import {
+  CONTENT_RETENTION_MS, friendsOf, lineError, newMessageId, quotaOf, type CallKind, type FakeState, type LineAccount, type ScriptedAnswer, type SentMessage,
+} from './sandbox-state.ts';
 import { buildWebhook, simulateInbound, type LineEvent } from './sandbox-webhooks.ts';
 
 export { buildWebhook, eventBase, lifecycleEvent, simulateInbound, ulid } from './sandbox-webhooks.ts';
@@ -50,43 +53,45 @@ export interface LineFake extends SandboxFake<LineSettings> {
   putMediaTranscoding(bytes: Uint8Array, mime: string, polls: number): { id: string; sha256: string };
   /** Tokens issued through `/v2/oauth/accessToken`. */
   tokensIssued(): number;
+  /** The next push is accepted (and recorded) but answered `ms` late, as when the answer is lost. */
+  answerNextPushLate(ms: number): void;
+  /** How many calls of a kind reached the fake (answered, refused or scripted). */
+  calls(kind: CallKind): number;
 }
 
 /** Build the fake Messaging API for the given accounts. */
 export function createFake(options: FakeOptions<LineSettings>): LineFake {
-  const basePath = normaliseBasePath(options.basePath);
+  const clock = options.clock ?? systemClock;
+  // A fake that throws would take the daemon's sandbox down with it; answer like LINE instead.
+  const { app, fetch } = createFakeApp({
+    basePath: options.basePath,
+    notFound: () => lineError(404, 'Not found'),
+    onError: () => lineError(500, 'Internal server error'),
+  });
   const state: FakeState = {
-    accounts: [...options.accounts],
-    clock: options.clock ?? systemClock,
-    media: new FakeMediaStore(),
-    failures: new FailureQueue<CallKind>(),
+    accounts: new AccountIndex<LineSettings>((account) => account.id, options.accounts),
+    clock,
+    media: new MediaStore({ clock, newId: newMessageId }),
+    content: new Map(),
+    failures: new FailureQueue<ScriptedAnswer>(),
     issued: new Map(),
     replyTokens: new Map(),
     retryKeys: new Map(),
     friends: new Map(),
     quota: new Map(),
     sent: [],
+    calls: new Map(),
+    lateAnswers: [],
   };
-  const app = new Hono().basePath(basePath || '/');
   registerApiRoutes(app, state);
   registerContentRoutes(app, state);
-  app.post('/_omnibus/observe', async (c) => {
-    let spec: WebhookRequestSpec;
-    try {
-      spec = (await c.req.json()) as WebhookRequestSpec;
-    } catch {
-      return c.json({ error: { code: 'invalid_request', message: 'give the simulated request as JSON { method, path, headers, body }' } }, 400);
-    }
-    const valid = typeof spec?.path === 'string' && typeof spec.body === 'string' && typeof spec.headers === 'object' && spec.headers !== null;
-    const observed = valid ? observeWebhook(state, spec) : { ok: false as const, reason: 'invalid_request' };
-    return c.json(observed, observed.ok ? 200 : 400);
+  registerObserveRoute(app, (spec) => {
+    const observed = observeWebhook(state, spec);
+    return { status: observed.ok ? 200 : 400, body: observed };
   });
-  app.notFound(() => lineError(404, 'Not found'));
-  // A fake that throws would take the daemon's sandbox down with it; answer like LINE instead.
-  app.onError(() => lineError(500, 'Internal server error'));
 
   const accountById = (accountId: string): LineAccount => {
-    const account = state.accounts.find((candidate) => candidate.id === accountId);
+    const account = state.accounts.byId(accountId);
     if (account === undefined) throw new Error(`the LINE fake serves no account ${accountId}`);
     return account;
   };
@@ -95,27 +100,27 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     await options.deliverWebhook?.(spec);
     return spec;
   };
+  /** Content from a simulated user (any channel may fetch it), with `pendingPolls` 202 answers first. */
+  const putContent = (bytes: Uint8Array, mime: string, filename: string | undefined, pendingPolls: number) => {
+    const media = state.media.put(bytes.slice(), mime, { owner: null, retentionMs: CONTENT_RETENTION_MS, ...(filename !== undefined ? { filename } : {}) });
+    state.content.set(media.id, { pendingPolls, gone: false });
+    return { id: media.id, sha256: media.sha256 };
+  };
 
   return {
-    fetch: (request) => app.fetch(request),
-    putMedia(bytes, mime, filename) {
-      // LINE prepares large videos and audio before serving them: one 202 first, as it often does.
-      const media = state.media.put(bytes.slice(), mime, filename, /^(video|audio)\//i.test(mime) ? 1 : 0);
-      return { id: media.id, sha256: media.sha256 };
-    },
-    putMediaTranscoding(bytes, mime, polls) {
-      const media = state.media.put(bytes.slice(), mime, undefined, polls);
-      return { id: media.id, sha256: media.sha256 };
-    },
+    fetch,
+    // LINE prepares large videos and audio before serving them: one 202 first, as it often does.
+    putMedia: (bytes, mime, filename) => putContent(bytes, mime, filename, /^(video|audio)\//i.test(mime) ? 1 : 0),
+    putMediaTranscoding: (bytes, mime, polls) => putContent(bytes, mime, undefined, polls),
     setAccounts(accounts) {
-      state.accounts = [...accounts];
+      state.accounts.set(accounts);
     },
     observe: (webhook) => observeWebhook(state, webhook),
     deliver: (accountId, input) => post(simulateInbound(accountById(accountId), { ...input, timestamp: input.timestamp ?? state.clock.now() })),
     deliverEvents: (accountId, events) => post(buildWebhook(accountById(accountId), events)),
     sentMessages: (accountId) => state.sent.filter((message) => accountId === undefined || message.accountId === accountId),
     failNext(on, status, message, headers) {
-      state.failures.push({ on, status, body: { message }, ...(headers !== undefined ? { headers } : {}) });
+      state.failures.script(on, { status, body: { message }, ...(headers !== undefined ? { headers } : {}) });
     },
     setQuota(accountId, limit, used) {
       const quota = quotaOf(state, accountId);
@@ -126,19 +131,16 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
       friendsOf(state, accountId).set(userId, { displayName });
     },
     expireMedia(id) {
-      const media = state.media.get(id);
-      if (media !== undefined) media.gone = true;
+      const phase = state.content.get(id);
+      if (phase !== undefined) phase.gone = true;
     },
     tokensIssued: () => state.issued.size,
+    calls: (kind) => state.calls.get(kind) ?? 0,
+    answerNextPushLate(ms) {
+      state.lateAnswers.push(ms);
+    },
   };
 }
-
-/** Strip a trailing slash and make sure of a leading one, so `''`, `/x` and `/x/` all work. */
-function normaliseBasePath(basePath: string | undefined): string {
-  const trimmed = (basePath ?? '').replace(/\/+$/, '');
-  return trimmed === '' ? '' : trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
-}
-
 
 /** The LINE sandbox definition the channel's `index.ts` exposes as `sandbox`. */
 export const lineSandbox: SandboxDefinition<LineSettings> = { createFake, simulateInbound };

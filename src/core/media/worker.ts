@@ -4,6 +4,12 @@
  * types, stored by content hash. A type that is not allowed is quarantined and never served.
  * When a message's last media is settled its held outbox row is released to the relay.
  * Rows are claimed with SKIP LOCKED, so replicas share the work without doing it twice.
+ *
+ * A message waits for its media at most `MEDIA_HOLD_MS` after it was recorded (and the
+ * conversation's later events wait behind it): a fetch still failing then, or a row whose
+ * claims keep lapsing, ends `failed` and the message is published with that part marked so.
+ * A failed part says why: `reason` (`attachment_unreachable:gone`) and `details` (the code,
+ * the adapter's short reason, the HTTP status), in the event and on the stored message.
  */
 import { BackgroundLoop } from '../wakeup.ts';
 import { eq, inArray, sql } from 'drizzle-orm';
@@ -24,6 +30,10 @@ import { lockMediaKey, purgeUnreferencedMedia } from './purge.ts';
 
 const MAX_ATTEMPTS = 5;
 const FETCH_TIMEOUT_MS = 60_000;
+/** How long a message is held for its media at most, from when it was recorded. */
+export const MEDIA_HOLD_MS = 10 * 60_000;
+/** Claims past this many without an outcome (each lapsed: the worker died mid-fetch) end the row. */
+const MAX_CLAIMS = MAX_ATTEMPTS + 3;
 
 type MediaRow = typeof media.$inferSelect;
 
@@ -104,6 +114,10 @@ export class MediaWorker extends BackgroundLoop {
     const log = this.deps.logger.child({ channel: row.channel, account: row.account, media: row.id });
     const entry = this.deps.adapters.get(row.account);
     if (!entry) return this.settle(row, { status: 'failed', reason: 'account_not_configured' });
+    if (row.attempts > MAX_CLAIMS) {
+      log.warn({ attempts: row.attempts }, 'media fetch never finished; giving up');
+      return this.settle(row, { status: 'failed', reason: 'fetch_abandoned', details: { reason: 'fetch_abandoned', attempts: row.attempts } });
+    }
     const { adapter } = entry;
     const limit = Math.min(this.deps.maxBytes, adapter.capabilities.attachments.inboundMaxBytes);
     const signal = AbortSignal.any([this.inFlight.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
@@ -134,9 +148,11 @@ export class MediaWorker extends BackgroundLoop {
         await this.deps.db.update(media).set({ claimedUntil: null, attempts: Math.max(0, row.attempts - 1) }).where(eq(media.id, row.id));
         return;
       }
-      const retryable = isRetryable(error) && row.attempts < MAX_ATTEMPTS;
+      const delayMs = Math.min(10 * 60_000, 2_000 * 4 ** (row.attempts - 1));
+      const holdEnds = row.createdAt.getTime() + MEDIA_HOLD_MS;
+      const expired = this.deps.clock.now().getTime() + delayMs > holdEnds;
+      const retryable = isRetryable(error) && row.attempts < MAX_ATTEMPTS && !expired;
       if (retryable) {
-        const delayMs = Math.min(10 * 60_000, 2_000 * 4 ** (row.attempts - 1));
         log.warn({ reason, attempts: row.attempts, delayMs }, 'media fetch failed; will retry');
         await this.deps.db
           .update(media)
@@ -144,15 +160,16 @@ export class MediaWorker extends BackgroundLoop {
           .where(eq(media.id, row.id));
         return;
       }
-      log.warn({ reason, attempts: row.attempts }, 'media fetch failed for good');
-      return this.settle(row, { status: 'failed', reason });
+      const details = { ...failureDetails(error), attempts: row.attempts, ...(expired && isRetryable(error) ? { expired: true } : {}) };
+      log.warn({ reason, attempts: row.attempts, expired: details.expired ?? false }, 'media fetch failed for good');
+      return this.settle(row, { status: 'failed', reason, details });
     }
   }
 
   /** Settles the row and patches the message and its held event in one transaction. */
   private async settle(
     row: MediaRow,
-    outcome: { status: 'ready' | 'rejected' | 'failed'; reason?: string; sha256?: string; size?: number; mime?: string | null; ext?: string | null; storageKey?: string },
+    outcome: { status: 'ready' | 'rejected' | 'failed'; reason?: string; details?: MediaInfo['details']; sha256?: string; size?: number; mime?: string | null; ext?: string | null; storageKey?: string },
   ): Promise<void> {
     const now = this.deps.clock.now();
     const info: MediaInfo = {
@@ -165,6 +182,7 @@ export class MediaWorker extends BackgroundLoop {
       url: outcome.status === 'ready' ? `/v1/media/${row.id}` : null,
       ...(row.filename ? { filename: row.filename } : {}),
       ...(outcome.reason ? { reason: outcome.reason } : {}),
+      ...(outcome.details ? { details: outcome.details } : {}),
     };
     const eventPath = `{parts,${row.partIndex},media}`;
     const rowPath = `{${row.partIndex},media}`;
@@ -226,12 +244,35 @@ export class MediaWorker extends BackgroundLoop {
   }
 }
 
+/** `code:reason` when the adapter said why (`attachment_unreachable:gone`), else the code. */
 function failureReason(error: unknown): string {
-  if (error instanceof OmniError) return error.code;
+  if (error instanceof OmniError) {
+    const detail = shortConstant(error.details?.['reason']);
+    return detail !== undefined ? `${error.code}:${detail}` : error.code;
+  }
   if (error && typeof error === 'object' && 'reason' in error && typeof (error as { reason: unknown }).reason === 'string') {
     return (error as { reason: string }).reason;
   }
   return 'fetch_failed';
+}
+
+/** What a failed fetch ran into, kept on the part: constants and numbers only, never platform text or a URL. */
+function failureDetails(error: unknown): NonNullable<MediaInfo['details']> {
+  if (error instanceof OmniError) {
+    const reason = shortConstant(error.details?.['reason']);
+    const status = error.details?.['status'];
+    return {
+      code: error.code,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(typeof status === 'number' && Number.isInteger(status) ? { status } : {}),
+    };
+  }
+  return { reason: failureReason(error) };
+}
+
+/** A value safe to keep as a reason: a short lower-case constant. */
+function shortConstant(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[a-z0-9_:.-]{1,64}$/.test(value) ? value : undefined;
 }
 
 function isRetryable(error: unknown): boolean {

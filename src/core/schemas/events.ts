@@ -75,7 +75,17 @@ export const mediaInfoSchema = z
       .describe('ready; rejected (type not allowed, never served); failed (could not be fetched); pending.'),
     url: z.string().nullable().describe('Where the bytes are served (`/v1/media/med_...`); null unless ready.'),
     filename: z.string().optional(),
-    reason: z.string().optional().describe('Why the media is rejected or failed.'),
+    reason: z.string().optional().describe('Why the media is rejected or failed: `type_not_allowed:exe`, or the error code and the platform\'s reason, `attachment_unreachable:gone`.'),
+    details: z
+      .object({
+        code: z.string().max(64).optional().describe('The error code of the failed fetch.'),
+        reason: z.string().max(64).optional().describe('What the platform or the fetch said, as a short constant: `not_found`, `gone`, `transcoding_failed`, `timeout`, ...'),
+        status: z.number().int().optional().describe('The HTTP status the media host answered, when it answered.'),
+        attempts: z.number().int().nonnegative().optional(),
+        expired: z.boolean().optional().describe('The fetch was still failing when the message\'s media hold ran out.'),
+      })
+      .optional()
+      .describe('Only on `failed`: what the last fetch attempt ran into.'),
   })
   .describe('Media as stored by the daemon.');
 
@@ -358,6 +368,39 @@ export const messageDeletedEventSchema = z
   })
   .meta({ title: 'omni.message.deleted/v1', description: 'A customer unsent a message: its text, media and edit history were deleted; delete your copy too.' });
 
+// ---- omni.account/v1 (account-level quotas) -----------------------------------------------
+
+/** Account events, one subject each: `<p>.v1.evt.account.<event>.<channel>.<account>`. */
+export const ACCOUNT_EVENTS = ['quota_low', 'quota_exhausted', 'quota_restored'] as const;
+
+/** How much of an account quota is left, as a level. */
+export const QUOTA_LEVELS = ['ok', 'low', 'exhausted'] as const;
+
+/** `omni.account/v1`: something happened to a whole account rather than a conversation (its quota). */
+export const accountEventSchema = z
+  .object({
+    schema: z.literal('omni.account/v1'),
+    event: z.enum(ACCOUNT_EVENTS),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    quota: z
+      .object({
+        name: z.string().min(1).max(64).describe('The quota as the channel names it (LINE: `monthly_push`).'),
+        appliesTo: z.enum(['push', 'all']).describe('Which sends spend it: `push` (not answers through a free reply context) or all.'),
+        level: z.enum(QUOTA_LEVELS).describe('`low` from `outbound.quotaLowRatio` of the limit used, `exhausted` when spent or the platform refused for it.'),
+        limit: count.nullable().describe('null: unlimited on this plan.'),
+        used: count,
+        remaining: count.nullable(),
+        resetsAt: timestampSchema.optional(),
+      })
+      .describe('The quota after the change.'),
+    reason: z
+      .enum(['refreshed', 'spent', 'platform_refused'])
+      .describe('What showed the change: a reading from the platform, sends counted since the last one, or the platform refusing a send for this quota.'),
+    at: timestampSchema,
+  })
+  .meta({ title: 'omni.account/v1', description: 'An account-level quota ran low, was exhausted, or has room again.' });
+
 // ---- types ---------------------------------------------------------------------------------
 
 /** The merged contact profile. */
@@ -370,6 +413,8 @@ export type DeadletterEvent = z.infer<typeof deadletterEventSchema>;
 export type MessageEditedEvent = z.infer<typeof messageEditedEventSchema>;
 /** `omni.message.deleted/v1` */
 export type MessageDeletedEvent = z.infer<typeof messageDeletedEventSchema>;
+/** `omni.account/v1` */
+export type AccountEvent = z.infer<typeof accountEventSchema>;
 /** `omni.deadletter.in/v1` */
 export type InboundDeadletterEvent = z.infer<typeof inboundDeadletterEventSchema>;
 

@@ -5,7 +5,7 @@
  */
 import { OmniError } from '../errors.ts';
 import type { SessionEvent } from '../model.ts';
-import { CONTACT_EVENTS, SESSION_STATES, type ContactEvent } from './events.ts';
+import { ACCOUNT_EVENTS, CONTACT_EVENTS, SESSION_STATES, type AccountEvent, type ContactEvent } from './events.ts';
 
 /** The default subject prefix. */
 export const DEFAULT_PREFIX = 'omni';
@@ -54,6 +54,8 @@ export interface Subjects {
     messageEdited(channel: string, account: string): string;
     /** `<p>.v1.evt.message.deleted.<channel>.<account>`: `omni.message.deleted/v1`. */
     messageDeleted(channel: string, account: string): string;
+    /** `<p>.v1.evt.account.<event>.<channel>.<account>`: `omni.account/v1` (quota_low, quota_exhausted, quota_restored). */
+    account(event: AccountEvent['event'], channel: string, account: string): string;
   };
   cmd: {
     /** `<p>.v1.cmd.send`: `omni.send/v1` commands, work-queue stream. */
@@ -117,6 +119,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       messageDeleted: scoped('deleted'),
       session: (state, channel, account) => `${base}.evt.session.${oneOf(state, SESSION_STATES, 'state')}.${where(channel, account)}`,
       contact: (event) => `${base}.evt.contact.${oneOf(event, CONTACT_EVENTS, 'event')}`,
+      account: (event, channel, account) => `${base}.evt.account.${oneOf(event, ACCOUNT_EVENTS, 'event')}.${where(channel, account)}`,
     },
     cmd: { send: `${base}.cmd.send` },
     api,

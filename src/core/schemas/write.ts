@@ -72,6 +72,13 @@ const FILES: Record<string, SchemaFile> = {
     title: 'omni.message.deleted/v1',
     description: 'A customer unsent a message; its content is deleted from the store. Subject: <prefix>.v1.evt.message.deleted.<channel>.<account>.',
   },
+  'omni.account.v1.json': {
+    schema: events.accountEventSchema,
+    title: 'omni.account/v1',
+    description:
+      'An account-level quota (LINE: the monthly push quota) ran low, was exhausted, or has room again. ' +
+      'Subject: <prefix>.v1.evt.account.<event>.<channel>.<account>.',
+  },
   'omni.send.v1.json': {
     schema: api.sendCommandSchema,
     title: 'omni.send/v1',
