@@ -427,7 +427,7 @@ export interface ChannelAdapter {
 export interface ChannelDefaults {
   window: string;
   attachments: ReadonlyArray<string>;
-  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null; perGroupPerMinute?: number | null };
 }
 
 /** What a channel folder exports: its config schema, defaults and adapter factory. */
