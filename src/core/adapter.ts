@@ -338,6 +338,18 @@ export interface PolledUpdates {
   nextCursor: string | null;
 }
 
+/** The platform's view of an account's webhook, as `ChannelAdapter.webhookStatus` reports it. */
+export interface WebhookStatus {
+  /** The URL the platform posts to ('' = none set), without query string. */
+  url: string;
+  /** Updates waiting at the platform; null where it does not say. */
+  pendingUpdates: number | null;
+  /** The platform's last failed delivery, if it reports one. */
+  lastErrorAt: Date | null;
+  /** Its reason as the platform words it (never containing secrets). */
+  lastErrorMessage: string | null;
+}
+
 /** Shared, cross-replica key/value state for adapters (tokens, poll offsets). */
 export interface SharedState {
   /** The live value; a key past its `ttlMs` reads as absent. */
@@ -409,6 +421,11 @@ export interface ChannelAdapter {
    * platform allows it and the account asks for it (Telegram: setWebhook with the secret token).
    */
   prepareWebhook?(signal: AbortSignal): Promise<void>;
+  /**
+   * What the platform says about the account's webhook (Telegram getWebhookInfo): probed by
+   * the core every minute in webhook mode, shown in `/readyz` details and as metrics.
+   */
+  webhookStatus?(signal: AbortSignal): Promise<WebhookStatus>;
   /** Before the first poll (Telegram: deleteWebhook, so getUpdates is allowed). */
   preparePolling?(signal: AbortSignal): Promise<void>;
   /**

@@ -63,6 +63,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       url: bot.webhook?.url ?? '',
       has_custom_certificate: false,
       pending_update_count: bot.updates.length,
+      ...(bot.lastWebhookError !== null ? { last_error_date: bot.lastWebhookError.date, last_error_message: bot.lastWebhookError.message } : {}),
       ...(bot.webhook !== null ? { max_connections: 40, allowed_updates: bot.webhook.allowedUpdates ?? [...DEFAULT_ALLOWED_UPDATES] } : {}),
     }),
   async getUpdates(bot, { values }, _state, request) {

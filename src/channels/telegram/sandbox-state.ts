@@ -48,6 +48,8 @@ export class FakeBot {
   readonly messageIds = new Map<string, number>();
   readonly sent: SentRecord[] = [];
   readonly callbackAnswers: Array<Record<string, unknown>> = [];
+  /** The last failed webhook delivery, as getWebhookInfo reports it (`last_error_date` in Unix seconds). */
+  lastWebhookError: { date: number; message: string } | null = null;
   #waiter: Waiter | undefined;
 
   constructor(readonly botId: string) {}

@@ -146,7 +146,11 @@ export function createFake(options: FakeOptions<TelegramSettings>): TelegramFake
       }
       bot.nextUpdateId++;
       if (options.deliverWebhook === undefined) throw new Error('the Telegram fake has no deliverWebhook to post webhooks with');
-      await options.deliverWebhook(webhookRequest(account, update));
+      const answer = await options.deliverWebhook(webhookRequest(account, update));
+      // Telegram notes a refused delivery for getWebhookInfo, in its own words.
+      if (answer !== undefined && (answer.status < 200 || answer.status > 299)) {
+        bot.lastWebhookError = { date: Math.floor(clock.now().getTime() / 1000), message: `Wrong response from the webhook: ${answer.status}` };
+      }
       return update;
     },
     enqueue: (accountId, update) => botFor(accountById(accountId)).enqueue(update),
