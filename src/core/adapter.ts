@@ -181,11 +181,33 @@ export interface InboundInvalid {
   raw: Uint8Array | string;
 }
 
+/**
+ * Something happened to conversations rather than to one message or person. `moved`: the
+ * platform gave the conversation `externalId` a new id, `newExternalId` (a Telegram group
+ * upgraded to a supergroup); later messages and sends use the new id. `via_revoked` /
+ * `via_restored`: the platform connection `via` (a Telegram Business connection) was revoked
+ * or restored, and with it every customer of the account's conversations through it becomes
+ * unreachable (sends answer `recipient_unreachable`) or reachable again. Idempotent.
+ */
+export interface InboundConversationEvent {
+  kind: 'conversation';
+  dedupeKey: string;
+  change: 'moved' | 'via_revoked' | 'via_restored';
+  /** For `moved`: the old and the new platform id of the conversation. */
+  externalId?: string;
+  newExternalId?: string;
+  /** For `via_*`: the connection, as `InboundConversation.via`. */
+  via?: string;
+  timestamp: Date;
+  raw: unknown;
+}
+
 /** Everything `parse` can yield; one webhook may carry many. */
 export type InboundEvent =
   | InboundMessage
   | InboundStatus
   | InboundIdentityEvent
+  | InboundConversationEvent
   | InboundEdit
   | InboundDelete
   | InboundIgnored
