@@ -10,6 +10,9 @@ import { jsonParam, type DecodedParams } from './sandbox-routing.ts';
 import { badRequest, fail, ok, type FakeBot, type FakeState, type SentRecord } from './sandbox-state.ts';
 import { botUser } from './sandbox-webhooks.ts';
 
+/** The failure queue's key for a failure meant for the next call of any method. */
+export const ANY_METHOD = '*';
+
 type Handler = (bot: FakeBot, params: DecodedParams, state: FakeState, request: Request) => Response | Promise<Response>;
 
 const MB = 1024 * 1024;
@@ -31,7 +34,7 @@ export async function callMethod(method: string, bot: FakeBot, params: DecodedPa
   // Method names are case-insensitive on Telegram.
   const name = Object.keys(HANDLERS).find((key) => key.toLowerCase() === method.toLowerCase());
   if (name === undefined) return fail({ errorCode: 404, description: 'Not Found' });
-  const scripted = state.failures.take(name);
+  const scripted = state.failures.take(name.toLowerCase()) ?? state.failures.take(ANY_METHOD);
   if (scripted !== undefined) return fail(scripted);
   return HANDLERS[name]!(bot, params, state, request);
 }
