@@ -181,11 +181,33 @@ export interface InboundInvalid {
   raw: Uint8Array | string;
 }
 
+/**
+ * Something happened to conversations rather than to one message or person. `moved`: the
+ * platform gave the conversation `externalId` a new id, `newExternalId` (a Telegram group
+ * upgraded to a supergroup); later messages and sends use the new id. `via_revoked` /
+ * `via_restored`: the platform connection `via` (a Telegram Business connection) was revoked
+ * or restored, and with it every customer of the account's conversations through it becomes
+ * unreachable (sends answer `recipient_unreachable`) or reachable again. Idempotent.
+ */
+export interface InboundConversationEvent {
+  kind: 'conversation';
+  dedupeKey: string;
+  change: 'moved' | 'via_revoked' | 'via_restored';
+  /** For `moved`: the old and the new platform id of the conversation. */
+  externalId?: string;
+  newExternalId?: string;
+  /** For `via_*`: the connection, as `InboundConversation.via`. */
+  via?: string;
+  timestamp: Date;
+  raw: unknown;
+}
+
 /** Everything `parse` can yield; one webhook may carry many. */
 export type InboundEvent =
   | InboundMessage
   | InboundStatus
   | InboundIdentityEvent
+  | InboundConversationEvent
   | InboundEdit
   | InboundDelete
   | InboundIgnored
@@ -338,6 +360,18 @@ export interface PolledUpdates {
   nextCursor: string | null;
 }
 
+/** The platform's view of an account's webhook, as `ChannelAdapter.webhookStatus` reports it. */
+export interface WebhookStatus {
+  /** The URL the platform posts to ('' = none set), without query string. */
+  url: string;
+  /** Updates waiting at the platform; null where it does not say. */
+  pendingUpdates: number | null;
+  /** The platform's last failed delivery, if it reports one. */
+  lastErrorAt: Date | null;
+  /** Its reason as the platform words it (never containing secrets). */
+  lastErrorMessage: string | null;
+}
+
 /** Shared, cross-replica key/value state for adapters (tokens, poll offsets). */
 export interface SharedState {
   /** The live value; a key past its `ttlMs` reads as absent. */
@@ -409,6 +443,11 @@ export interface ChannelAdapter {
    * platform allows it and the account asks for it (Telegram: setWebhook with the secret token).
    */
   prepareWebhook?(signal: AbortSignal): Promise<void>;
+  /**
+   * What the platform says about the account's webhook (Telegram getWebhookInfo): probed by
+   * the core every minute in webhook mode, shown in `/readyz` details and as metrics.
+   */
+  webhookStatus?(signal: AbortSignal): Promise<WebhookStatus>;
   /** Before the first poll (Telegram: deleteWebhook, so getUpdates is allowed). */
   preparePolling?(signal: AbortSignal): Promise<void>;
   /**
@@ -427,7 +466,7 @@ export interface ChannelAdapter {
 export interface ChannelDefaults {
   window: string;
   attachments: ReadonlyArray<string>;
-  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null; perGroupPerMinute?: number | null };
 }
 
 /** What a channel folder exports: its config schema, defaults and adapter factory. */

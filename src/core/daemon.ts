@@ -34,7 +34,8 @@ import { InboundPipeline } from './inbound/pipeline.ts';
 import { IdentityLookups } from './inbound/identity-lookups.ts';
 import type { IdentityResolver, IdentityResolverFactory } from './ports/identity-resolver.ts';
 import type { DaemonExtension, ExtensionContext } from './extension-context.ts';
-import { PollLoops, type PollOptions } from './inbound/poll-loop.ts';
+import { PollLoops, type PollOptions, type PollStatus } from './inbound/poll-loop.ts';
+import { WebhookProbes, type WebhookProbeResult } from './inbound/webhook-probe.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
@@ -63,9 +64,20 @@ export interface DaemonOptions {
   extensions?: ReadonlyArray<DaemonExtension>;
   /** Timings of the pollers of polling accounts (tests shorten the lease). */
   polling?: PollOptions;
+  /** How often webhook-mode accounts' webhooks are probed at the platform (default 60 s). */
+  webhookProbeMs?: number;
 }
 
 export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
+
+/** The `details` of `/readyz`: what an operator looks at when it is not ready, or nearly. */
+export interface ReadinessDetails {
+  outbox: { oldestUnpublishedAgeSeconds: number } | null;
+  /** Polling accounts on this replica: which one polls, and a platform-reported conflict. */
+  polling?: Record<string, PollStatus>;
+  /** Webhook-mode accounts whose platform reports on their webhook (pending updates, last error). */
+  webhooks?: Record<string, WebhookProbeResult>;
+}
 
 /** Where the early-bound server finds the app once boot has built it. */
 interface HttpGate {
@@ -113,6 +125,8 @@ export class Daemon {
   inbound!: InboundPipeline;
   /** One poller per polling account across replicas (the pipeline's second door). */
   pollers: PollLoops | null = null;
+  /** What the platforms say about the webhooks of webhook-mode accounts (`/readyz` details). */
+  webhookProbes: WebhookProbes | null = null;
   /** Bounds API work (HTTP `/v1` and NATS request/reply) together; extensions pass it to `serveOverNats`. */
   apiLimiter!: ApiLimiter;
 
@@ -277,7 +291,16 @@ export class Daemon {
     this.registry.replace(this.config.accounts.values());
     for (const [channel, fake] of this.fakes) fake.setAccounts(this.accountsOf(channel));
     if (this.options.checkCredentials ?? true) await this.checkCredentials();
-    void this.prepareWebhooks();
+    this.webhookProbes = new WebhookProbes({
+      adapters: () => this.registry.all(),
+      metrics: this.metrics,
+      logger: this.logger.child({ component: 'webhook-probe' }),
+      ...(this.options.webhookProbeMs !== undefined ? { intervalMs: this.options.webhookProbeMs } : {}),
+    });
+    // The first probe after registration, so it shows the webhook just set.
+    void this.prepareWebhooks().then(() => {
+      if (!this.stopped) this.webhookProbes?.start();
+    });
 
     await this.connectNats();
     this.relay.start();
@@ -482,12 +505,17 @@ export class Daemon {
    * /readyz/webhooks (`webhooks`): the database alone, since recording a webhook needs nothing
    * else; NATS catches up from the outbox.
    */
-  async readiness(scope: 'daemon' | 'webhooks' = 'daemon'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: { outbox: { oldestUnpublishedAgeSeconds: number } | null } }> {
+  async readiness(scope: 'daemon' | 'webhooks' = 'daemon'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: ReadinessDetails }> {
     const database = await this.database.ping();
     if (scope === 'webhooks') return { ready: database && !this.stopped, checks: { database } };
     const outbox = await outboxReadiness(this.database.db).catch(() => null);
     const checks = { database, nats: this.bus?.isConnected() ?? false, outbox: outbox?.ok ?? false };
-    const details = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds } };
+    const details: ReadinessDetails = { outbox: outbox && { oldestUnpublishedAgeSeconds: outbox.oldestUnpublishedAgeSeconds } };
+    // Shown, never failing readiness: a conflicting poller or a failing webhook is the platform's side.
+    const polling = this.pollers?.status() ?? {};
+    if (Object.keys(polling).length > 0) details.polling = polling;
+    const webhooks = this.webhookProbes?.snapshot() ?? {};
+    if (Object.keys(webhooks).length > 0) details.webhooks = webhooks;
     return { ready: checks.database && checks.nats && checks.outbox && !this.stopped, checks, details };
   }
 
@@ -503,6 +531,7 @@ export class Daemon {
     // Requests in flight are answered; connections still open after 4 seconds are cut.
     await this.connections?.drain(4_000);
     await this.pollers?.stop();
+    await this.webhookProbes?.stop();
     await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.housekeeping?.stop().catch(() => {});

@@ -38,6 +38,9 @@ export function createMetrics() {
     mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),
     inboundDeadLetters: new Counter({ name: 'omnibus_inbound_deadletters_total', help: 'Inbound items set aside as dead letters (bad values, rows the database refused)', labelNames: [...labels, 'reason'], registers: [registry] }),
     polls: new Counter({ name: 'omnibus_polls_total', help: 'Long polls of polling accounts by outcome', labelNames: [...labels, 'result'], registers: [registry] }),
+    pollConflict: new Gauge({ name: 'omnibus_poll_conflict', help: '1 while the platform reports another client polling the account (or a webhook set), else 0', labelNames: [...labels], registers: [registry] }),
+    webhookPendingUpdates: new Gauge({ name: 'omnibus_webhook_pending_updates', help: 'Updates the platform holds for the account webhook, from its webhook probe (Telegram getWebhookInfo)', labelNames: [...labels], registers: [registry] }),
+    webhookLastErrorSeconds: new Gauge({ name: 'omnibus_webhook_last_error_timestamp_seconds', help: 'When the platform last failed to deliver to the account webhook (Unix seconds; 0 = never)', labelNames: [...labels], registers: [registry] }),
     configReloads: new Counter({ name: 'omnibus_config_reloads_total', help: 'Channel config reloads', labelNames: ['result'], registers: [registry] }),
   };
 }

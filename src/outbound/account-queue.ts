@@ -4,8 +4,10 @@
  * order, one per conversation at a time (a conversation's messages go out in acceptance
  * order), and run through the account's own p-queue and call gate: `rateLimit.perSecond`
  * platform calls a second, in bursts of a fifth of that, counted when the calls are made;
- * spaced per recipient when `perRecipientPerSecond` is set. A `rate_limited` answer pauses this account's queue for the time asked; no other account
- * waits, since each has its own queue.
+ * spaced per recipient when `perRecipientPerSecond` is set, and at most `perGroupPerMinute`
+ * platform messages a minute into one group conversation. A `rate_limited` answer pauses this
+ * account's queue for the time asked, recorded in the database so a replica that takes the
+ * account over waits too; no other account waits, since each has its own queue.
  */
 import { BackgroundLoop } from '../core/wakeup.ts';
 import PQueue from 'p-queue';
@@ -20,6 +22,7 @@ import { handleSendError } from './retry.ts';
 import { CallGate } from './call-gate.ts';
 import { AccountQuotas } from './account-quotas.ts';
 import { OmniError } from '../core/errors.ts';
+import { GroupSendWindows, recordAccountPause, remainingAccountPause } from './shared-throttle.ts';
 
 /**
  * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
@@ -54,6 +57,8 @@ export class AccountSender extends BackgroundLoop {
   private resumeTimer: NodeJS.Timeout | null = null;
   /** Per conversation: the earliest wall-clock ms of its next call. */
   private readonly recipientNext = new Map<string, number>();
+  /** Sends into group conversations in the last minute (`rateLimit.perGroupPerMinute`), shared. */
+  private readonly groups: GroupSendWindows;
   private readonly log: Logger;
   /** Account-level quotas the adapter declares (LINE's monthly push quota). */
   private readonly quotas: AccountQuotas;
@@ -65,6 +70,7 @@ export class AccountSender extends BackgroundLoop {
   ) {
     super();
     this.log = deps.logger.child({ component: 'sender', account });
+    this.groups = new GroupSendWindows(deps.db);
     this.perSecond = entry()?.adapter.capabilities.rateLimit.perSecond ?? 1;
     this.queue = this.makeQueue(this.perSecond);
     this.gate = this.makeGate(this.perSecond);
@@ -91,8 +97,19 @@ export class AccountSender extends BackgroundLoop {
     this.leader = false;
   }
 
-  /** Holds the platform back until `until` (wall-clock ms): the account's queue pauses. */
-  pause(until: number): void {
+  /**
+   * Holds the platform back until `until` (wall-clock ms): the account's queue pauses, and the
+   * pause is recorded in the database so a replica taking the account over waits it out too.
+   */
+  async pause(until: number): Promise<void> {
+    this.pauseHere(until);
+    await recordAccountPause(this.deps.db, this.account, until - Date.now()).catch((error: unknown) => {
+      // This replica still waits; only a take-over in the meantime would not know.
+      this.log.warn({ err: error }, 'could not record the account pause for other replicas');
+    });
+  }
+
+  private pauseHere(until: number): void {
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
     this.queue.pause();
@@ -173,6 +190,12 @@ export class AccountSender extends BackgroundLoop {
     }
     this.lastRenew = now;
     if (this.leader !== had) this.log.info({ leader: this.leader }, this.leader ? 'sending lease acquired' : 'sending lease lost');
+    if (this.leader && !had) this.groups.reset();
+    if (this.leader) {
+      // A pause the platform asked of another replica (or of this one before a restart) holds here too.
+      const remaining = await remainingAccountPause(this.deps.db, this.account);
+      if (remaining > 0) this.pauseHere(Date.now() + remaining);
+    }
     // On takeover, and at every renewal: a call whose outcome could not be recorded ages out too.
     if (this.leader) await this.settleAbandoned();
     return this.leader;
@@ -217,7 +240,14 @@ export class AccountSender extends BackgroundLoop {
     if (this.recipientNext.size > 10_000) {
       for (const [conversationId, until] of this.recipientNext) if (until < now) this.recipientNext.delete(conversationId);
     }
+    const busy = new Set(this.inHand.values());
+    let taken = 0;
     for (const job of jobs) {
+      // A job accepted concurrently can commit with a lower seq than one already in hand and
+      // become its conversation's head: it waits for that one, or both would go out together.
+      if (busy.has(job.conversationId)) continue;
+      taken++;
+      busy.add(job.conversationId);
       this.inHand.set(job.seq, job.conversationId);
       const wait = (this.recipientNext.get(job.conversationId) ?? 0) - now;
       if (wait > 0) {
@@ -230,7 +260,7 @@ export class AccountSender extends BackgroundLoop {
         this.enqueue(job, perRecipient);
       }
     }
-    return jobs.length;
+    return taken;
   }
 
   private enqueue(job: SendJob, perRecipient: number | null): void {
@@ -277,6 +307,16 @@ export class AccountSender extends BackgroundLoop {
     }
     const { sendTimeoutMs, leaseTtlMs } = this.deps.settings;
     const platformMessages = Math.max(1, entry.adapter.platformMessageCount?.(message.parts as ReadonlyArray<{ type: string; caption?: string }>) ?? 1);
+    // A group conversation has its own budget where the capabilities give one (Telegram: 20 a minute).
+    const perGroup = message.to.conversationKind === 'group' ? (entry.adapter.capabilities.rateLimit.perGroupPerMinute ?? null) : null;
+    if (perGroup !== null && perGroup > 0) {
+      const slot = await this.groups.nextSlot(job.conversationId, perGroup, platformMessages);
+      if (slot > Date.now()) {
+        this.holdRecipient(job.conversationId, slot);
+        await handleSendError(this.deps, this, job, null, { attempts: job.attempts, sent: false, timedOut: false, pausedUntil: slot });
+        return;
+      }
+    }
     const marked = await markSendingWithReply(this.deps.db, {
       seq: job.seq, holder: this.deps.holder, untilMs: sendTimeoutMs + leaseTtlMs, conversationId: job.conversationId, platformMessages,
     });
@@ -296,6 +336,7 @@ export class AccountSender extends BackgroundLoop {
       return;
     }
     if (perRecipient) this.holdRecipient(job.conversationId, Date.now() + 1000 / perRecipient);
+    if (perGroup !== null && perGroup > 0) await this.groups.note(job.conversationId, platformMessages);
     const deadline = AbortSignal.timeout(sendTimeoutMs);
     let result: { externalId: string; route?: string };
     try {

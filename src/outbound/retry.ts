@@ -14,8 +14,8 @@ import { recordFailed } from './outcomes.ts';
 
 /** The part of an account's sender a failure may steer. */
 export interface Throttle {
-  /** Pause the whole account until this wall-clock ms. */
-  pause(until: number): void;
+  /** Pause the whole account until this wall-clock ms (on every replica). */
+  pause(until: number): void | Promise<void>;
   /** Pause one conversation until this wall-clock ms. */
   holdRecipient(conversationId: string, until: number): void;
 }
@@ -75,7 +75,7 @@ export async function handleSendError(deps: OutboundDeps, throttle: Throttle, jo
     }
     const waitMs = retryAfterMs(failure) ?? settings.defaultRetryAfterMs;
     if (failure.details?.['scope'] === 'recipient') throttle.holdRecipient(job.conversationId, now + waitMs);
-    else throttle.pause(now + waitMs);
+    else await throttle.pause(now + waitMs);
     deps.logger.warn(
       { channel: job.channel, account: job.account, messageId: job.messageId, code: failure.code, waitMs, nextAttemptAt: new Date(now + waitMs).toISOString(), scope: failure.details?.['scope'] ?? 'account' },
       'platform asked to slow down',

@@ -80,12 +80,12 @@ describe('loadConfig: defaults', () => {
       apiBase: null,
       session: { windowMs: 86_400_000, window: '24h', expiringNoticeMs: 3_600_000 },
       attachments: { allow: ['pdf', 'jpg', 'png'], maxBytes: null },
-      rateLimit: { perSecond: 80, perRecipientPerSecond: null },
+      rateLimit: { perSecond: 80, perRecipientPerSecond: null, perGroupPerMinute: null },
       settings: { token: 't', mode: 'a' },
     });
     const bot = config.accounts.get('acme-bot');
     expect(bot?.session).toEqual({ windowMs: null, window: 'none', expiringNoticeMs: 3_600_000 });
-    expect(bot?.rateLimit).toEqual({ perSecond: 30, perRecipientPerSecond: 1 });
+    expect(bot?.rateLimit).toEqual({ perSecond: 30, perRecipientPerSecond: 1, perGroupPerMinute: null });
     expect(config.accountFiles.get('acme-bot')).toBe(join(dir, 'channels', 'b.yaml'));
   });
 

@@ -130,6 +130,13 @@ export function eventProblems(event: InboundEvent, capabilities: ChannelCapabili
         problem('changed_id needs a newExternalId different from the old one');
       }
       break;
+    case 'conversation':
+      if (!['moved', 'via_revoked', 'via_restored'].includes(event.change)) problem(`change "${String(event.change)}" is unknown`);
+      if (event.change === 'moved' && (!isNonEmpty(event.externalId) || !isNonEmpty(event.newExternalId) || event.externalId === event.newExternalId)) {
+        problem('moved needs an externalId and a different newExternalId');
+      }
+      if (event.change !== 'moved' && !isNonEmpty(event.via)) problem(`${event.change} needs the connection in via`);
+      break;
     case 'edit':
       if (!isNonEmpty(event.targetExternalId)) problem('targetExternalId must be a non-empty string');
       if (!isNonEmpty(event.conversation?.externalId)) problem('conversation.externalId must be a non-empty string');

@@ -66,15 +66,15 @@ export const TELEGRAM_SECRET_FIELDS = ['botToken', 'secretToken'] as const;
 /** The public fallbacks of `config/channels/acme-telegram.yaml`: refused outside sandbox mode. */
 export const TELEGRAM_SAMPLE_SECRETS = { botToken: ['7000000001:AAsandbox-bot-token-0000000000000000'], secretToken: ['sandbox-telegram-secret-token'] };
 
-/** Defaults from Telegram's rules: no window, its file types, 30/s per bot and 1/s per chat. */
+/** "In a group, bots are not able to send more than 20 messages per minute." */
+export const GROUP_SENDS_PER_MINUTE = 20;
+
+/** Defaults from Telegram's rules: no window, its file types, 30/s per bot, 1/s per chat, 20/min per group. */
 export const TELEGRAM_DEFAULTS: ChannelDefaults = {
   window: 'none',
   attachments: ['pdf', 'gif', 'zip', 'mp4', 'mp3', 'm4a', 'jpg', 'jpeg', 'png'],
-  rateLimit: { perSecond: 30, perRecipientPerSecond: 1 },
+  rateLimit: { perSecond: 30, perRecipientPerSecond: 1, perGroupPerMinute: GROUP_SENDS_PER_MINUTE },
 };
-
-/** "In a group, bots are not able to send more than 20 messages per minute." */
-export const GROUP_SENDS_PER_MINUTE = 20;
 
 const MB = 1024 * 1024;
 
@@ -120,7 +120,7 @@ export function telegramCapabilities(account: AccountConfig<TelegramSettings>): 
     templates: null,
     // Telegram reports nothing after a send: no delivered, no read for bots.
     receipts: [],
-    rateLimit: { ...account.rateLimit, perGroupPerMinute: GROUP_SENDS_PER_MINUTE },
+    rateLimit: { ...account.rateLimit, perGroupPerMinute: account.rateLimit.perGroupPerMinute === undefined ? GROUP_SENDS_PER_MINUTE : account.rateLimit.perGroupPerMinute },
     ordering: 'conversation',
     inbound: ['webhook', 'polling'],
   };

@@ -70,9 +70,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ['deleted_business_messages', deleteEvents],
   ['callback_query', (query, update, options) => [callbackEvent(query, update, options)]],
   ['my_chat_member', memberEvent],
-  // A connection's state changes what may be sent through it, not any one conversation: the
-  // send path maps Telegram's refusal through a revoked connection to recipient_unreachable.
-  ['business_connection', (connection) => [ignored(connection.is_enabled === false ? 'business_connection:disabled' : 'business_connection:enabled')]],
+  ['business_connection', (connection, update) => [connectionEvent(connection, update)]],
 ]);
 
 /** The parts of a message every event kind shares. */
@@ -140,7 +138,8 @@ function messageEvent(message: JsonObject, update: JsonObject, connection: strin
   // A video message the server scheduled has id 0 until it is really sent.
   if (facts.messageId === '0') return ignored('scheduled_message');
   const content = messageParts(message);
-  if (content.service !== undefined) return ignored(content.service === 'migrate_to_chat_id' ? 'group_migrated' : `service:${content.service}`);
+  if (content.service === 'migrate_to_chat_id' || content.service === 'migrate_from_chat_id') return migrationEvent(message, facts, content.service, update);
+  if (content.service !== undefined) return ignored(`service:${content.service}`);
 
   const event: InboundMessage = {
     kind: 'message',
@@ -276,6 +275,33 @@ function memberEvent(change: JsonObject, update: JsonObject): InboundEvent[] {
   if (kind === undefined) return [ignored(`private_membership:${label}`)];
   const identity = isRecord(change.from) && idText(change.from.id) === chatId ? userIdentity(change.from) : userIdentity(chat!);
   return [{ kind: 'identity', dedupeKey: `member:${chatId}:${timestamp.getTime() / 1000}:${label}`, identity, change: kind, timestamp, raw: update }];
+}
+
+/**
+ * A group upgraded to a supergroup gets a new chat id: the old group's last message names the
+ * new id (`migrate_to_chat_id`), the supergroup's first names the old one (`migrate_from_chat_id`).
+ * Either moves the conversation, so its history and later messages stay together.
+ */
+function migrationEvent(message: JsonObject, facts: MessageFacts, field: 'migrate_to_chat_id' | 'migrate_from_chat_id', update: JsonObject): InboundEvent {
+  const other = idText(message[field]);
+  if (other === undefined) throw new UnusableItem(`bad_id:${field}`);
+  const [from, to] = field === 'migrate_to_chat_id' ? [facts.chatId, other] : [other, facts.chatId];
+  if (from === to) return ignored('group_migrated');
+  return { kind: 'conversation', dedupeKey: `migrate:${from}:${to}`, change: 'moved', externalId: from, newExternalId: to, timestamp: facts.timestamp, raw: update };
+}
+
+/**
+ * A Business connection switched off (`is_enabled: false`: the owner removed the bot, or its
+ * rights) leaves every chat through it unreachable until it is switched on again.
+ */
+function connectionEvent(connection: JsonObject, update: JsonObject): InboundEvent {
+  const via = str(connection.id);
+  if (via === undefined || !/^[\x21-\x7e]{1,256}$/.test(via)) throw new UnusableItem('missing_field:business_connection.id');
+  const timestamp = unixSeconds(connection.date);
+  if (timestamp === undefined) throw new UnusableItem('bad_timestamp');
+  const enabled = connection.is_enabled !== false;
+  const change = enabled ? 'via_restored' : 'via_revoked';
+  return { kind: 'conversation', dedupeKey: `business_connection:${via}:${timestamp.getTime() / 1000}:${enabled ? 'on' : 'off'}`, change, via, timestamp, raw: update };
 }
 
 function connectionOf(value: JsonObject): string {

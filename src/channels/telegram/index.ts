@@ -21,7 +21,7 @@ import { parseWebhook } from './inbound.ts';
 import { fetchTelegramMedia } from './media.ts';
 import { createTelegramSender } from './outbound.ts';
 import { telegramSandbox } from './sandbox.ts';
-import { deleteWebhook, fetchUpdates, setWebhook } from './updates.ts';
+import { deleteWebhook, fetchUpdates, setWebhook, webhookInfo } from './updates.ts';
 import { verifySecretToken } from './verify.ts';
 
 export type { TelegramSettings } from './config.ts';
@@ -59,6 +59,7 @@ export function createTelegramAdapter(context: AdapterContext<TelegramSettings>)
       const { url } = await setWebhook(client, { settings, accountId: account.id, publicUrl: context.publicUrl }, signal, now);
       logger.info({ account: account.id, host: new URL(url).host }, 'telegram webhook registered');
     },
+    webhookStatus: (signal) => webhookInfo(client, signal, now),
     preparePolling: (signal) => deleteWebhook(client, signal, now),
     fetchUpdates: (cursor, signal) => fetchUpdates(client, settings, cursor, signal, parseOptions),
     async afterRecorded(events, signal) {

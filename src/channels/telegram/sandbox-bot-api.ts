@@ -10,6 +10,9 @@ import { jsonParam, type DecodedParams } from './sandbox-routing.ts';
 import { badRequest, fail, ok, type FakeBot, type FakeState, type SentRecord } from './sandbox-state.ts';
 import { botUser } from './sandbox-webhooks.ts';
 
+/** The failure queue's key for a failure meant for the next call of any method. */
+export const ANY_METHOD = '*';
+
 type Handler = (bot: FakeBot, params: DecodedParams, state: FakeState, request: Request) => Response | Promise<Response>;
 
 const MB = 1024 * 1024;
@@ -31,7 +34,7 @@ export async function callMethod(method: string, bot: FakeBot, params: DecodedPa
   // Method names are case-insensitive on Telegram.
   const name = Object.keys(HANDLERS).find((key) => key.toLowerCase() === method.toLowerCase());
   if (name === undefined) return fail({ errorCode: 404, description: 'Not Found' });
-  const scripted = state.failures.take(name);
+  const scripted = state.failures.take(name.toLowerCase()) ?? state.failures.take(ANY_METHOD);
   if (scripted !== undefined) return fail(scripted);
   return HANDLERS[name]!(bot, params, state, request);
 }
@@ -63,6 +66,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       url: bot.webhook?.url ?? '',
       has_custom_certificate: false,
       pending_update_count: bot.updates.length,
+      ...(bot.lastWebhookError !== null ? { last_error_date: bot.lastWebhookError.date, last_error_message: bot.lastWebhookError.message } : {}),
       ...(bot.webhook !== null ? { max_connections: 40, allowed_updates: bot.webhook.allowedUpdates ?? [...DEFAULT_ALLOWED_UPDATES] } : {}),
     }),
   async getUpdates(bot, { values }, _state, request) {

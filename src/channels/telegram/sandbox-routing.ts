@@ -1,8 +1,8 @@
 /**
  * How a request to the fake Bot API is routed: `{base}/bot<token>/<method>` with its
  * parameters (query string, JSON, urlencoded or multipart, as Telegram accepts them),
- * `{base}/file/bot<token>/<file_path>` downloads, and the fake's own `{base}/_omnibus/*` hooks.
- * Generic request decoding only; what each method does lives in `sandbox-bot-api.ts`.
+ * `{base}/file/bot<token>/<file_path>` downloads (the routes themselves are the kit's app, in
+ * `sandbox.ts`). Request decoding only; what each method does lives in `sandbox-bot-api.ts`.
  */
 import type { FakeFile } from './sandbox-media.ts';
 
@@ -10,7 +10,6 @@ import type { FakeFile } from './sandbox-media.ts';
 export type Route =
   | { kind: 'method'; token: string; method: string }
   | { kind: 'file'; token: string; path: string }
-  | { kind: 'hook'; name: string }
   | { kind: 'unknown' };
 
 /** Decoded parameters: text values, JSON values, and uploaded files by field name. */
@@ -25,8 +24,6 @@ export interface DecodedParams {
 export function routeOf(pathname: string, basePath: string): Route {
   if (basePath !== '' && !pathname.startsWith(`${basePath}/`)) return { kind: 'unknown' };
   const rest = pathname.slice(basePath.length);
-  const hook = /^\/_omnibus\/([a-z]+)$/.exec(rest);
-  if (hook !== null) return { kind: 'hook', name: hook[1]! };
   const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(rest);
   if (file !== null) return { kind: 'file', token: safeDecode(file[1]!), path: file[2]!.split('/').map(safeDecode).join('/') };
   const method = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(rest);

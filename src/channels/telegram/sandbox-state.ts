@@ -6,7 +6,7 @@
 import type { AccountConfig } from '../../core/config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import { botIdOf, type TelegramSettings } from './config.ts';
-import type { FailureQueue } from './sandbox-failures.ts';
+import type { FailureQueue } from '../../sandbox/index.ts';
 import type { FakeFileStore } from './sandbox-media.ts';
 
 /** A Telegram account as the sandbox sees it. */
@@ -48,6 +48,8 @@ export class FakeBot {
   readonly messageIds = new Map<string, number>();
   readonly sent: SentRecord[] = [];
   readonly callbackAnswers: Array<Record<string, unknown>> = [];
+  /** The last failed webhook delivery, as getWebhookInfo reports it (`last_error_date` in Unix seconds). */
+  lastWebhookError: { date: number; message: string } | null = null;
   #waiter: Waiter | undefined;
 
   constructor(readonly botId: string) {}
@@ -117,6 +119,7 @@ export interface FakeState {
   bots: Map<string, FakeBot>;
   clock: Clock;
   files: FakeFileStore;
+  /** Scripted failures by lower-case method name, or `*` for the next call of any method. */
   failures: FailureQueue<BotApiFailure>;
 }
 

@@ -14,9 +14,8 @@
 import type { FakeOptions, SandboxDefinition, SandboxFake, SimulateInput, WebhookRequestSpec } from '../../core/adapter.ts';
 import { systemClock } from '../../core/clock.ts';
 import { botIdOf, type TelegramSettings } from './config.ts';
-import { isRecord } from './inbound-parts.ts';
-import { callMethod, storeUploads } from './sandbox-bot-api.ts';
-import { FailureQueue } from './sandbox-failures.ts';
+import { FailureQueue, createFakeApp, isRecord, normaliseBasePath, registerObserveRoute } from '../../sandbox/index.ts';
+import { ANY_METHOD, callMethod, storeUploads } from './sandbox-bot-api.ts';
 import { FakeFileStore } from './sandbox-media.ts';
 import { decodeParams, routeOf, type DecodedParams } from './sandbox-routing.ts';
 import { botOf, fail, indexAccounts, type BotApiFailure, type FakeBot, type FakeState, type SentRecord, type TelegramAccount } from './sandbox-state.ts';
@@ -54,7 +53,7 @@ export interface TelegramFake extends SandboxFake<TelegramSettings> {
 export function createFake(options: FakeOptions<TelegramSettings>): TelegramFake {
   const clock = options.clock ?? systemClock;
   const basePath = normaliseBasePath(options.basePath);
-  const state: FakeState = { accounts: indexAccounts(options.accounts), bots: new Map(), clock, files: new FakeFileStore(), failures: new FailureQueue() };
+  const state: FakeState = { accounts: indexAccounts(options.accounts), bots: new Map(), clock, files: new FakeFileStore(clock), failures: new FailureQueue() };
 
   const accountById = (accountId: string): TelegramAccount => {
     const account = [...state.accounts.values()].find((candidate) => candidate.id === accountId);
@@ -79,50 +78,45 @@ export function createFake(options: FakeOptions<TelegramSettings>): TelegramFake
     return { ok: true };
   };
 
-  const fetch = async (request: Request): Promise<Response> => {
-    const route = routeOf(new URL(request.url).pathname, basePath);
+  // The kit's app: Telegram's 404 for unknown paths, its 500 when a route throws.
+  const { app, fetch } = createFakeApp({
+    basePath: options.basePath,
+    notFound: () => fail({ errorCode: 404, description: 'Not Found' }),
+    onError: () => fail({ errorCode: 500, description: 'Internal Server Error' }),
+  });
+  registerObserveRoute(app, (spec) => {
+    const outcome = observe(spec);
+    return { status: outcome.ok ? 200 : 400, body: outcome };
+  });
+  app.post('/_omnibus/inbound', async (c) => {
+    const body: unknown = await c.req.json().catch(() => undefined);
+    if (!isRecord(body) || typeof body.account !== 'string' || typeof body.from !== 'string') {
+      return Response.json({ error: { code: 'invalid_request', message: 'give JSON as omnibus simulate builds it' } }, { status: 400 });
+    }
+    const { account, ...input } = body as unknown as SimulateInput & { account: string };
+    return Response.json({ ok: true, update: await fake.deliver(account, input) });
+  });
+  // `/file/bot<token>/<file_path>`: the bytes getFile located.
+  app.get('/file/:bot{bot[^/]+}/*', (c) => {
+    const route = routeOf(new URL(c.req.url).pathname, basePath);
+    const file = route.kind === 'file' && state.accounts.has(route.token) ? state.files.byPath(route.path) : undefined;
+    if (file === undefined) return fail({ errorCode: 404, description: 'Not Found' });
+    return new Response(file.bytes.slice(), { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) } });
+  });
+  // `/bot<token>/<method>`: every Bot API method (the table in sandbox-bot-api.ts).
+  app.on(['GET', 'POST'], '/:bot{bot[^/]+}/:method{[A-Za-z]+}', async (c) => {
+    const route = routeOf(new URL(c.req.url).pathname, basePath);
+    if (route.kind !== 'method') return fail({ errorCode: 404, description: 'Not Found' });
+    if (!state.accounts.has(route.token)) return fail({ errorCode: 401, description: 'Unauthorized' });
+    let params: DecodedParams;
     try {
-      switch (route.kind) {
-        case 'method': {
-          if (!state.accounts.has(route.token)) return fail({ errorCode: 401, description: 'Unauthorized' });
-          let params: DecodedParams;
-          try {
-            params = await decodeParams(request);
-          } catch {
-            return fail({ errorCode: 400, description: "Bad Request: can't parse request" });
-          }
-          await storeUploads(params, state);
-          return await callMethod(route.method, botOf(state, botIdOf(route.token)), params, state, request);
-        }
-        case 'file': {
-          const file = state.accounts.has(route.token) ? state.files.byPath(route.path) : undefined;
-          if (file === undefined) return fail({ errorCode: 404, description: 'Not Found' });
-          return new Response(file.bytes.slice(), { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) } });
-        }
-        case 'hook':
-          return await hook(route.name, request);
-        default:
-          return fail({ errorCode: 404, description: 'Not Found' });
-      }
+      params = await decodeParams(c.req.raw);
     } catch {
-      // A fake that throws would take the daemon's sandbox down with it; answer like Telegram instead.
-      return fail({ errorCode: 500, description: 'Internal Server Error' });
+      return fail({ errorCode: 400, description: "Bad Request: can't parse request" });
     }
-  };
-
-  const hook = async (name: string, request: Request): Promise<Response> => {
-    if (request.method !== 'POST') return fail({ errorCode: 405, description: 'Method Not Allowed' });
-    const body: unknown = await request.json().catch(() => undefined);
-    if (name === 'observe' && isRecord(body) && typeof body.path === 'string' && isRecord(body.headers) && typeof body.body === 'string') {
-      const outcome = observe(body as unknown as WebhookRequestSpec);
-      return Response.json(outcome, { status: outcome.ok ? 200 : 400 });
-    }
-    if (name === 'inbound' && isRecord(body) && typeof body.account === 'string' && typeof body.from === 'string') {
-      const { account, ...input } = body as unknown as SimulateInput & { account: string };
-      return Response.json({ ok: true, update: await fake.deliver(account, input) });
-    }
-    return Response.json({ error: { code: 'invalid_request', message: 'give JSON as omnibus simulate builds it' } }, { status: 400 });
-  };
+    await storeUploads(params, state);
+    return callMethod(route.method, botOf(state, botIdOf(route.token)), params, state, c.req.raw);
+  });
 
   const fake: TelegramFake = {
     fetch,
@@ -146,7 +140,11 @@ export function createFake(options: FakeOptions<TelegramSettings>): TelegramFake
       }
       bot.nextUpdateId++;
       if (options.deliverWebhook === undefined) throw new Error('the Telegram fake has no deliverWebhook to post webhooks with');
-      await options.deliverWebhook(webhookRequest(account, update));
+      const answer = await options.deliverWebhook(webhookRequest(account, update));
+      // Telegram notes a refused delivery for getWebhookInfo, in its own words.
+      if (answer !== undefined && (answer.status < 200 || answer.status > 299)) {
+        bot.lastWebhookError = { date: Math.floor(clock.now().getTime() / 1000), message: `Wrong response from the webhook: ${answer.status}` };
+      }
       return update;
     },
     enqueue: (accountId, update) => botFor(accountById(accountId)).enqueue(update),
@@ -164,7 +162,7 @@ export function createFake(options: FakeOptions<TelegramSettings>): TelegramFake
       bot.migrated.set(oldChatId, newChatId);
       bot.knownChats.set(newChatId, 'supergroup');
     },
-    failNext: (failure, method) => state.failures.push(failure, method),
+    failNext: (failure, method) => state.failures.script(method === undefined ? ANY_METHOD : method.toLowerCase(), failure),
     sentMessages: (accountId) => (accountId === undefined ? [...state.bots.values()].flatMap((bot) => bot.sent) : botFor(accountById(accountId)).sent),
     callbackAnswers: (accountId) => (accountId === undefined ? [...state.bots.values()].flatMap((bot) => bot.callbackAnswers) : botFor(accountById(accountId)).callbackAnswers),
     bot: (accountId) => botFor(accountById(accountId)),
@@ -191,12 +189,6 @@ function noteUpdate(bot: FakeBot, update: unknown): void {
       bot.knownChats.set(chatId, member.chat.type === 'group' || member.chat.type === 'supergroup' ? member.chat.type : 'private');
     }
   }
-}
-
-/** Strip a trailing slash and make sure of a leading one, so `''`, `/x` and `/x/` all work. */
-function normaliseBasePath(basePath: string | undefined): string {
-  const trimmed = (basePath ?? '').replace(/\/+$/, '');
-  return trimmed === '' ? '' : trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
 }
 
 /** The Telegram sandbox definition the channel's `index.ts` exposes as `sandbox`. */

@@ -5,7 +5,7 @@
  * active webhook answers 409, which surfaces as TelegramPollConflictError.
  */
 import { createHash } from 'node:crypto';
-import type { InboundEvent, PolledUpdates } from '../../core/adapter.ts';
+import type { InboundEvent, PolledUpdates, WebhookStatus } from '../../core/adapter.ts';
 import { OmniError } from '../../core/errors.ts';
 import { botApiFailure, conflictReason } from './api-errors.ts';
 import type { BotClient } from './client.ts';
@@ -90,6 +90,23 @@ export async function setWebhook(
   const answer = await client.call('setWebhook', { url, secret_token: settings.secretToken, allowed_updates: settings.allowedUpdates }, { purpose: 'webhook', signal });
   if (!answer.ok) throw botApiFailure(answer, 'webhook', now());
   return { url };
+}
+
+/** `getWebhookInfo`: the URL Telegram posts to, the updates it holds, its last delivery error. */
+export async function webhookInfo(client: BotClient, signal: AbortSignal, now: () => Date): Promise<WebhookStatus> {
+  const answer = await client.call('getWebhookInfo', {}, { purpose: 'webhook', signal });
+  if (!answer.ok) throw botApiFailure(answer, 'webhook', now());
+  const info = isRecord(answer.result) ? answer.result : {};
+  const url = typeof info.url === 'string' ? info.url.split('?')[0]! : '';
+  const pending = info.pending_update_count;
+  const errorDate = info.last_error_date;
+  const errorMessage = info.last_error_message;
+  return {
+    url: client.redact(url),
+    pendingUpdates: typeof pending === 'number' && Number.isSafeInteger(pending) && pending >= 0 ? pending : null,
+    lastErrorAt: typeof errorDate === 'number' && Number.isFinite(errorDate) && errorDate > 0 ? new Date(errorDate * 1000) : null,
+    lastErrorMessage: typeof errorMessage === 'string' && errorMessage !== '' ? client.redact(errorMessage).slice(0, 300) : null,
+  };
 }
 
 function serialise(item: unknown): string {

@@ -83,6 +83,10 @@ export function commonSchema(defaults: ChannelDefaults) {
         .nullable()
         .default(defaults.rateLimit.perRecipientPerSecond)
         .describe('Sends per second to one recipient; null = no separate limit.'),
+      perGroupPerMinute: envNumber(z.number().positive())
+        .nullable()
+        .default(defaults.rateLimit.perGroupPerMinute ?? null)
+        .describe('Platform messages per minute into one group conversation; null = no separate limit.'),
     }),
   }) satisfies z.ZodType<AccountCommon, unknown>;
 }

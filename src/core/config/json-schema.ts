@@ -26,6 +26,7 @@ const CHANNEL_DEFAULTED: ReadonlyArray<readonly [string, string]> = [
   ['attachments', 'allow'],
   ['rateLimit', 'perSecond'],
   ['rateLimit', 'perRecipientPerSecond'],
+  ['rateLimit', 'perGroupPerMinute'],
 ];
 
 /** Both schemas as objects: `daemon` for omnibus.yaml, `channel` for channels/*.yaml. */

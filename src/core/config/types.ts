@@ -64,7 +64,7 @@ export interface AccountCommon {
     expiringNoticeMs: number;
   };
   attachments: { allow: ReadonlyArray<string>; maxBytes: number | null };
-  rateLimit: { perSecond: number; perRecipientPerSecond: number | null };
+  rateLimit: { perSecond: number; perRecipientPerSecond: number | null; perGroupPerMinute?: number | null };
 }
 
 /** A channel file: common fields plus the channel's own (`C`), frozen. */

@@ -25,7 +25,7 @@ export interface AppDeps extends WebhookDeps {
   logger: Logger;
   tokens(): ReadonlyArray<ApiToken>;
   /** Whether the daemon (database and NATS) or only webhook recording (database) is usable, and each check. */
-  readiness(scope?: 'daemon' | 'webhooks'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: Record<string, unknown> }>;
+  readiness(scope?: 'daemon' | 'webhooks'): Promise<{ ready: boolean; checks: Record<string, boolean>; details?: object }>;
   /** Refreshes gauges computed on scrape (outbox lag). */
   beforeScrape(): Promise<void>;
   fakes: ReadonlyMap<string, SandboxFake>;

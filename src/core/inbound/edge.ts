@@ -66,6 +66,9 @@ export function screenFailure(event: InboundEvent): string | null {
       if (!isBoundedId(event.dedupeKey) || !isBoundedId(event.identity.externalId)) return 'id_too_long';
       if (event.newExternalId !== undefined && !isBoundedId(event.newExternalId)) return 'id_too_long';
       return isSaneDate(event.timestamp) ? null : 'bad_timestamp';
+    case 'conversation':
+      if (!isBoundedId(event.dedupeKey) || [event.externalId, event.newExternalId, event.via].some((id) => id !== undefined && !isBoundedId(id))) return 'id_too_long';
+      return isSaneDate(event.timestamp) ? null : 'bad_timestamp';
     case 'edit':
     case 'delete':
       if (!isBoundedId(event.dedupeKey) || !isBoundedId(event.targetExternalId)) return 'id_too_long';

@@ -75,6 +75,13 @@ function isConflict(error: unknown): boolean {
 
 let serial = 0;
 
+/** One poller's state as `/readyz` details show it. */
+export interface PollStatus {
+  leader: boolean;
+  /** Since when the platform has reported another client (or a webhook) on the account. */
+  conflict: { since: string; reason: string } | null;
+}
+
 /** One account's poller; `stop` aborts the poll in flight and releases the lease. */
 export class AccountPoller {
   private readonly abort = new AbortController();
@@ -85,6 +92,7 @@ export class AccountPoller {
   private loop: Promise<void> | null = null;
   private leader = false;
   private prepared = false;
+  private conflict: PollStatus['conflict'] = null;
 
   constructor(
     readonly entry: PollEntry,
@@ -108,6 +116,11 @@ export class AccountPoller {
   /** True while this poller holds its account's lease. */
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /** The poller's state for `/readyz`. */
+  get status(): PollStatus {
+    return { leader: this.leader, conflict: this.conflict };
   }
 
   /** Starts polling once `after` (the previous poller of this account stopping) has settled. */
@@ -139,6 +152,11 @@ export class AccountPoller {
           await this.pollOnce();
           failures = 0;
           this.deps.metrics.polls.inc({ channel, account, result: 'ok' });
+          if (this.conflict) {
+            this.conflict = null;
+            this.deps.metrics.pollConflict.set({ channel, account }, 0);
+            this.log.info('polling again: the other client is gone');
+          }
         }
       } catch (error) {
         if (this.stopped) break;
@@ -147,7 +165,10 @@ export class AccountPoller {
           // Another client (another deployment, a stray script) polls this bot: ours must not
           // fight it in a tight loop, and an operator must hear about it.
           this.deps.metrics.polls.inc({ channel, account, result: 'conflict' });
-          this.log.error(failureFields(error), 'the platform reports another client polling this account; backing off');
+          this.deps.metrics.pollConflict.set({ channel, account }, 1);
+          const reason = (error as { details?: { reason?: unknown } }).details?.reason;
+          this.conflict ??= { since: new Date().toISOString(), reason: typeof reason === 'string' ? reason : 'conflict' };
+          this.log.error({ ...failureFields(error), account, retryInMs: this.opts.conflictBackoffMs }, 'the platform reports another client polling this account; backing off');
           pause = this.opts.conflictBackoffMs;
         } else {
           this.deps.metrics.polls.inc({ channel, account, result: 'error' });
@@ -269,6 +290,11 @@ export class PollLoops {
       if (next) this.launch(next, stopping);
     }
     for (const [account, entry] of wanted) if (!this.pollers.has(account)) this.launch(entry);
+  }
+
+  /** Every poller's state, by account. */
+  status(): Record<string, PollStatus> {
+    return Object.fromEntries([...this.pollers].map(([account, poller]) => [account, poller.status]));
   }
 
   /** Stops every poller (SIGTERM): polls in flight are aborted, leases released. */

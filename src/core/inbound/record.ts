@@ -17,6 +17,7 @@ import type { MessageEvent } from '../model.ts';
 import { mintParts } from './record-parts.ts';
 import { storeReplyContext } from './reply-context.ts';
 import { recordDelete, recordEdit } from './record-edits.ts';
+import { recordConversationEvent } from './record-conversations.ts';
 import type { IdentityResolver, ResolvedContact } from '../ports/identity-resolver.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
@@ -52,6 +53,10 @@ export class EventRecorder {
         return;
       case 'identity':
         if (await this.recordIdentityEvent(tx, scope, event, result.newIdentities, erased)) result.recorded++;
+        else result.duplicates++;
+        return;
+      case 'conversation':
+        if (await recordConversationEvent(tx, scope.adapter, event)) result.recorded++;
         else result.duplicates++;
         return;
       case 'invalid': {

@@ -33,7 +33,7 @@ describe('telegram settings', () => {
 
   it('declares both secrets, Telegram defaults, and capabilities as data', () => {
     expect(telegram.secretFields).toEqual(['botToken', 'secretToken']);
-    expect(telegram.defaults).toEqual({ window: 'none', attachments: ['pdf', 'gif', 'zip', 'mp4', 'mp3', 'm4a', 'jpg', 'jpeg', 'png'], rateLimit: { perSecond: 30, perRecipientPerSecond: 1 } });
+    expect(telegram.defaults).toEqual({ window: 'none', attachments: ['pdf', 'gif', 'zip', 'mp4', 'mp3', 'm4a', 'jpg', 'jpeg', 'png'], rateLimit: { perSecond: 30, perRecipientPerSecond: 1, perGroupPerMinute: 20 } });
     const { capabilities } = createAdapter();
     expect(capabilities.session).toEqual({
       windowMs: null,
@@ -71,7 +71,7 @@ describe('config/channels/acme-telegram.yaml', () => {
   it('loads as a sandbox account with placeholder secrets when no variable is set', async () => {
     const account = await load({});
     expect(account).toMatchObject({ id: 'acme-telegram', channel: 'telegram', enabled: true, apiBase: null, session: { windowMs: null } });
-    expect(account.rateLimit).toEqual({ perSecond: 30, perRecipientPerSecond: 1 });
+    expect(account.rateLimit).toEqual({ perSecond: 30, perRecipientPerSecond: 1, perGroupPerMinute: 20 });
     expect(account.settings).toEqual({
       botToken: '7000000001:AAsandbox-bot-token-0000000000000000',
       secretToken: 'sandbox-telegram-secret-token',

@@ -90,10 +90,10 @@ describe('telegram groups', () => {
     expect(event.sender).toEqual({ externalId: '-1001234567890', displayName: 'Support crew' });
   });
 
-  it('a group upgraded to a supergroup (migrate_to_chat_id) is reported as a migration, not a message', async () => {
-    expect(await parse(messageUpdate({ migrate_to_chat_id: -1001234567890 }, { chat: { id: -4001, title: 'Tiny', type: 'group' } }))).toEqual([
-      { kind: 'ignored', reason: 'group_migrated' },
-    ]);
+  it('a group upgraded to a supergroup moves the conversation, from either side of the migration, never as a message', async () => {
+    const moved = { kind: 'conversation', change: 'moved', dedupeKey: 'migrate:-4001:-1001234567890', externalId: '-4001', newExternalId: '-1001234567890' };
+    expect(await parse(messageUpdate({ migrate_to_chat_id: -1001234567890 }, { chat: { id: -4001, title: 'Tiny', type: 'group' } }))).toMatchObject([moved]);
+    expect(await parse(messageUpdate({ migrate_from_chat_id: -4001 }, { chat: { id: -1001234567890, title: 'Tiny', type: 'supergroup' } }))).toMatchObject([moved]);
   });
 
   it('the bot added to or removed from a group is ignored (no person became unreachable)', async () => {
@@ -168,10 +168,10 @@ describe('telegram business', () => {
     ]);
   });
 
-  it('a business connection being revoked or enabled is counted as ignored', async () => {
+  it('a business connection revoked or enabled again makes its chats unreachable or reachable', async () => {
     const connection = (enabled: boolean) => ({ update_id: 10, business_connection: { id: CONNECTION, user: USER, user_chat_id: USER.id, date: 1764000000, is_enabled: enabled } });
-    expect(await parse(connection(false))).toEqual([{ kind: 'ignored', reason: 'business_connection:disabled' }]);
-    expect(await parse(connection(true))).toEqual([{ kind: 'ignored', reason: 'business_connection:enabled' }]);
+    expect(await parse(connection(false))).toMatchObject([{ kind: 'conversation', change: 'via_revoked', via: CONNECTION, dedupeKey: `business_connection:${CONNECTION}:1764000000:off` }]);
+    expect(await parse(connection(true))).toMatchObject([{ kind: 'conversation', change: 'via_restored', via: CONNECTION }]);
   });
 });
 
