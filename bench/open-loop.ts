@@ -55,7 +55,8 @@ export async function runOpenLoop(options: {
   const sub = options.nc.subscribe(options.subject, {
     callback: (_err, msg) => {
       const text = msg.string();
-      const at = text.indexOf('"externalId":"');
+      // Stored as jsonb, the payload's keys come back reordered: find the message's own id.
+      const at = text.indexOf('"externalId":"wamid.');
       if (at < 0) return;
       const i = index.get(text.slice(at + 14, text.indexOf('"', at + 14)));
       if (i !== undefined && Number.isNaN(published[i]!)) {
