@@ -161,7 +161,19 @@ export class BatchRecorder {
         else result.duplicates++;
       }
     }
-    for (const item of plan) if (item.path === 'per-event') await this.perEvent.record(tx, item.entry.scope, item.event, receivedAt, item.entry.result, erased);
+    // Messages here were probed above (not stored), unless the batch repeats a dedupe key.
+    const probedKeys = new Set<string>();
+    for (const item of plan) {
+      if (item.path !== 'per-event') continue;
+      let probed = false;
+      if (item.event.kind === 'message') {
+        const key = `${scopeKey(item.entry.scope)}\u0000${item.event.dedupeKey}`;
+        const stored = states.get(scopeKey(item.entry.scope))!.stored.has(item.event.dedupeKey);
+        probed = !stored && !probedKeys.has(key) && !seen.has(key);
+        probedKeys.add(key);
+      }
+      await this.perEvent.record(tx, item.entry.scope, item.event, receivedAt, item.entry.result, erased, probed);
+    }
   }
 
   /** The look-ups of every scope in the batch, issued together (pipelined on PostgreSQL). */
