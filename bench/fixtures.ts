@@ -173,3 +173,40 @@ export function signedStatuses(options: { count: number; tag: string }): Prepare
   }
   return requests;
 }
+
+/** One signed webhook carrying `count` text messages (Meta sends up to 1,000), `senders` senders. */
+export function signedBigWebhook(options: { count: number; senders: number; tag: string; senderOffset?: number }): PreparedRequest {
+  const now = String(Math.floor(Date.now() / 1000));
+  const senderOf = (i: number) => String(16_505_550_000 + (options.senderOffset ?? 0) + (i % options.senders));
+  const senders = [...new Set(Array.from({ length: Math.min(options.count, options.senders) }, (_, i) => senderOf(i)))];
+  const body = {
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: '102290129340398',
+      changes: [{
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { display_phone_number: '15550783881', phone_number_id: BENCH_ACCOUNT.phoneNumberId },
+          contacts: senders.map((sender) => ({ profile: { name: `Customer ${sender.slice(-4)}` }, wa_id: sender })),
+          messages: Array.from({ length: options.count }, (_, i) => ({
+            from: senderOf(i),
+            id: `wamid.BENCH${options.tag}${String(i).padStart(7, '0')}`,
+            timestamp: now,
+            type: 'text',
+            text: { body: TEXT },
+          })),
+        },
+        field: 'messages',
+      }],
+    }],
+  };
+  const raw = Buffer.from(JSON.stringify(body));
+  return {
+    path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': `sha256=${createHmac('sha256', BENCH_ACCOUNT.appSecret).update(raw).digest('hex')}`,
+    },
+    body: raw,
+  };
+}

@@ -29,6 +29,7 @@ import { benchRelay, type RelayBenchResult } from './relay.ts';
 import { runOutboundBench } from './outbound.ts';
 import { runContactsBench } from './contacts.ts';
 import { num, ratio, table, type Cell } from './report.ts';
+import { runSteadyBench } from './steady.ts';
 
 /** Sizes of each phase; small enough that the whole run stays under ~3 minutes on 2 cores. */
 const SIZES = {
@@ -132,8 +133,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const facts = await machineFacts();
   say('starting PostgreSQL and nats-server');
-  const [pg, nats] = await Promise.all([startTestPostgres(), startTestNats()]);
-  cleanups.push(() => nats.stop(), () => pg.stop());
+  const [pg, durable, nats] = await Promise.all([startTestPostgres(), startTestPostgres({ durable: true }), startTestNats()]);
+  cleanups.push(() => nats.stop(), () => pg.stop(), () => durable.stop());
   const pgVersion = await withAdmin(pg, async (sql) => (await sql<{ v: string }[]>`select version() as v`)[0]!.v);
   // Read while the backend is alive: its parent is the postmaster.
   postmasterPid = await withAdmin(pg, async (sql) => postmasterOf((await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid));
@@ -178,6 +179,9 @@ async function main(): Promise<void> {
   say('costs: statements and round trips per webhook, through a counting proxy');
   const wire = await wirePhase({ nats, pg, prefix: 'benchwire', tag });
 
+  say('steady state: open loop at fixed rates, fsync on and off; 1,000-message POSTs; RSS');
+  const steady = await runSteadyBench({ nats, durable, fast: pg, createDatabase, tag, log: say });
+
   let onPglite: DaemonPhase | null = null;
   let relay: RelayBenchResult | null = null;
   const extra: Cell[][] = [];
@@ -214,7 +218,7 @@ async function main(): Promise<void> {
     verify: medianRun(rounds.map((r) => r.verify)),
   };
   const totalSeconds = (performance.now() - started) / 1000;
-  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, wire, totalSeconds, extra });
+  print({ facts, pgVersion, runs, baselines, onPostgres, onPglite, relay, wire, totalSeconds, extra, steady });
 }
 
 /** `count` fresh signed webhooks for a run, `messagesPerSender` per sender. */
@@ -407,6 +411,8 @@ function print(data: {
   wire: WireKind[];
   /** Rows of the outbound and contacts parts (metric | omnibus | baseline | ratio). */
   extra: Cell[][];
+  /** Open-loop, 1,000-message POST and RSS rows (bench/steady.ts). */
+  steady: Cell[][];
   totalSeconds: number;
 }): void {
   const { facts, baselines, onPostgres: pgPhase, onPglite: litePhase, relay } = data;
@@ -415,7 +421,7 @@ function print(data: {
   out.push(table(['fact', 'value'], [
     ...Object.entries(facts).map(([k, v]): Cell[] => [k, v]),
     ['PostgreSQL', data.pgVersion.split(' on ')[0]!],
-    ['PostgreSQL settings', 'test server: fsync=off, synchronous_commit=off'],
+    ['PostgreSQL settings', 'test server: fsync=off, synchronous_commit=off; steady-state headline: a second cluster with both on'],
     ['load generator', 'same process, node:http keep-alive, closed loop'],
     ['load average at end (1/5/15 min)', loadavg().map((l) => num(l, 2)).join(' / ')],
   ]));
@@ -482,6 +488,8 @@ function print(data: {
   out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows));
   out.push('', `## Statements and round trips per webhook (${num(SIZES.wireKind)} of each kind, relay stopped, counted on the wire)`, '');
   out.push(table(['webhook', 'in flight', 'statements', 'round trips', 'non-2xx'], data.wire.map((k) => [k.name, k.concurrency, num(k.statements, 1), num(k.roundTrips, 1), k.non2xx])));
+  out.push('', '## Steady state: known senders, open loop (latency from the moment a request was due)', '');
+  out.push(table(['metric', 'omnibus', '', ''], data.steady));
   if (relay) out.push('', `Outbox bulk insert before the drain: ${num(relay.insertRowsPerSecond)} rows/s (1,000 rows per statement).`);
   out.push('', `Total bench time: ${num(data.totalSeconds, 1)} s.`, '');
   process.stdout.write(out.join('\n'));

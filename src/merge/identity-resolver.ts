@@ -6,12 +6,14 @@ import type { IdentityResolver, IdentityResolverFactory } from '../core/ports/id
 import { addIdentityAlias, resolveIdentity } from './identities.ts';
 import { autoMergeIdentity, learnIdentity } from './auto-merge.ts';
 import { eraseIdentity } from './erase.ts';
+import { resolveKnownIdentities } from './known-identities.ts';
 
 /** The resolver the shipped daemon runs (wired in `src/extensions.ts`). */
 export const mergeIdentityResolver: IdentityResolverFactory = ({ db, subjects, merge }): IdentityResolver => ({
   async resolve(tx, scope, who, at) {
     return autoMergeIdentity(tx, subjects(), merge(), await resolveIdentity(tx, scope, who, at), at);
   },
+  resolveKnown: (tx, scope, who) => resolveKnownIdentities(tx, merge(), scope, who),
   addAlias: (tx, scope, identityId, newExternalId) => addIdentityAlias(tx, scope, identityId, newExternalId),
   erase: (tx, scope, who, at) => eraseIdentity(tx, subjects(), scope, who, at),
   async learn(scope, who, at) {

@@ -89,8 +89,11 @@ function captureOutput(child: ChildProcess, keep = 30): string[] {
   return lines;
 }
 
-/** Starts a throwaway PostgreSQL cluster (trust auth, fsync off) on a free port of 127.0.0.1. */
-export async function startTestPostgres(): Promise<TestServer> {
+/**
+ * Starts a throwaway PostgreSQL cluster (trust auth, fsync off) on a free port of 127.0.0.1.
+ * `durable`: fsync, synchronous_commit and full_page_writes on, as in production (the bench).
+ */
+export async function startTestPostgres(options: { durable?: boolean } = {}): Promise<TestServer> {
   const bin = findPostgresBin();
   const identity = postgresIdentity();
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-test-pg-'));
@@ -123,9 +126,9 @@ export async function startTestPostgres(): Promise<TestServer> {
     const port = await freePort();
     const settings = {
       listen_addresses: '127.0.0.1',
-      fsync: 'off',
-      synchronous_commit: 'off',
-      full_page_writes: 'off',
+      fsync: options.durable ? 'on' : 'off',
+      synchronous_commit: options.durable ? 'on' : 'off',
+      full_page_writes: options.durable ? 'on' : 'off',
       max_connections: '300',
       shared_buffers: '128MB',
     };

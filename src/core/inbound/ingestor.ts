@@ -13,6 +13,7 @@ import type { Subjects } from '../schemas/subjects.ts';
 import type { MediaPurge } from '../media/purge.ts';
 import type { IdentityResolver } from '../ports/identity-resolver.ts';
 import { EventRecorder, type ErasedMedia } from './record.ts';
+import { BatchRecorder } from './record-batch.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { rawBytesOf, screenEvents } from './edge.ts';
 import { isItemDataError } from './store-errors.ts';
@@ -27,6 +28,7 @@ export interface RecordOptions {
 /** Records verified events; throws (and rolls back) when the database cannot take them. */
 export class Ingestor {
   private readonly recorder: EventRecorder;
+  private readonly batch: BatchRecorder;
 
   constructor(
     private readonly db: Db,
@@ -37,6 +39,7 @@ export class Ingestor {
     private readonly purge: MediaPurge,
   ) {
     this.recorder = new EventRecorder(subjects, identities);
+    this.batch = new BatchRecorder(subjects, identities, this.recorder);
   }
 
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, input: ReadonlyArray<InboundEvent>, options: RecordOptions = {}): Promise<IngestResult> {
@@ -45,7 +48,7 @@ export class Ingestor {
     try {
       return await this.inTransaction(async (tx, result, erased) => {
         if (webhook?.replayGuard) await this.recorder.guardReplay(tx, scope, webhook.replayGuard);
-        for (const event of events) await this.recorder.record(tx, scope, event, receivedAt, result, erased);
+        await this.batch.record(tx, [{ scope, events, result }], receivedAt, erased);
         await options.within?.(tx);
       });
     } catch (error) {
@@ -65,10 +68,9 @@ export class Ingestor {
     const results = batch.map(() => emptyResult());
     const erased: ErasedMedia = [];
     await this.db.transaction(async (tx) => {
-      for (const [index, { scope, webhook }] of batch.entries()) {
-        if (webhook?.replayGuard) await this.recorder.guardReplay(tx, scope, webhook.replayGuard);
-        for (const event of screened[index]!) await this.recorder.record(tx, scope, event, receivedAt, results[index]!, erased);
-      }
+      // Replay guards first: a forged replay fails the batch before anything else is written.
+      for (const { scope, webhook } of batch) if (webhook?.replayGuard) await this.recorder.guardReplay(tx, scope, webhook.replayGuard);
+      await this.batch.record(tx, batch.map(({ scope }, index) => ({ scope, events: screened[index]!, result: results[index]! })), receivedAt, erased);
     });
     for (const { keys, log, what } of erased) this.purge.afterCommit(keys, log, what);
     return results;

@@ -34,12 +34,16 @@ export class EventRecorder {
     private readonly identities: IdentityResolver,
   ) {}
 
-  /** Records one event into `result` (a draft the caller keeps only if the transaction commits). */
-  async record(tx: Tx, scope: IngestScope, event: InboundEvent, receivedAt: Date, result: IngestResult, erased: ErasedMedia): Promise<void> {
+  /**
+   * Records one event into `result` (a draft the caller keeps only if the transaction commits).
+   * `probed`: the caller already looked for the message's dedupe key in this transaction and
+   * did not find it (the insert's `on conflict` still catches a delivery that raced it).
+   */
+  async record(tx: Tx, scope: IngestScope, event: InboundEvent, receivedAt: Date, result: IngestResult, erased: ErasedMedia, probed = false): Promise<void> {
     switch (event.kind) {
       case 'message': {
         if (await dropIfErased(tx, scope.adapter, event, result.ignored)) return;
-        const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities);
+        const media = await this.recordMessage(tx, scope, event, receivedAt, result.newIdentities, probed);
         if (media === null) result.duplicates++;
         else {
           result.recorded++;
@@ -103,16 +107,18 @@ export class EventRecorder {
   }
 
   /** Returns the number of media rows queued, or null for a duplicate delivery. */
-  private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[]): Promise<number | null> {
+  private async recordMessage(tx: Tx, scope: IngestScope, event: InboundMessage, receivedAt: Date, newIdentities: string[], probed: boolean): Promise<number | null> {
     const { channel, account } = scope.adapter;
     // Redeliveries are common (Meta retries for days): one index probe answers them before any
     // identity or conversation is touched. A concurrent first delivery is still caught below.
-    const [seen] = await tx
-      .select({ id: messages.id })
-      .from(messages)
-      .where(and(eq(messages.channel, channel), eq(messages.account, account), eq(messages.dedupeKey, event.dedupeKey)))
-      .limit(1);
-    if (seen) return null;
+    if (!probed) {
+      const [seen] = await tx
+        .select({ id: messages.id })
+        .from(messages)
+        .where(and(eq(messages.channel, channel), eq(messages.account, account), eq(messages.dedupeKey, event.dedupeKey)))
+        .limit(1);
+      if (seen) return null;
+    }
     const at = event.timestamp.getTime() > receivedAt.getTime() ? receivedAt : event.timestamp;
     const identity = await this.identities.resolve(tx, { channel, account }, event.sender, at);
     if (identity.identityCreated) newIdentities.push(identity.externalId);

@@ -60,6 +60,9 @@ export async function openBus(options: {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     waitOnFirstConnect: false,
+    // Otherwise nats.js builds two Error objects (for their stack) on every request, so on every
+    // JetStream publish the relay makes; a failure still carries its message and cause.
+    noAsyncTraces: true,
   });
   let connected = true;
   void (async () => {

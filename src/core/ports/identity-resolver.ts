@@ -28,6 +28,16 @@ export interface ResolvedContact {
   identityCreated: boolean;
 }
 
+/** A known identity as `resolveKnown` found (and locked) it. */
+export interface KnownIdentity {
+  identityId: string;
+  contactId: string;
+  externalId: string;
+  displayName: string | null;
+  username: string | null;
+  phone: string | null;
+}
+
 /** What one erase removed; counts only, so it can be logged (never the platform id or content). */
 export interface ErasedIdentity {
   /** False when no such identity exists (already erased, or never seen): nothing changed. */
@@ -44,6 +54,13 @@ export interface ErasedIdentity {
 export interface IdentityResolver {
   /** Finds or creates the identity and its contact inside the ingest transaction, merging on evidence. */
   resolve(tx: Tx, scope: IdentityScope, who: InboundIdentity, at: Date): Promise<ResolvedContact>;
+  /**
+   * The batched fast path of ingest (optional): locks and returns, in one statement or two, the
+   * identities among `who` that are already known and that this sighting changes nothing about
+   * but the time and the profile names (no new evidence, no alias, nothing to merge). Those the
+   * map leaves out go through `resolve`. The caller refreshes `last_seen` and names itself.
+   */
+  resolveKnown?(tx: Tx, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, KnownIdentity>>;
   /** The platform gave the identity a new id (`changed_id`): both now name it. */
   addAlias(tx: Tx, scope: IdentityScope, identityId: string, newExternalId: string): Promise<void>;
   /** Deletes the identity and what only it held, inside the ingest transaction. */

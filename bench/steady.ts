@@ -1,0 +1,144 @@
+/**
+ * Steady-state ingest: known senders at fixed rates (open loop, 1,000/s and 3,000/s) with
+ * answer latency and time to published, on PostgreSQL with fsync and synchronous_commit ON
+ * (production settings, the headline) and OFF (the test server); a POST of 1,000 messages
+ * while other webhooks keep arriving; resident memory. Then the embedded PGlite as a child
+ * process of its own, so its RSS is the daemon's alone: idle, after a c=32 run, and the time
+ * of a 1,000-message POST.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import postgres from 'postgres';
+import { connect } from '@nats-io/transport-node';
+import type { TestServer } from '../test/support/global-setup.ts';
+import { spawnDaemon, writeChildConfig } from '../test/support/child-daemon.ts';
+import { freePort } from '../test/support/services.ts';
+import { subjects as subjectsFor } from '../src/core/schemas/subjects.ts';
+import { BENCH_ACCOUNT, signedBigWebhook, signedWebhooks, whatsappChannelYaml } from './fixtures.ts';
+import { clusterCpuMs, postmasterOf, selfCpuMs } from './costs.ts';
+import { startBenchDaemon } from './daemon.ts';
+import { runLoad } from './load.ts';
+import { runOpenLoop, send, type OpenLoopResult } from './open-loop.ts';
+import { num, type Cell } from './report.ts';
+
+/** Known senders of the steady runs (each opened its conversation in the warm-up). */
+const SENDERS = 600;
+const SENDER_OFFSET = 500_000;
+const SECONDS_PER_RATE = 3;
+const RATES = [1_000, 3_000];
+
+const mib = (bytes: number) => `${num(bytes / 2 ** 20)} MiB`;
+
+/** VmRSS of a process, bytes. */
+function rssOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.match(/\d+/)?.[0] ?? 0) * 1024;
+}
+
+async function postmasterPid(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    return postmasterOf(row!.pid);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** Times one POST. */
+async function timedPost(baseUrl: string, request: ReturnType<typeof signedBigWebhook>): Promise<{ ms: number; status: number }> {
+  const agent = new Agent({ keepAlive: false });
+  const started = performance.now();
+  const status = await send(agent, new URL(baseUrl), request);
+  agent.destroy();
+  return { ms: performance.now() - started, status };
+}
+
+/** Rows for one PostgreSQL cluster. */
+async function onPostgres(options: { label: string; databaseUrl: string; natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
+  const { label, prefix, tag } = options;
+  const postmaster = await postmasterPid(options.databaseUrl);
+  const bench = await startBenchDaemon({ natsUrl: options.natsUrl, prefix, databaseUrl: options.databaseUrl });
+  const nc = await connect({ servers: options.natsUrl });
+  const subject = subjectsFor(prefix).evt.messageIn('whatsapp', BENCH_ACCOUNT.id);
+  const rows: Cell[][] = [];
+  try {
+    const { url } = bench.daemon;
+    const warm = await runLoad(url, signedWebhooks({ count: SENDERS, senders: SENDERS, tag: `${tag}W`, senderOffset: SENDER_OFFSET }), 32);
+    if (warm.non2xx > 0) throw new Error(`${label}: ${warm.non2xx} warm-up webhooks not answered 2xx`);
+    for (const rate of RATES) {
+      options.log(`${label}: open loop at ${num(rate)}/s for ${SECONDS_PER_RATE} s (known senders)`);
+      const requests = signedWebhooks({ count: rate * SECONDS_PER_RATE, senders: SENDERS, tag: `${tag}R${rate}`, senderOffset: SENDER_OFFSET });
+      const self0 = selfCpuMs();
+      const pg0 = clusterCpuMs(postmaster);
+      const result = await runOpenLoop({ baseUrl: url, requests, rate, nc, subject });
+      const selfMs = (selfCpuMs() - self0) / requests.length;
+      const pgMs = (clusterCpuMs(postmaster) - pg0) / requests.length;
+      rows.push(...rateRows(label, result, selfMs, pgMs, process.memoryUsage().rss));
+    }
+    options.log(`${label}: one POST of 1,000 messages while webhooks arrive at 200/s`);
+    const big = signedBigWebhook({ count: 1_000, senders: SENDERS, tag: `${tag}BIG`, senderOffset: SENDER_OFFSET });
+    const beside = signedWebhooks({ count: 400, senders: SENDERS, tag: `${tag}BESIDE`, senderOffset: SENDER_OFFSET });
+    const [post, others] = await Promise.all([timedPost(url, big), runOpenLoop({ baseUrl: url, requests: beside, rate: 200, nc, subject })]);
+    rows.push(
+      [`${label}: POST of 1,000 messages (known senders), answered in ms`, `${num(post.ms)} (status ${post.status})`, null, null],
+      ['  meanwhile 200 webhooks/s: p50 / p99 answer ms', `${num(others.answerP50, 1)} / ${num(others.answerP99, 1)}`, null, null],
+    );
+  } finally {
+    await nc.close();
+    await bench.stop();
+  }
+  return rows;
+}
+
+function rateRows(label: string, r: OpenLoopResult, selfMs: number, pgMs: number, rss: number): Cell[][] {
+  return [
+    [`${label}: open loop ${num(r.rate)}/s, N=${num(r.requests)} (sent at ${num(r.sentRate)}/s): p50 / p99 answer ms`, `${num(r.answerP50, 1)} / ${num(r.answerP99, 1)}`, null, null],
+    ['  time to published p50 / p99 ms; answered but not published', `${num(r.publishedP50, 1)} / ${num(r.publishedP99, 1)}; ${r.unpublished}`, null, null],
+    ['  non-2xx', num(r.non2xx), null, null],
+    ['  CPU ms per webhook: bench process (daemon + generator) / PostgreSQL', `${num(selfMs, 2)} / ${num(pgMs, 2)}`, null, null],
+    ['  RSS of the bench process (daemon + generator) after the run', mib(rss), null, null],
+  ];
+}
+
+/** The embedded PGlite in a daemon process of its own. */
+async function onPglite(options: { natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
+  const port = await freePort();
+  const dir = await writeChildConfig({ databaseUrl: null, natsUrl: options.natsUrl, prefix: options.prefix, port, accounts: { 'bench-wa.yaml': whatsappChannelYaml() } });
+  const child = spawnDaemon(dir, port);
+  try {
+    await child.waitReady(120_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const idle = rssOf(child.pid);
+    options.log('PGlite child: c=32, 1,000 webhooks (1 in 6 from a new sender)');
+    const run = await runLoad(child.url, signedWebhooks({ count: 1_000, senders: 170, tag: `${options.tag}L`, senderOffset: 700_000 }), 32);
+    const loaded = rssOf(child.pid);
+    options.log('PGlite child: one POST of 1,000 messages');
+    const post = await timedPost(child.url, signedBigWebhook({ count: 1_000, senders: 170, tag: `${options.tag}LBIG`, senderOffset: 700_000 }));
+    return [
+      ['PGlite daemon (own process): RSS idle after start', mib(idle), null, null],
+      [`  c=32, N=1,000: req/s (non-2xx)`, `${num(run.requestsPerSecond)} (${run.non2xx})`, null, null],
+      ['  RSS after that run', mib(loaded), null, null],
+      ['  POST of 1,000 messages (known senders), answered in ms', `${num(post.ms)} (status ${post.status})`, null, null],
+    ];
+  } finally {
+    await child.kill();
+  }
+}
+
+/** All steady-state rows (metric | omnibus | — | —). */
+export async function runSteadyBench(options: {
+  nats: TestServer;
+  durable: TestServer;
+  fast: TestServer;
+  createDatabase(server: TestServer, name: string): Promise<string>;
+  tag: string;
+  log: (m: string) => void;
+}): Promise<Cell[][]> {
+  const t = options.tag.toLowerCase();
+  const rows: Cell[][] = [];
+  rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit ON', databaseUrl: await options.createDatabase(options.durable, `omnibus_bench_steady_on_${t}`), natsUrl: options.nats.url, prefix: 'benchon', tag: `${options.tag}ON`, log: options.log })));
+  rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit OFF', databaseUrl: await options.createDatabase(options.fast, `omnibus_bench_steady_off_${t}`), natsUrl: options.nats.url, prefix: 'benchoff', tag: `${options.tag}OFF`, log: options.log })));
+  rows.push(...(await onPglite({ natsUrl: options.nats.url, prefix: 'benchchild', tag: `${options.tag}CH`, log: options.log })));
+  return rows;
+}

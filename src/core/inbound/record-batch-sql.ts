@@ -1,0 +1,127 @@
+/**
+ * The statements of set-based recording (record-batch.ts). Each takes its rows as ONE jsonb
+ * parameter read with `jsonb_to_recordset`, so the statement text never changes with the batch
+ * (on PostgreSQL it is prepared once per connection) and PGlite and postgres.js run the same
+ * SQL. The write is one statement: data-modifying CTEs for messages, identities, conversations,
+ * session windows and outbox rows; an outbox row of a message that lost a race to an equal
+ * dedupe key (`on conflict do nothing`) is not written.
+ */
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../storage/db.ts';
+import { rowsOf } from '../storage/lease.ts';
+
+/** Dedupe keys of `keys` already stored on the account: redeliveries, one index probe each. */
+export async function storedDedupeKeys(tx: Tx, channel: string, account: string, keys: ReadonlyArray<string>): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = rowsOf<{ dedupe_key: string }>(
+    await tx.execute(sql`select dedupe_key from messages where channel = ${channel} and account = ${account}
+      and dedupe_key in (select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))`),
+  );
+  return new Set(rows.map((row) => row.dedupe_key));
+}
+
+/** Whether the account has any erasure tombstone (then messages take the per-event path). */
+export async function hasTombstones(tx: Tx, channel: string, account: string): Promise<boolean> {
+  const rows = rowsOf(await tx.execute(sql`select 1 as one from erasure_tombstones where channel = ${channel} and account = ${account} limit 1`));
+  return rows.length > 0;
+}
+
+/** A stored conversation with its newest session window (both locked), times in epoch ms. */
+export interface StoredConversation {
+  id: string;
+  external_id: string;
+  w_id: string | null;
+  w_grant: string | null;
+  w_opened: number | null;
+  w_expires: number | null;
+  w_quota_limit: number | null;
+  w_quota_used: number | null;
+  w_pricing_kind: string | null;
+  w_pricing_expires: number | null;
+  w_referral: unknown;
+  w_expiring_notified: number | null;
+}
+
+const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
+
+/** Locks and reads the conversations of `externalIds` and their newest windows. */
+export async function lockConversations(tx: Tx, channel: string, account: string, externalIds: ReadonlyArray<string>): Promise<StoredConversation[]> {
+  if (externalIds.length === 0) return [];
+  return rowsOf<StoredConversation>(
+    await tx.execute(sql`select c.id, c.external_id, w.id as w_id, w."grant" as w_grant, ${ms('w.opened_at')} as w_opened,
+        ${ms('w.expires_at')} as w_expires, w.quota_limit as w_quota_limit, w.quota_used as w_quota_used,
+        w.pricing_kind as w_pricing_kind, ${ms('w.pricing_expires_at')} as w_pricing_expires, w.referral as w_referral,
+        ${ms('w.expiring_notified_at')} as w_expiring_notified
+      from conversations c
+      left join lateral (select * from session_windows s where s.conversation_id = c.id order by s.opened_at desc limit 1 for update) w on true
+      where c.channel = ${channel} and c.account = ${account} and c.external_id in (select jsonb_array_elements_text(${JSON.stringify(externalIds)}::jsonb))
+      order by c.id for update of c`),
+  );
+}
+
+/** The rows one set-based write takes (JSON-ready: dates as ISO strings). */
+export interface BatchWrite {
+  messages: Array<Record<string, unknown>>;
+  identities: Array<{ id: string; last_seen: string; display_name: string | null; username: string | null }>;
+  conversations: Array<{ id: string; at: string; session_kind: string | null; via: string | null }>;
+  windowUpdates: Array<Record<string, unknown>>;
+  windowInserts: Array<Record<string, unknown>>;
+  /** In publishing order (`ord`); `message_id` ties a row to its message's insert. */
+  outbox: Array<{ ord: number; subject: string; msg_id: string; payload: unknown; ordering_key: string; created_at: string; message_id: string }>;
+}
+
+const WINDOW_COLUMNS = `id text, conversation_id text, "grant" text, opened_at timestamptz, expires_at timestamptz, quota_limit int, quota_used int,
+  pricing_kind text, pricing_expires_at timestamptz, referral jsonb, opened_notified_at timestamptz, expiring_notified_at timestamptz`;
+
+/** Writes the batch in one statement; returns the ids of the messages actually inserted. */
+export async function writeBatch(tx: Tx, write: BatchWrite): Promise<Set<string>> {
+  const j = (rows: unknown[]) => sql`${JSON.stringify(rows)}::jsonb`;
+  const rows = rowsOf<{ id: string }>(
+    await tx.execute(sql`with
+      m as (
+        insert into messages (id, direction, channel, account, conversation_id, identity_id, external_id, dedupe_key, "timestamp", received_at, parts, reply_to, referral, raw)
+        select x.id, 'in', x.channel, x.account, x.conversation_id, x.identity_id, x.external_id, x.dedupe_key, x.ts, x.received_at, x.parts, x.reply_to, x.referral, x.raw
+        from jsonb_to_recordset(${j(write.messages)}) as x(id text, channel text, account text, conversation_id text, identity_id text, external_id text,
+          dedupe_key text, ts timestamptz, received_at timestamptz, parts jsonb, reply_to text, referral jsonb, raw jsonb)
+        on conflict do nothing
+        returning id
+      ),
+      i as (
+        update identities t set last_seen = greatest(t.last_seen, x.last_seen), display_name = coalesce(x.display_name, t.display_name),
+          username = coalesce(x.username, t.username)
+        from jsonb_to_recordset(${j(write.identities)}) as x(id text, last_seen timestamptz, display_name text, username text)
+        where t.id = x.id
+        returning 1
+      ),
+      c as (
+        update conversations t set last_message_at = greatest(t.last_message_at, x.at), last_inbound_at = greatest(t.last_inbound_at, x.at),
+          session_kind = coalesce(x.session_kind, t.session_kind), via = coalesce(x.via, t.via)
+        from jsonb_to_recordset(${j(write.conversations)}) as x(id text, at timestamptz, session_kind text, via text)
+        where t.id = x.id
+        returning 1
+      ),
+      wu as (
+        update session_windows t set expires_at = x.expires_at, "grant" = x."grant", quota_limit = x.quota_limit, quota_used = x.quota_used,
+          expiring_notified_at = x.expiring_notified_at, pricing_kind = x.pricing_kind, pricing_expires_at = x.pricing_expires_at, referral = x.referral
+        from jsonb_to_recordset(${j(write.windowUpdates)}) as x(${sql.raw(WINDOW_COLUMNS)})
+        where t.id = x.id
+        returning 1
+      ),
+      wi as (
+        insert into session_windows (id, conversation_id, "grant", opened_at, expires_at, quota_limit, quota_used, pricing_kind, pricing_expires_at, referral, opened_notified_at, expiring_notified_at)
+        select x.id, x.conversation_id, x."grant", x.opened_at, x.expires_at, x.quota_limit, x.quota_used, x.pricing_kind, x.pricing_expires_at, x.referral, x.opened_notified_at, x.expiring_notified_at
+        from jsonb_to_recordset(${j(write.windowInserts)}) as x(${sql.raw(WINDOW_COLUMNS)})
+        returning 1
+      ),
+      o as (
+        insert into outbox (subject, msg_id, payload, ordering_key, held, created_at)
+        select x.subject, x.msg_id, x.payload, x.ordering_key, false, x.created_at
+        from jsonb_to_recordset(${j(write.outbox)}) as x(ord int, subject text, msg_id text, payload jsonb, ordering_key text, created_at timestamptz, message_id text)
+        where x.message_id in (select id from m)
+        order by x.ord
+        returning 1
+      )
+      select id from m`),
+  );
+  return new Set(rows.map((row) => row.id));
+}

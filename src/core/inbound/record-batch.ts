@@ -1,0 +1,391 @@
+/**
+ * Set-based recording of a batch of webhooks inside the caller's transaction. The common case,
+ * a text message from a known sender in a known conversation, costs the batch two pipelined
+ * rounds of look-ups whatever its size (redeliveries and tombstones; then senders and
+ * conversations with their windows, locked) and one write (record-batch-sql.ts). Everything else takes
+ * the per-event path (`EventRecorder`) in the same transaction: new senders or conversations,
+ * senders bringing new evidence (a merge may follow), media, reply tokens, statuses, dead
+ * letters. The split keeps per-conversation order: a conversation, and a sender, that has one
+ * event on the per-event path has all its events of the batch there, in arrival order. Batches
+ * holding an identity change, an edit or a delete are recorded per event as a whole.
+ */
+import type { InboundEvent, InboundMessage } from '../adapter.ts';
+import type { Tx } from '../storage/db.ts';
+import type { IdentityResolver, KnownIdentity } from '../ports/identity-resolver.ts';
+import type { Subjects } from '../schemas/subjects.ts';
+import type { MessageEvent, SessionEvent } from '../model.ts';
+import { MEDIA_PART_TYPES } from '../model.ts';
+import { newId } from '../ids.ts';
+import { sessionRuleOf } from '../session-kinds.ts';
+import type { EventRecorder, ErasedMedia } from './record.ts';
+import type { IngestResult, IngestScope } from './scope.ts';
+import { hasTombstones, lockConversations, storedDedupeKeys, writeBatch, type BatchWrite, type StoredConversation } from './record-batch-sql.ts';
+import { mintParts } from './record-parts.ts';
+
+/** One webhook (or poll) of the batch: its scope, its screened events and its result draft. */
+export interface BatchEntry {
+  scope: IngestScope;
+  events: ReadonlyArray<InboundEvent>;
+  result: IngestResult;
+}
+
+/** Event kinds that make a whole batch go per event (they change who or what others refer to). */
+const PER_EVENT_BATCH = new Set<InboundEvent['kind']>(['identity', 'edit', 'delete']);
+
+/** Where one event of the batch is recorded. */
+interface Planned {
+  entry: BatchEntry;
+  event: InboundEvent;
+  path: 'set' | 'per-event' | 'duplicate';
+  conversationKey: string;
+  senderKey: string;
+}
+
+interface Window {
+  id: string;
+  grant: string;
+  openedAt: number;
+  expiresAt: number | null;
+  quotaLimit: number | null;
+  quotaUsed: number;
+  pricingKind: string | null;
+  pricingExpiresAt: number | null;
+  referral: unknown;
+  expiringNotifiedAt: number | null;
+  openedNotifiedAt: number | null;
+  inserted: boolean;
+  touched: boolean;
+}
+
+interface Conversation {
+  id: string;
+  window: Window | null;
+  at: number;
+  sessionKind: string | null;
+  via: string | null;
+  touched: boolean;
+}
+
+interface Sender {
+  known: KnownIdentity;
+  at: number;
+  touched: boolean;
+}
+
+interface ScopeState {
+  scope: IngestScope;
+  stored: Set<string>;
+  tombstones: boolean;
+  senders: Map<string, Sender>;
+  conversations: Map<string, Conversation>;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const scopeKey = (scope: IngestScope) => `${scope.adapter.channel}\u0000${scope.adapter.account}`;
+
+/** A message the set-based path can take if its sender and conversation are known. */
+function setCandidate(event: InboundEvent): event is InboundMessage {
+  if (event.kind !== 'message' || event.replyContext) return false;
+  if (event.sender.aliases && event.sender.aliases.length > 0) return false;
+  return !event.parts.some((part) => (MEDIA_PART_TYPES as readonly string[]).includes(part.type));
+}
+
+/** Records batches set-based where it can, per event where it must, in one transaction. */
+export class BatchRecorder {
+  constructor(
+    private readonly subjects: Subjects,
+    private readonly identities: IdentityResolver,
+    private readonly perEvent: EventRecorder,
+    /** False: every event per event (the path before set-based recording; a diagnostic switch). */
+    private readonly setBased = process.env.OMNIBUS_INGEST_PER_EVENT !== '1',
+  ) {}
+
+  async record(tx: Tx, entries: ReadonlyArray<BatchEntry>, receivedAt: Date, erased: ErasedMedia): Promise<void> {
+    const flat = entries.flatMap((entry) => entry.events.map((event) => ({ entry, event })));
+    const usable = this.setBased && this.identities.resolveKnown && !flat.some(({ event }) => PER_EVENT_BATCH.has(event.kind));
+    if (!usable || !flat.some(({ event }) => event.kind === 'message')) {
+      for (const { entry, event } of flat) await this.perEvent.record(tx, entry.scope, event, receivedAt, entry.result, erased);
+      return;
+    }
+    const states = await this.lookUp(tx, flat);
+    // Which events go per event: not candidates, or sender/conversation unknown; then closed
+    // over conversations and senders, so no conversation or sender is split between paths.
+    const slowConversations = new Set<string>();
+    const slowSenders = new Set<string>();
+    const plan = flat.map(({ entry, event }): Planned => {
+      if (event.kind !== 'message') return { entry, event, path: 'per-event', conversationKey: '', senderKey: '' };
+      const state = states.get(scopeKey(entry.scope))!;
+      if (!state.tombstones && state.stored.has(event.dedupeKey)) return { entry, event, path: 'duplicate', conversationKey: '', senderKey: '' };
+      const fast = setCandidate(event) && !state.tombstones && state.senders.has(event.sender.externalId) && state.conversations.has(event.conversation.externalId);
+      const conversationKey = `${scopeKey(entry.scope)}\u0000${event.conversation.externalId}`;
+      const senderKey = `${scopeKey(entry.scope)}\u0000${event.sender.externalId}`;
+      if (!fast) {
+        slowConversations.add(conversationKey);
+        slowSenders.add(senderKey);
+      }
+      return { entry, event, path: fast ? 'set' : 'per-event', conversationKey, senderKey };
+    });
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const item of plan) {
+        if (item.path !== 'set') continue;
+        if (slowConversations.has(item.conversationKey) || slowSenders.has(item.senderKey)) {
+          item.path = 'per-event';
+          slowConversations.add(item.conversationKey);
+          slowSenders.add(item.senderKey);
+          changed = true;
+        }
+      }
+    }
+    const write: BatchWrite = { messages: [], identities: [], conversations: [], windowUpdates: [], windowInserts: [], outbox: [] };
+    const written: Array<{ result: IngestResult; messageId: string }> = [];
+    const seen = new Set<string>();
+    for (const item of plan) {
+      if (item.path === 'duplicate') item.entry.result.duplicates++;
+      if (item.path !== 'set') continue;
+      const event = item.event as InboundMessage;
+      const state = states.get(scopeKey(item.entry.scope))!;
+      const dedupe = `${scopeKey(item.entry.scope)}\u0000${event.dedupeKey}`;
+      if (seen.has(dedupe)) {
+        item.entry.result.duplicates++;
+        continue;
+      }
+      seen.add(dedupe);
+      written.push({ result: item.entry.result, messageId: this.stage(write, state, event, receivedAt) });
+    }
+    if (written.length > 0) {
+      this.finish(write, states);
+      const inserted = await writeBatch(tx, write);
+      for (const { result, messageId } of written) {
+        if (inserted.has(messageId)) result.recorded++;
+        else result.duplicates++;
+      }
+    }
+    // Messages here were probed above (not stored), unless the batch repeats a dedupe key.
+    const probedKeys = new Set<string>();
+    for (const item of plan) {
+      if (item.path !== 'per-event') continue;
+      let probed = false;
+      if (item.event.kind === 'message') {
+        const key = `${scopeKey(item.entry.scope)}\u0000${item.event.dedupeKey}`;
+        const stored = states.get(scopeKey(item.entry.scope))!.stored.has(item.event.dedupeKey);
+        probed = !stored && !probedKeys.has(key) && !seen.has(key);
+        probedKeys.add(key);
+      }
+      await this.perEvent.record(tx, item.entry.scope, item.event, receivedAt, item.entry.result, erased, probed);
+    }
+  }
+
+  /** The look-ups of every scope in the batch, issued together (pipelined on PostgreSQL). */
+  private async lookUp(tx: Tx, flat: ReadonlyArray<{ entry: BatchEntry; event: InboundEvent }>): Promise<Map<string, ScopeState>> {
+    const groups = new Map<string, { scope: IngestScope; messages: InboundMessage[] }>();
+    for (const { entry, event } of flat) {
+      if (event.kind !== 'message') continue;
+      const key = scopeKey(entry.scope);
+      const group = groups.get(key) ?? { scope: entry.scope, messages: [] };
+      group.messages.push(event);
+      groups.set(key, group);
+    }
+    const states = new Map<string, ScopeState>();
+    await Promise.all(
+      [...groups].map(async ([key, { scope, messages }]) => {
+        const { channel, account } = scope.adapter;
+        // Redeliveries first (one index probe each): only the rest is looked up and locked.
+        const [stored, tombstones] = await Promise.all([storedDedupeKeys(tx, channel, account, [...new Set(messages.map((m) => m.dedupeKey))]), hasTombstones(tx, channel, account)]);
+        const candidates = tombstones ? [] : messages.filter((m) => setCandidate(m) && !stored.has(m.dedupeKey));
+        const [senders, conversations] =
+          candidates.length === 0
+            ? [new Map<string, KnownIdentity>(), []]
+            : await Promise.all([
+                this.identities.resolveKnown!(tx, { channel, account }, candidates.map((m) => m.sender)),
+                lockConversations(tx, channel, account, [...new Set(candidates.map((m) => m.conversation.externalId))]),
+              ]);
+        states.set(key, {
+          scope,
+          stored,
+          tombstones,
+          senders: new Map([...senders].map(([id, known]) => [id, { known: { ...known }, at: 0, touched: false }])),
+          conversations: new Map(conversations.map((row) => [row.external_id, conversationOf(row)])),
+        });
+      }),
+    );
+    return states;
+  }
+
+  /** Stages one message (and the window it opens or extends); returns its message id. */
+  private stage(write: BatchWrite, state: ScopeState, event: InboundMessage, receivedAt: Date): string {
+    const { scope } = state;
+    const { channel, account } = scope.adapter;
+    const at = Math.min(event.timestamp.getTime(), receivedAt.getTime());
+    const sender = state.senders.get(event.sender.externalId)!;
+    const conversation = state.conversations.get(event.conversation.externalId)!;
+    const who = sender.known;
+    who.displayName = event.sender.displayName ?? who.displayName;
+    who.username = event.sender.username ?? who.username;
+    sender.at = Math.max(sender.at, at);
+    sender.touched = true;
+    conversation.at = Math.max(conversation.at, at);
+    conversation.sessionKind = event.conversation.sessionKind ?? conversation.sessionKind;
+    conversation.via = event.conversation.via ?? conversation.via;
+    conversation.touched = true;
+    const messageId = newId('msg', receivedAt.getTime());
+    const { parts } = mintParts(scope, event.parts, messageId, receivedAt);
+    const session = this.touchWindow(write, scope, event, conversation, who.contactId, at, messageId);
+    write.messages.push({
+      id: messageId,
+      channel,
+      account,
+      conversation_id: conversation.id,
+      identity_id: who.identityId,
+      external_id: event.externalId,
+      dedupe_key: event.dedupeKey,
+      ts: event.timestamp.toISOString(),
+      received_at: receivedAt.toISOString(),
+      parts,
+      reply_to: event.replyTo?.externalId ?? null,
+      referral: event.referral ?? null,
+      raw: event.raw ?? null,
+    });
+    const payload: MessageEvent = {
+      schema: 'omni.message/v1',
+      id: messageId,
+      direction: 'in',
+      channel,
+      account,
+      externalId: event.externalId,
+      conversationId: conversation.id,
+      contact: { id: who.contactId, identity: { channel, account, externalId: who.externalId }, displayName: who.displayName, phone: who.phone },
+      timestamp: event.timestamp.toISOString(),
+      receivedAt: receivedAt.toISOString(),
+      parts,
+      ...(event.replyTo ? { replyTo: event.replyTo } : {}),
+      ...(event.referral ? { referral: event.referral } : {}),
+      session,
+      raw: event.raw,
+    };
+    this.outbox(write, this.subjects.evt.messageIn(channel, account), `${messageId}:in`, payload, conversation.id, receivedAt.getTime(), messageId);
+    return messageId;
+  }
+
+  /** `touchSessionWindow` on the in-memory window (the row is locked): same rules, same events. */
+  private touchWindow(write: BatchWrite, scope: IngestScope, event: InboundMessage, conversation: Conversation, contactId: string, at: number, messageId: string): MessageEvent['session'] {
+    const rule = sessionRuleOf(scope.adapter.capabilities, scope.window, event.conversation.sessionKind);
+    const declared = event.sessionGrant ? scope.adapter.capabilities.session.grants[event.sessionGrant] : undefined;
+    const grant = declared && rule.kind !== null ? { ...declared, durationMs: rule.windowMs } : declared;
+    const current = conversation.window;
+    if (!grant || grant.durationMs === null) {
+      return current?.expiresAt && current.expiresAt > at ? { window: rule.window, expiresAt: iso(current.expiresAt)! } : null;
+    }
+    const until = at + grant.durationMs;
+    if (current && current.expiresAt && current.expiresAt > at) {
+      if (until > current.expiresAt) {
+        current.expiresAt = until;
+        current.grant = event.sessionGrant!;
+        current.quotaLimit = grant.quota;
+        current.quotaUsed = 0;
+        current.expiringNotifiedAt = null;
+      }
+      if (event.pricingWindow) {
+        current.pricingKind = event.pricingWindow.kind;
+        current.pricingExpiresAt = at + event.pricingWindow.durationMs;
+      }
+      if (event.referral) current.referral = event.referral;
+      current.touched = true;
+      return { window: rule.window, expiresAt: iso(current.expiresAt)! };
+    }
+    const opened: Window = {
+      id: newId('sw', at),
+      grant: event.sessionGrant!,
+      openedAt: at,
+      expiresAt: until,
+      quotaLimit: grant.quota,
+      quotaUsed: 0,
+      pricingKind: event.pricingWindow?.kind ?? null,
+      pricingExpiresAt: event.pricingWindow ? at + event.pricingWindow.durationMs : null,
+      referral: event.referral ?? null,
+      expiringNotifiedAt: null,
+      openedNotifiedAt: at,
+      inserted: true,
+      touched: true,
+    };
+    if (current && !current.inserted && current.touched) write.windowUpdates.push(windowRow(current, conversation.id));
+    if (current?.inserted) write.windowInserts.push(windowRow(current, conversation.id));
+    conversation.window = opened;
+    const { channel, account } = scope.adapter;
+    const payload: SessionEvent = {
+      schema: 'omni.session/v1',
+      state: 'opened',
+      channel,
+      account,
+      conversationId: conversation.id,
+      contactId,
+      window: rule.window,
+      openedAt: iso(at)!,
+      expiresAt: iso(until)!,
+      ...(grant.quota !== null ? { quota: { limit: grant.quota, used: 0, remaining: grant.quota } } : {}),
+    };
+    this.outbox(write, this.subjects.evt.session('opened', channel, account), `${opened.id}:opened`, payload, conversation.id, at, messageId);
+    return { window: rule.window, expiresAt: iso(until)! };
+  }
+
+  private outbox(write: BatchWrite, subject: string, msgId: string, payload: unknown, orderingKey: string, at: number, messageId: string): void {
+    write.outbox.push({ ord: write.outbox.length, subject, msg_id: msgId, payload, ordering_key: orderingKey, created_at: iso(at)!, message_id: messageId });
+  }
+
+  /** The collapsed rows: one update per sender, conversation and window the batch touched. */
+  private finish(write: BatchWrite, states: Map<string, ScopeState>): void {
+    for (const state of states.values()) {
+      for (const sender of state.senders.values()) {
+        if (!sender.touched) continue;
+        const { known } = sender;
+        write.identities.push({ id: known.identityId, last_seen: iso(sender.at)!, display_name: known.displayName, username: known.username });
+      }
+      for (const conversation of state.conversations.values()) {
+        if (!conversation.touched) continue;
+        write.conversations.push({ id: conversation.id, at: iso(conversation.at)!, session_kind: conversation.sessionKind, via: conversation.via });
+        const window = conversation.window;
+        if (window?.inserted) write.windowInserts.push(windowRow(window, conversation.id));
+        else if (window?.touched) write.windowUpdates.push(windowRow(window, conversation.id));
+      }
+    }
+  }
+}
+
+function conversationOf(row: StoredConversation): Conversation {
+  const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  const window: Window | null = row.w_id
+    ? {
+        id: row.w_id,
+        grant: row.w_grant!,
+        openedAt: num(row.w_opened)!,
+        expiresAt: num(row.w_expires),
+        quotaLimit: num(row.w_quota_limit),
+        quotaUsed: num(row.w_quota_used) ?? 0,
+        pricingKind: row.w_pricing_kind,
+        pricingExpiresAt: num(row.w_pricing_expires),
+        referral: row.w_referral ?? null,
+        expiringNotifiedAt: num(row.w_expiring_notified),
+        openedNotifiedAt: null,
+        inserted: false,
+        touched: false,
+      }
+    : null;
+  return { id: row.id, window, at: 0, sessionKind: null, via: null, touched: false };
+}
+
+function windowRow(window: Window, conversationId: string): Record<string, unknown> {
+  return {
+    id: window.id,
+    conversation_id: conversationId,
+    grant: window.grant,
+    opened_at: iso(window.openedAt),
+    expires_at: iso(window.expiresAt),
+    quota_limit: window.quotaLimit,
+    quota_used: window.quotaUsed,
+    pricing_kind: window.pricingKind,
+    pricing_expires_at: iso(window.pricingExpiresAt),
+    referral: window.referral,
+    opened_notified_at: iso(window.openedNotifiedAt),
+    expiring_notified_at: iso(window.expiringNotifiedAt),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The batched side of identity resolution for ingest's set-based path: of a batch's senders,
+ * which ones are already known and need nothing but their `last_seen` and names refreshed. Two
+ * statements for the whole batch: the identities (locked, like the per-event path's update
+ * locks them), then one evidence check for those that carry evidence, the same look-ups
+ * `findMatches` does per identity (another live contact with the fact, or the own contact
+ * lacking it). Anyone with something new goes through `resolveIdentity` and automatic merge.
+ */
+import { sql } from 'drizzle-orm';
+import type { InboundIdentity } from '../core/adapter.ts';
+import type { Tx } from '../core/storage/db.ts';
+import type { IdentityScope, KnownIdentity } from '../core/ports/identity-resolver.ts';
+import { autoKeys, identityEvidence, normalizePhone, rowsOf, type EvidenceKey, type MergePolicy } from './evidence.ts';
+
+interface Row {
+  id: string;
+  external_id: string;
+  contact_id: string;
+  display_name: string | null;
+  username: string | null;
+  phone: string | null;
+  phone_verified: boolean;
+  evidence: Array<{ type: string; value: string }>;
+}
+
+const sameKey = (a: EvidenceKey, b: EvidenceKey) => a.type === b.type && a.value === b.value;
+
+/** The known identities among `who` that this sighting brings nothing new about, locked. */
+export async function resolveKnownIdentities(tx: Tx, policy: MergePolicy, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, KnownIdentity>> {
+  const found = new Map<string, KnownIdentity>();
+  const plain = who.filter((w) => !w.aliases || w.aliases.length === 0);
+  if (plain.length === 0) return found;
+  const ids = JSON.stringify([...new Set(plain.map((w) => w.externalId))]);
+  const rows = rowsOf<Row>(
+    await tx.execute(sql`select id, external_id, contact_id, display_name, username, phone, phone_verified, evidence from identities
+      where channel = ${scope.channel} and account = ${scope.account} and external_id in (select jsonb_array_elements_text(${ids}::jsonb))
+      order by id for update`),
+  );
+  const byExternal = new Map(rows.map((row) => [row.external_id, row]));
+  // Every sighting of the batch must bring nothing new, or the identity takes the full path.
+  const fresh = new Set<string>();
+  for (const w of plain) {
+    const row = byExternal.get(w.externalId);
+    if (row && !bringsNothingNew(row, w)) fresh.add(row.id);
+  }
+  const checks: Array<{ row: Row; facts: EvidenceKey[] }> = [];
+  const unchanged = new Set<string>();
+  for (const row of byExternal.values()) {
+    if (fresh.has(row.id)) continue;
+    unchanged.add(row.id);
+    const facts = identityEvidence({ phone: row.phone, phoneVerified: row.phone_verified, evidence: row.evidence });
+    if (facts.length > 0) checks.push({ row, facts });
+  }
+  const needsMerge = await mergeCandidates(tx, policy, checks);
+  for (const row of byExternal.values()) {
+    if (!unchanged.has(row.id) || needsMerge.has(row.id)) continue;
+    found.set(row.external_id, { identityId: row.id, contactId: row.contact_id, externalId: row.external_id, displayName: row.display_name, username: row.username, phone: row.phone });
+  }
+  return found;
+}
+
+/** True when resolving `who` would change nothing but `last_seen`, names and username. */
+function bringsNothingNew(row: Row, who: InboundIdentity): boolean {
+  const phone = who.phone ? (normalizePhone(who.phone, { international: true }) ?? who.phone) : null;
+  if (phone !== null && phone !== row.phone) return false;
+  const verified = phone !== null && (who.phoneVerified ?? false);
+  if (verified && !row.phone_verified) return false;
+  const evidence = who.evidence ?? [];
+  if (!evidence.every((item) => row.evidence.some((e) => e.type === item.type && e.value === item.value))) return false;
+  const known = identityEvidence({ phone: row.phone, phoneVerified: row.phone_verified, evidence: row.evidence });
+  return identityEvidence({ phone, phoneVerified: verified, evidence }).every((key) => known.some((k) => sameKey(k, key)));
+}
+
+/** Identity ids whose contact would merge or take a fact (what `autoMergeIdentity` acts on). */
+async function mergeCandidates(tx: Tx, policy: MergePolicy, checks: ReadonlyArray<{ row: Row; facts: EvidenceKey[] }>): Promise<Set<string>> {
+  if (checks.length === 0) return new Set();
+  const input = JSON.stringify(
+    checks.map(({ row, facts }) => {
+      const auto = autoKeys(facts, policy);
+      const of = (keys: EvidenceKey[], type: string) => keys.filter((k) => k.type === type).map((k) => k.value);
+      return {
+        id: row.id,
+        contact_id: row.contact_id,
+        phones: of(facts, 'phone'),
+        emails: of(facts, 'email'),
+        auto_phones: of(auto, 'phone'),
+        auto_emails: of(auto, 'email'),
+        auto_unionids: of(auto, 'wechat_unionid').map((value) => [{ type: 'wechat_unionid', value }]),
+      };
+    }),
+  );
+  const rows = rowsOf<{ id: string }>(
+    await tx.execute(sql`select f.id from jsonb_to_recordset(${input}::jsonb)
+        as f(id text, contact_id text, phones jsonb, emails jsonb, auto_phones jsonb, auto_emails jsonb, auto_unionids jsonb)
+      where exists (select 1 from contacts c where c.id = f.contact_id and not (c.phones @> f.phones and c.emails @> f.emails))
+        or exists (select 1 from jsonb_array_elements(f.auto_phones) p(v) join contacts c on c.phones @> jsonb_build_array(p.v) and c.merged_into is null and c.id <> f.contact_id)
+        or exists (select 1 from jsonb_array_elements_text(f.auto_phones) p(v) join identities i on i.phone = p.v and i.phone_verified and i.contact_id <> f.contact_id)
+        or exists (select 1 from jsonb_array_elements(f.auto_emails) e(v) join contacts c on c.emails @> jsonb_build_array(e.v) and c.merged_into is null and c.id <> f.contact_id)
+        or exists (select 1 from jsonb_array_elements(f.auto_unionids) u(v) join identities i on i.evidence @> u.v and i.contact_id <> f.contact_id)`),
+  );
+  return new Set(rows.map((row) => row.id));
+}
