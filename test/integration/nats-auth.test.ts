@@ -4,8 +4,7 @@
  * refused credential or a certificate the daemon cannot trust is fatal at start, with a
  * message naming the config field, not "unavailable, will keep trying".
  *
- * (`.creds` files need an operator/JWT setup; they go through the same nats.js authenticator
- * path, `credsAuthenticator`, and are not exercised here.)
+ * (`.creds` files need an operator/JWT setup: test/integration/nats-creds.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
