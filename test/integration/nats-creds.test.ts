@@ -1,6 +1,7 @@
 /**
- * `nats.creds`: the daemon logs in with a `.creds` file (a user JWT and its NKey seed) to a
- * nats-server in operator (decentralised JWT) mode, and publishes a webhook's event; a creds
+ * `nats.creds` with TLS: the daemon logs in with a `.creds` file (a user JWT and its NKey seed)
+ * over TLS (a CA of the test's own) to a nats-server in operator (decentralised JWT) mode, and
+ * publishes a webhook's event; a creds
  * file the server does not trust is fatal at start, naming `nats.creds`. There is no `nsc` here:
  * the operator, account and user JWTs are signed in the test with the NKeys nats.js ships.
  */
@@ -18,6 +19,7 @@ import { startLocalNatsServer, type LocalNatsServer } from '../../src/core/nats/
 import { natsConnectOptions } from '../../src/core/nats/connect-options.ts';
 import { daemonSchema } from '../../src/core/config/daemon-schema.ts';
 import { metaSignature, readEvents, WA, whatsappAccountYaml } from '../support/daemon.ts';
+import { makeCertificates } from '../support/certificates.ts';
 import { createTestDatabase, freePort, tempDir, uniquePrefix, type TestDatabase } from '../support/services.ts';
 
 type KeyPair = ReturnType<typeof nkeys.createUser>;
@@ -58,23 +60,27 @@ function credsFile(userJwt: string, user: KeyPair): string {
   ].join('\n');
 }
 
-describe('production NATS: a .creds file against an operator-mode server', () => {
+describe('production NATS: a .creds file over TLS against an operator-mode server', () => {
   let dir: string;
   let database: TestDatabase;
   let server: LocalNatsServer;
   let url: string;
   let creds: string;
   let untrustedCreds: string;
+  let ca: string;
 
   beforeAll(async () => {
     dir = await tempDir();
     database = await createTestDatabase();
+    const certs = makeCertificates(dir);
+    ca = certs.ca;
     const setup = operatorSetup();
     await writeFile(path.join(dir, 'operator.jwt'), setup.operatorJwt);
     const conf = [
       `operator: "${path.join(dir, 'operator.jwt')}"`,
       `system_account: ${setup.system.getPublicKey()}`,
       'resolver: MEMORY',
+      `tls { cert_file: "${certs.cert}", key_file: "${certs.key}" }`,
       `resolver_preload: { ${setup.system.getPublicKey()}: "${setup.systemJwt}", ${setup.account.getPublicKey()}: "${setup.accountJwt}" }`,
     ].join('\n');
     await writeFile(path.join(dir, 'server.conf'), `${conf}\n`);
@@ -85,7 +91,7 @@ describe('production NATS: a .creds file against an operator-mode server', () =>
       logger: pino({ level: process.env.OMNIBUS_TEST_LOG ?? 'silent' }),
       extraArgs: ['-c', path.join(dir, 'server.conf')],
     });
-    url = `nats://127.0.0.1:${port}`;
+    url = `tls://127.0.0.1:${port}`;
     creds = path.join(dir, 'app-user.creds');
     await writeFile(creds, credsFile(natsJwt(setup.account, setup.user.getPublicKey(), 'omnibus', { type: 'user', pub: {}, sub: {}, subs: -1, data: -1, payload: -1 }), setup.user), { mode: 0o600 });
     // Signed by an account the operator never issued: the server refuses it.
@@ -107,7 +113,7 @@ describe('production NATS: a .creds file against an operator-mode server', () =>
     await mkdir(path.join(configDir, 'channels'), { recursive: true });
     const yaml = [
       'http: { host: 127.0.0.1, port: 0 }',
-      `nats: { url: "${url}", prefix: ${prefix}, creds: "${credsPath}" }`,
+      `nats: { url: "${url}", prefix: ${prefix}, creds: "${credsPath}", tls: { ca: "${ca}" } }`,
       `database: { url: "${database.url}" }`,
       `dataDir: "${path.join(configDir, 'data')}"`,
       'log: { level: silent }',
@@ -119,10 +125,10 @@ describe('production NATS: a .creds file against an operator-mode server', () =>
   }
 
   it('refuses a connection without credentials (the server really is in operator mode)', async () => {
-    await expect(connect({ servers: url, reconnect: false })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: url, reconnect: false, tls: { caFile: ca } })).rejects.toThrow(/authorization/i);
   });
 
-  it('connects with the creds file, creates its streams and publishes a webhook event', async () => {
+  it('connects with the creds file over TLS, creates its streams and publishes a webhook event', async () => {
     const { daemon, prefix } = await start(creds);
     try {
       expect(daemon.bus?.isConnected()).toBe(true);
@@ -142,7 +148,7 @@ describe('production NATS: a .creds file against an operator-mode server', () =>
         body,
       });
       expect(response.status).toBe(200);
-      const nc = await connect({ servers: url, ...(await natsConnectOptions(daemonSchema.parse({ nats: { url, creds } }).nats)) });
+      const nc = await connect({ servers: url, ...(await natsConnectOptions(daemonSchema.parse({ nats: { url, creds, tls: { ca } } }).nats)) });
       try {
         const events = await readEvents(nc, daemon.bus!.streams.events, `${prefix}.v1.evt.message.in.>`, 1, 15_000);
         expect(events.map((event) => event.data.externalId)).toContain(id);
