@@ -57,6 +57,16 @@ describe('docs/openapi.json', () => {
     expect(doc.paths['/v1/contacts/{id}']).toHaveProperty('patch');
     expect(Object.keys(doc.paths['/v1/messages/{id}']!.get!.responses)).toEqual(expect.arrayContaining(['200', '401', '404', '429']));
   });
+
+  it('resolves every $ref to a component and keeps answers open (v1 may add fields)', () => {
+    const doc = openApiDocument({ channels: channels.values(), version: '0.0.0' }) as Doc & { components: { schemas: Record<string, Record<string, unknown>>; responses: object } };
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/(schemas|responses)\/([^"]+)"/g)];
+    expect(refs.length).toBeGreaterThan(10);
+    for (const [, kind, name] of refs) expect(Object.keys(doc.components[kind as 'schemas'])).toContain(name);
+    for (const [name, schema] of Object.entries(doc.components.schemas)) expect(schema.additionalProperties, name).not.toBe(false);
+    // Requests stay strict: a misspelt field is refused, and the document says so.
+    expect((doc.paths['/v1/messages']!.post as unknown as { requestBody: { content: Record<string, { schema: { additionalProperties: unknown } }> } }).requestBody.content['application/json']!.schema.additionalProperties).toBe(false);
+  });
 });
 
 describe('the daemon', () => {

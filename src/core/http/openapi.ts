@@ -6,6 +6,7 @@
 import { z, type ZodType } from 'zod';
 import type { WebhookDoc } from '../adapter.ts';
 import { httpErrorSchema } from '../schemas/api.ts';
+import { contactProfileSchema, errorBodySchema, messageEventSchema, sessionEventSchema } from '../schemas/events.ts';
 import { ROUTES, WEBHOOK_ROUTE, type RawContent, type RouteDoc } from './openapi-routes.ts';
 
 /** What the document needs to know of a channel. */
@@ -17,17 +18,49 @@ export interface OpenApiChannel {
 type Json = Record<string, unknown>;
 type Schema = Json & { properties?: Record<string, Json>; required?: string[]; anyOf?: Schema[]; oneOf?: Schema[] };
 
+// `input`, as for schemas/: defaults read as optional and open objects (answers) stay open.
+const CONVERSION = {
+  target: 'draft-2020-12',
+  io: 'input',
+  override: ({ jsonSchema }: { jsonSchema: Record<string, unknown> }) => {
+    // Not a JSON Schema format (contentEncoding says base64, and is one).
+    if (jsonSchema.format === 'base64') delete jsonSchema.format;
+  },
+} as const;
+
 /** A zod schema as JSON Schema 2020-12, the dialect of OpenAPI 3.1. */
-export function jsonSchemaOf(schema: ZodType, io: 'input' | 'output'): Schema {
-  const { $schema: _dialect, ...body } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    override: ({ jsonSchema }) => {
-      // Not a JSON Schema format (contentEncoding says base64, and is one).
-      if (jsonSchema.format === 'base64') delete jsonSchema.format;
-    },
-  });
+export function jsonSchemaOf(schema: ZodType): Schema {
+  const { $schema: _dialect, ...body } = z.toJSONSchema(schema, CONVERSION);
   return body as Schema;
+}
+
+/** Schemas several answers share, as named components. */
+const SHARED_COMPONENTS: ReadonlyArray<[ZodType, string]> = [
+  [messageEventSchema, 'Message'],
+  [contactProfileSchema, 'Contact'],
+  [sessionEventSchema, 'SessionEvent'],
+  [errorBodySchema, 'ErrorBody'],
+  [httpErrorSchema, 'HttpError'],
+];
+
+/** Every answer schema as a component (named after its first route), shared schemas referenced. */
+function answerComponents(): { refOf(schema: ZodType): Json; schemas: Record<string, Json> } {
+  const registry = z.registry<{ id: string }>();
+  const names = new Map<ZodType, string>();
+  const add = (schema: ZodType, id: string) => {
+    if (names.has(schema)) return;
+    names.set(schema, id);
+    registry.add(schema, { id });
+  };
+  for (const [schema, id] of SHARED_COMPONENTS) add(schema, id);
+  for (const route of ROUTES) if (!isRaw(route.answer)) add(route.answer, `${route.operationId[0]!.toUpperCase()}${route.operationId.slice(1)}Answer`);
+  const { schemas } = z.toJSONSchema(registry, { ...CONVERSION, uri: (id) => `#/components/schemas/${id}` });
+  const out: Record<string, Json> = {};
+  for (const id of [...names.values()]) {
+    const { $schema: _dialect, $id: _id, ...body } = schemas[id] as Json;
+    out[id] = body;
+  }
+  return { refOf: (schema) => ({ $ref: `#/components/schemas/${names.get(schema)}` }), schemas: out };
 }
 
 /** `/v1/contacts/:id` → `/v1/contacts/{id}`. */
@@ -67,30 +100,30 @@ function without(schema: Schema, names: ReadonlySet<string>): Schema {
 
 const errorRef = { $ref: '#/components/responses/error' };
 
-function content(value: ZodType | RawContent, io: 'input' | 'output'): Json {
+function content(value: ZodType | RawContent, schemaOf: (schema: ZodType) => Json = jsonSchemaOf): Json {
   if (isRaw(value)) return { [value.contentType]: { schema: {} } };
-  return { 'application/json': { schema: jsonSchemaOf(value, io) } };
+  return { 'application/json': { schema: schemaOf(value) } };
 }
 
-function operation(route: RouteDoc): Json {
+function operation(route: RouteDoc, refOf: (schema: ZodType) => Json): Json {
   const pathNames = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   const pathFields = new Set(pathNames.map((name) => route.params?.[name] ?? name));
-  const request = route.request ? jsonSchemaOf(route.request, 'input') : null;
+  const request = route.request ? jsonSchemaOf(route.request) : null;
   const fields = request ? fieldsOf(request) : { properties: {}, required: new Set<string>() };
   const parameters: Json[] = pathNames.map((name) =>
     parameter(name, 'path', fields.properties[route.params?.[name] ?? name] ?? { type: 'string' }, true),
   );
-  const query = route.query ? fieldsOf(jsonSchemaOf(route.query, 'input')) : route.method === 'get' ? fields : null;
+  const query = route.query ? fieldsOf(jsonSchemaOf(route.query)) : route.method === 'get' ? fields : null;
   for (const [name, schema] of Object.entries(query?.properties ?? {})) {
     if (!pathFields.has(name)) parameters.push(parameter(name, 'query', schema, query!.required.has(name)));
   }
 
   let requestBody: Json | undefined;
-  if (route.body) requestBody = { required: true, content: content(route.body, 'input'), ...(isRaw(route.body) ? { description: route.body.description } : {}) };
+  if (route.body) requestBody = { required: true, content: content(route.body), ...(isRaw(route.body) ? { description: route.body.description } : {}) };
   else if (route.method !== 'get' && request) requestBody = { required: true, content: { 'application/json': { schema: without(request, pathFields) } } };
 
   const bearer = route.auth ?? (route.path.startsWith('/v1/') ? 'bearer' : 'none');
-  const answer = { description: isRaw(route.answer) ? route.answer.description : 'OK', content: content(route.answer, 'output') };
+  const answer = { description: isRaw(route.answer) ? route.answer.description : 'OK', content: content(route.answer, refOf) };
   const responses: Json = { 200: answer };
   for (const status of route.alsoAnswers ?? []) responses[status] = answer;
   const errors = new Set(route.errors ?? []);
@@ -162,10 +195,11 @@ function webhookPath(channel: OpenApiChannel): Json {
 
 /** The whole document for these channels and this version; deterministic. */
 export function openApiDocument(options: { channels: Iterable<OpenApiChannel>; version: string }): Json {
+  const answers = answerComponents();
   const paths: Record<string, Json> = {};
   for (const route of ROUTES) {
     const path = openApiPath(route.path);
-    paths[path] = { ...paths[path], [route.method]: operation(route) };
+    paths[path] = { ...paths[path], [route.method]: operation(route, answers.refOf) };
   }
   for (const channel of [...options.channels].sort((a, b) => a.id.localeCompare(b.id))) {
     paths[openApiPath(WEBHOOK_ROUTE.path.replace(':channel', channel.id))] = webhookPath(channel);
@@ -181,11 +215,12 @@ export function openApiDocument(options: { channels: Iterable<OpenApiChannel>; v
     tags: [...new Set([...ROUTES.map((r) => r.tag), 'webhooks'])].map((name) => ({ name })),
     paths,
     components: {
+      schemas: answers.schemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token of `api.tokens` in omnibus.yaml.' } },
       responses: {
         error: {
           description: 'The request failed; `error.code` says why (docs/api.md, error codes).',
-          content: { 'application/json': { schema: jsonSchemaOf(httpErrorSchema, 'output') } },
+          content: { 'application/json': { schema: answers.refOf(httpErrorSchema) } },
         },
       },
     },
