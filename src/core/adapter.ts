@@ -469,6 +469,17 @@ export interface ChannelDefaults {
   rateLimit: { perSecond: number; perRecipientPerSecond: number | null; perGroupPerMinute?: number | null };
 }
 
+/** How a platform calls a channel's webhook route, for docs/openapi.json. */
+export interface WebhookDoc {
+  summary: string;
+  /** Media type of the POST body. */
+  contentType: string;
+  /** Where the POST's proof of origin travels. */
+  signature: ReadonlyArray<{ name: string; in: 'header' | 'query'; description: string; required?: boolean }>;
+  /** The GET verification handshake, when the platform has one. */
+  handshake?: { summary: string; query: ReadonlyArray<{ name: string; description: string; required?: boolean }> };
+}
+
 /** What a channel folder exports: its config schema, defaults and adapter factory. */
 export interface ChannelDefinition<C = any> {
   id: string;
@@ -486,6 +497,8 @@ export interface ChannelDefinition<C = any> {
   create(context: AdapterContext<C>): ChannelAdapter;
   /** The built-in fake of the platform's API for sandbox mode and tests. */
   sandbox?: SandboxDefinition<C>;
+  /** How the platform calls `/webhooks/<channel>/{account}` (docs/openapi.json). */
+  webhookDoc?: WebhookDoc;
 }
 
 /** A channel's sandbox: a fake platform API and a customer simulator. */

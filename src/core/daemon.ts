@@ -39,6 +39,8 @@ import { WebhookProbes, type WebhookProbeResult } from './inbound/webhook-probe.
 import { OutboxRelay } from './outbox-relay.ts';
 import { AdapterRegistry } from './registry.ts';
 import { createApp } from './http/app.ts';
+import { openApiDocument } from './http/openapi.ts';
+import { buildInfo } from './build-info.ts';
 import { listenHttp, type HttpServer, type HttpServerSettings } from './http/server.ts';
 import { ApiLimiter } from './api/limiter.ts';
 import { Housekeeping } from './housekeeping.ts';
@@ -99,6 +101,8 @@ export class Daemon {
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
   url = '';
   bus: Bus | null = null;
+  /** The HTTP application once started; its routes are the ones docs/openapi.json lists. */
+  httpApp: Hono | null = null;
   readonly instanceId = `omnibus-${randomBytes(6).toString('hex')}`;
   private server: Server | null = null;
   private gate: HttpGate | null = null;
@@ -276,6 +280,7 @@ export class Daemon {
       fakes: this.fakes,
       links,
       publicUrl: () => this.config.daemon.http.publicUrl,
+      openapi: () => openApiDocument({ channels: this.options.channels.values(), version: buildInfo().version }),
       mountApi: (api) => {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
       },
@@ -347,6 +352,7 @@ export class Daemon {
   }
 
   private async listen(app: Hono): Promise<void> {
+    this.httpApp = app;
     const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
       const response = await app.fetch(request, env);
       // Once stopping, every answer closes its connection: keep-alive clients would otherwise

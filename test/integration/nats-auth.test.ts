@@ -4,10 +4,8 @@
  * refused credential or a certificate the daemon cannot trust is fatal at start, with a
  * message naming the config field, not "unavailable, will keep trying".
  *
- * (`.creds` files need an operator/JWT setup; they go through the same nats.js authenticator
- * path, `credsAuthenticator`, and are not exercised here.)
+ * (`.creds` files need an operator/JWT setup: test/integration/nats-creds.test.ts.)
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nkeys, type ConnectionOptions } from '@nats-io/nats-core';
@@ -21,6 +19,7 @@ import { startLocalNatsServer, type LocalNatsServer } from '../../src/core/nats/
 import { natsConnectOptions } from '../../src/core/nats/connect-options.ts';
 import { daemonSchema } from '../../src/core/config/daemon-schema.ts';
 import { metaSignature, readEvents, WA, whatsappAccountYaml } from '../support/daemon.ts';
+import { makeCertificates } from '../support/certificates.ts';
 import { createTestDatabase, freePort, tempDir, uniquePrefix, type TestDatabase } from '../support/services.ts';
 
 const PASSWORD = 'alice-password-0123';
@@ -38,18 +37,6 @@ async function natsServer(dir: string, name: string, conf: string, scheme = 'nat
   const logger = pino({ level: process.env.OMNIBUS_TEST_LOG ?? 'silent' });
   const server = await startLocalNatsServer({ storeDir: path.join(dir, name), port, logger, extraArgs: ['-c', file] });
   return { url: `${scheme}://127.0.0.1:${port}`, server };
-}
-
-/** A CA and a server certificate for 127.0.0.1 signed by it, plus a second CA that signed nothing. */
-function makeCertificates(dir: string): { ca: string; otherCa: string; cert: string; key: string } {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=omnibus test CA');
-  run('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=someone else');
-  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\n" > san.ext'], { cwd: dir });
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
-  return { ca: path.join(dir, 'ca.pem'), otherCa: path.join(dir, 'other.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
 }
 
 describe('production NATS: authentication and TLS', () => {

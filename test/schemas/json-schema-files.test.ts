@@ -2,6 +2,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_BASE_URL, eventJsonSchemas, schemaFileText } from '../../src/core/schemas/write.ts';
+import { openApiFileText } from '../../src/core/http/openapi-file.ts';
+import { channels } from '../../src/channels/index.ts';
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const stale = 'is out of date: run `npm run schemas` and commit the result';
@@ -29,6 +31,11 @@ describe('schemas/', () => {
       const text = await readFile(`${schemasDir}${path}`, 'utf8').catch(() => '(missing)');
       expect(text, `schemas/${path} ${stale}`).toBe(schemaFileText(schema));
     }
+  });
+
+  it('is joined by docs/openapi.json, equal to what the route table and the same schemas generate', async () => {
+    const text = await readFile(new URL('../../docs/openapi.json', import.meta.url), 'utf8').catch(() => '(missing)');
+    expect(text, `docs/openapi.json ${stale}`).toBe(openApiFileText(channels.values()));
   });
 
   it('holds no file the generator does not write', async () => {

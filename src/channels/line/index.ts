@@ -13,6 +13,7 @@ import { messageCount } from './outbound-messages.ts';
 import { sendMessage } from './outbound.ts';
 import { readQuota } from './quota.ts';
 import { lineSandbox } from './sandbox.ts';
+import { lineWebhookDoc } from './webhook-doc.ts';
 import { SharedTokens, staticToken, type TokenSource } from './token.ts';
 import { verifySignature } from './verify.ts';
 
@@ -65,4 +66,5 @@ export const line: ChannelDefinition<LineSettings> = {
   sampleSecrets: LINE_SAMPLE_SECRETS,
   create: createLineAdapter,
   sandbox: lineSandbox,
+  webhookDoc: lineWebhookDoc,
 };

@@ -21,6 +21,7 @@ import { parseWebhook } from './inbound.ts';
 import { fetchTelegramMedia } from './media.ts';
 import { createTelegramSender } from './outbound.ts';
 import { telegramSandbox } from './sandbox.ts';
+import { telegramWebhookDoc } from './webhook-doc.ts';
 import { deleteWebhook, fetchUpdates, setWebhook, webhookInfo } from './updates.ts';
 import { verifySecretToken } from './verify.ts';
 
@@ -91,4 +92,5 @@ export const telegram: ChannelDefinition<TelegramSettings> = {
   sampleSecrets: TELEGRAM_SAMPLE_SECRETS,
   create: createTelegramAdapter,
   sandbox: telegramSandbox,
+  webhookDoc: telegramWebhookDoc,
 };

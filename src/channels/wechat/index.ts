@@ -18,6 +18,7 @@ import { parsePush } from './inbound.ts';
 import { fetchWeChatMedia } from './media.ts';
 import { sendMessage } from './outbound.ts';
 import { wechatSandbox } from './sandbox.ts';
+import { wechatWebhookDoc } from './webhook-doc.ts';
 import { accountAesKey, answerHandshake, answerPush, verifyPush } from './verify.ts';
 
 export type { WeChatSettings } from './config.ts';
@@ -80,4 +81,5 @@ export const wechat: ChannelDefinition<WeChatSettings> = {
   sampleSecrets: WECHAT_SAMPLE_SECRETS,
   create: createWeChatAdapter,
   sandbox: wechatSandbox,
+  webhookDoc: wechatWebhookDoc,
 };

@@ -19,6 +19,7 @@ import { fetchWhatsAppMedia } from './media.ts';
 import { createWhatsAppSender } from './outbound.ts';
 import { answerHandshake, verifySignature } from './verify.ts';
 import { whatsappSandbox } from './sandbox.ts';
+import { whatsappWebhookDoc } from './webhook-doc.ts';
 
 export type { WhatsAppSettings } from './config.ts';
 
@@ -70,4 +71,5 @@ export const whatsapp: ChannelDefinition<WhatsAppSettings> = {
   sampleSecrets: WHATSAPP_SAMPLE_SECRETS,
   create: createWhatsAppAdapter,
   sandbox: whatsappSandbox,
+  webhookDoc: whatsappWebhookDoc,
 };

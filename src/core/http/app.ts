@@ -32,6 +32,8 @@ export interface AppDeps extends WebhookDeps {
   links: MediaLinkSigner;
   /** `http.publicUrl`, for absolute links. */
   publicUrl(): string | null;
+  /** The OpenAPI document served at `/openapi.json` (built once, on first request). */
+  openapi(): Record<string, unknown>;
   /** Extra `/v1` routes (outbound, contacts) mounted by later modules. */
   mountApi?(api: Hono): void;
   /** Bounds of `/v1` work: the limiter shared with NATS request/reply, and `api.bodyLimitBytes`. */
@@ -91,6 +93,12 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', async (c) => {
     await deps.beforeScrape().catch(() => {});
     return c.text(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType });
+  });
+
+  let openapi: string | null = null;
+  app.get('/openapi.json', (c) => {
+    openapi ??= JSON.stringify(deps.openapi());
+    return c.body(openapi, 200, { 'content-type': 'application/json' });
   });
 
   app.all('/webhooks/:channel/:account', webhookHandler(deps));
