@@ -28,7 +28,7 @@ import { contacts, identities, identityAliases, mergeBlocks, mergeLog } from '..
 import { recordTombstones } from '../core/erasure-tombstones.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
-import { identityEvidence, lockEvidence, normalizePhone, rowsOf } from './evidence.ts';
+import { identityEvidence, isPlatformId, lockEvidence, normalizePhone, rowsOf, type EvidenceKey } from './evidence.ts';
 import { findIdentityRow, type IdentityKey } from './find.ts';
 import { announce, loadProfile } from './profile.ts';
 import { StaleReadError, fieldsOf, writeFields, type ContactFields, type ContactRow } from './store.ts';
@@ -208,7 +208,8 @@ async function deleted(tx: Tx, statement: SQL): Promise<number> {
 export interface ErasedFacts {
   phones: ReadonlySet<string>;
   emails: ReadonlySet<string>;
-  unionIds: ReadonlySet<string>;
+  /** Platform ids (declared evidence namespaces), as `namespace NUL value`. */
+  platformIds: ReadonlySet<string>;
   /** Its display name, unless a remaining identity has the same one. */
   displayName: string | null;
 }
@@ -222,7 +223,7 @@ export function erasedFacts(identity: IdentityRow, remaining: ReadonlyArray<Iden
     return {
       phones: [...keys.filter((k) => k.type === 'phone').map((k) => k.value), ...(phone ? [phone] : [])],
       emails: keys.filter((k) => k.type === 'email').map((k) => k.value),
-      unionIds: keys.filter((k) => k.type === 'wechat_unionid').map((k) => k.value),
+      platformIds: keys.filter(isPlatformId).map(platformIdKey),
     };
   };
   const mine = valuesOf(identity);
@@ -232,9 +233,13 @@ export function erasedFacts(identity: IdentityRow, remaining: ReadonlyArray<Iden
   return {
     phones: notKept(mine.phones, (v) => v.phones),
     emails: notKept(mine.emails, (v) => v.emails),
-    unionIds: notKept(mine.unionIds, (v) => v.unionIds),
+    platformIds: notKept(mine.platformIds, (v) => v.platformIds),
     displayName: name !== null && !remaining.some((other) => other.displayName === name) ? name : null,
   };
+}
+
+function platformIdKey(key: EvidenceKey): string {
+  return `${key.type}\u0000${key.value}`;
 }
 
 /**
@@ -258,7 +263,7 @@ export function scrubFields(fields: ContactFields, facts: ErasedFacts, replaceme
  * snapshots, and a snapshot of a deleted contact becomes null (nothing can restore it).
  */
 async function scrubMergeLog(tx: Tx, identityId: string, related: ReadonlyArray<string>, removed: ReadonlySet<string>, facts: ErasedFacts): Promise<void> {
-  const values = [...facts.phones, ...facts.emails, ...facts.unionIds];
+  const values = [...facts.phones, ...facts.emails, ...[...facts.platformIds].map((key) => key.slice(key.indexOf('\u0000') + 1))];
   const entries = await tx
     .select()
     .from(mergeLog)
@@ -271,7 +276,7 @@ async function scrubMergeLog(tx: Tx, identityId: string, related: ReadonlyArray<
       ),
     );
   const gone = (type: string, value: string) =>
-    (type === 'phone' && facts.phones.has(value)) || (type === 'email' && facts.emails.has(value)) || (type === 'wechat_unionid' && facts.unionIds.has(value));
+    (type === 'phone' && facts.phones.has(value)) || (type === 'email' && facts.emails.has(value)) || facts.platformIds.has(platformIdKey({ type, value }));
   for (const entry of entries) {
     if (removed.has(entry.contactId) && removed.has(entry.otherId)) {
       await tx.delete(mergeLog).where(eq(mergeLog.id, entry.id));
