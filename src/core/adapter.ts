@@ -12,6 +12,9 @@ import type { HttpClient } from './http-client.ts';
 import type { ErrorCode } from './errors.ts';
 import type { DeliveryStatus, InboundMediaRef, InboundPart, MediaPartType } from './model.ts';
 
+/** The shared access-token cache (a lease over `SharedState`), for adapters whose platform issues short-lived tokens. */
+export { TokenCache, TOKEN_KEY, type FetchedToken, type TokenCacheOptions, type TokenFetchRequest } from './token-cache.ts';
+
 /** A webhook request as the adapter sees it: the raw bytes, never a parsed body. */
 export interface WebhookRequest {
   method: 'GET' | 'POST';
