@@ -51,7 +51,7 @@ export interface EraseResult {
 }
 
 /** Status suffixes of the per-message outbox ids (`<message id><suffix>`, see ingest, outbound, receipts). */
-const MESSAGE_EVENT_SUFFIXES = [':in', ':out', ':deadletter', ':status:queued', ':status:sent', ':status:delivered', ':status:read', ':status:failed'];
+const MESSAGE_EVENT_SUFFIXES = [':in', ':out', ':deadletter', ':deleted', ':status:queued', ':status:sent', ':status:delivered', ':status:read', ':status:failed'];
 
 /** How often a lock on the identity's contact is retried when a merge moved it meanwhile. */
 const MAX_ROUNDS = 8;
@@ -192,6 +192,14 @@ async function deleteIdentityData(tx: Tx, identity: IdentityRow, result: EraseRe
   // whatever of its conversations is still waiting to be published (session events).
   counts.outbox = await deleted(tx, sql`delete from outbox where msg_id in (select o.id || s.suffix from ${owned} as o cross join unnest(${suffixes}) as s(suffix))`);
   counts.outbox += await deleted(tx, sql`delete from outbox where published_at is null and ordering_key in ${conversationIds}`);
+  // Edits (`<id>:edited:<hash>`, one per edit) of its messages wherever they were written (a
+  // group conversation too), while unpublished: they carry the new text.
+  counts.outbox += await deleted(
+    tx,
+    sql`delete from outbox where published_at is null
+          and ordering_key in (select conversation_id from messages where id in ${owned})
+          and msg_id like any (select replace(o.id, '_', '\\_') || ':edited:%' from ${owned} as o)`,
+  );
   counts.sessionWindows = await deleted(tx, sql`delete from session_windows where conversation_id in ${conversationIds}`);
   counts.messages = await deleted(tx, sql`delete from messages where id in ${owned}`);
   counts.conversations = await deleted(tx, sql`delete from conversations where identity_id = ${id}`);
