@@ -1,6 +1,6 @@
 /**
  * The access token, shared by every replica through the core's `TokenCache` (a compare-and-set
- * lease over `SharedState`; reference B4, trap 7). It comes from `/cgi-bin/stable_token`, whose
+ * lease over `SharedState`). It comes from `/cgi-bin/stable_token`, whose
  * normal mode returns the same token while it is valid, so replicas never invalidate each other
  * by fetching. A forced refresh (the only call that invalidates the old token) happens only when
  * WeChat rejected a token and a normal fetch returned that same token, and never twice in 30 s.
