@@ -3,7 +3,8 @@
  * import a channel (one composition root wires them in), channels never import each other,
  * and every channel folder has the same standard files. The core imports neither the contacts
  * module (`src/merge`) nor the outbound engine (`src/outbound`), and its files import each other
- * without cycles.
+ * without cycles. No channel id is written in core or merge code: what differs per channel is
+ * declared by the adapter as data.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -90,6 +91,42 @@ const channelFolders = readdirSync(join(SRC, 'channels'), { withFileTypes: true 
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name);
 
+/**
+ * The string literals of a source (quotes, apostrophes, template text), comments skipped. A
+ * light scanner: enough for this tree's sources, which hold no quote inside a regex literal.
+ */
+function stringLiterals(source: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < source.length) {
+    const ch = source[i]!;
+    if (ch === '/' && source[i + 1] === '/') i = source.indexOf('\n', i) === -1 ? source.length : source.indexOf('\n', i);
+    else if (ch === '/' && source[i + 1] === '*') i = source.indexOf('*/', i + 2) === -1 ? source.length : source.indexOf('*/', i + 2) + 2;
+    else if (ch === "'" || ch === '"' || ch === '`') {
+      let j = i + 1;
+      let text = '';
+      while (j < source.length && source[j] !== ch) {
+        if (source[j] === '\\') j += 1;
+        text += source[j] ?? '';
+        j += 1;
+      }
+      out.push(text);
+      i = j + 1;
+    } else i += 1;
+  }
+  return out;
+}
+
+/**
+ * Literals naming a channel: the id itself, or the id starting a key (`wechat_unionid`,
+ * `telegram:bot`). Prose that mentions a platform (`'Reply buttons (WhatsApp ...'`) is not code.
+ */
+function channelLiterals(file: string, source: string, channels: ReadonlyArray<string>): string[] {
+  return stringLiterals(source)
+    .filter((text) => channels.some((id) => text === id || (text.startsWith(id) && /^[_:./-]/.test(text.slice(id.length)))))
+    .map((text) => `${relative(ROOT, file)}: '${text}'`);
+}
+
 describe('architecture', () => {
   it('finds imports in every syntax it checks', () => {
     const sample = [
@@ -141,6 +178,33 @@ describe('architecture', () => {
     const files = [...sources.keys()];
     expect(layerOffenders(files, importsAboveCore, read)).toEqual(['src/core/inbound/a.ts imports src/merge/auto-merge.ts', 'src/core/net/g.ts imports src/outbound/jobs.ts']);
     expect(importCycles(files, read)).toEqual([['src/core/b.ts', 'src/core/c.ts']]);
+  });
+
+  it('no channel id appears as a literal in src/core or src/merge code (evidence namespaces come from the adapters)', () => {
+    const offenders = ['core', 'merge'].flatMap((area) =>
+      sourceFiles(join(SRC, area)).flatMap((file) => channelLiterals(file, readFileSync(file, 'utf8'), channelFolders)),
+    );
+    expect(channelFolders.length).toBeGreaterThanOrEqual(4);
+    expect(offenders).toEqual([]);
+  });
+
+  it('the channel-literal rule catches ids and id-led keys, not comments or prose', () => {
+    const file = join(SRC, 'merge', 'x.ts');
+    const source = [
+      "if (key.type === 'wechat_unionid') {}",
+      'const a = "telegram";',
+      'const b = `line:${id}`;',
+      "// a comment may say 'whatsapp'",
+      '/* or wechat_unionid */',
+      "describe('Reply buttons (WhatsApp interactive buttons)');",
+      "const c = 'lineup', d = 'headers[\"x-line-signature\"]';",
+      "const e = 'it\\'s whatsapp';",
+    ].join('\n');
+    expect(channelLiterals(file, source, ['whatsapp', 'telegram', 'line', 'wechat'])).toEqual([
+      "src/merge/x.ts: 'wechat_unionid'",
+      "src/merge/x.ts: 'telegram'",
+      "src/merge/x.ts: 'line:${id}'",
+    ]);
   });
 
   it('lists each standard file once', () => {

@@ -12,6 +12,9 @@ import type { HttpClient } from './http-client.ts';
 import type { ErrorCode } from './errors.ts';
 import type { DeliveryStatus, InboundMediaRef, InboundPart, MediaPartType } from './model.ts';
 
+/** The shared access-token cache (a lease over `SharedState`), for adapters whose platform issues short-lived tokens. */
+export { TokenCache, TOKEN_KEY, type FetchedToken, type TokenCacheOptions, type TokenFetchRequest } from './token-cache.ts';
+
 /** A webhook request as the adapter sees it: the raw bytes, never a parsed body. */
 export interface WebhookRequest {
   method: 'GET' | 'POST';
@@ -52,8 +55,26 @@ export interface InboundIdentity {
   /** E.164 or platform digits; only with `phoneVerified` is it merge evidence. */
   phone?: string;
   phoneVerified?: boolean;
-  /** Evidence for automatic merge beyond the phone, e.g. `{ type: 'wechat_unionid', value }`. */
-  evidence?: Array<{ type: 'phone' | 'email' | 'wechat_unionid'; value: string }>;
+  /** Evidence for automatic merge beyond the phone (see `EvidenceFact`). */
+  evidence?: EvidenceFact[];
+}
+
+/**
+ * One fact about a person that may merge contacts: a phone or an email, or an id in an id
+ * space wider than one account (`platform_id`), named by a `namespace` the channel declares in
+ * `ChannelDefinition.mergeEvidence`. Two identities with the same namespace and value are the
+ * same person. The namespace is the name `merge.auto`, merge logs and suggestions use.
+ */
+export type EvidenceFact = { type: 'phone' | 'email'; value: string } | { type: 'platform_id'; namespace: string; value: string };
+
+/** An id space a channel declares as merge evidence (`EvidenceFact` of type `platform_id`). */
+export interface EvidenceNamespace {
+  /** Lower-case letters, digits and `_`, unique across channels; not `phone`, `email`, `manual` or `name`. */
+  namespace: string;
+  /** Whether `merge.auto` holds it when the daemon file names no list. */
+  autoByDefault: boolean;
+  /** What the ids are, for the configuration's JSON Schema and docs. */
+  description: string;
 }
 
 /**
@@ -494,6 +515,8 @@ export interface ChannelDefinition<C = any> {
    * webhook with a secret printed in the repository.
    */
   sampleSecrets?: Readonly<Record<string, ReadonlyArray<string>>>;
+  /** Id spaces this channel's identities carry as merge evidence (names `merge.auto` accepts). */
+  mergeEvidence?: ReadonlyArray<EvidenceNamespace>;
   create(context: AdapterContext<C>): ChannelAdapter;
   /** The built-in fake of the platform's API for sandbox mode and tests. */
   sandbox?: SandboxDefinition<C>;

@@ -3,8 +3,8 @@
  * helpdesks receive on NATS. Adapters speak platform formats; everything past them speaks this.
  */
 
-/** The channel ids the contract names; third-party adapters may add their own. */
-export type ChannelId = 'whatsapp' | 'telegram' | 'line' | 'wechat' | (string & {});
+/** A channel id: the `id` of a registered `ChannelDefinition` (the core knows no channel by name). */
+export type ChannelId = string;
 
 /** A customer identity on one account of one channel. */
 export interface IdentityKey {

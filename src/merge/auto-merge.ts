@@ -1,7 +1,7 @@
 /**
  * Automatic merge on evidence (`merge.auto`, docs/contacts.md): when a contact carries a
- * verified phone, a WeChat UnionID or (if enabled) an email that another live contact also
- * carries, the two are merged, the older surviving. Runs inside the ingest transaction right
+ * verified phone, a platform id of a declared namespace (a UnionID) or (if enabled) an email
+ * that another live contact also carries, the two are merged, the older surviving. Runs inside the ingest transaction right
  * after the identity is resolved, and inside a PATCH. The evidence advisory locks taken
  * before (see evidence.ts) make the look-up and the merge atomic per person: of two first
  * messages arriving at once on two accounts, the second waits and then finds the first.
@@ -13,7 +13,7 @@ import { contacts } from '../core/storage/schema.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import { resolveIdentity, type ResolvedIdentity } from './identities.ts';
 import { inTransaction } from './retry.ts';
-import { autoKeys, rowsOf, type EvidenceKey, type MergePolicy } from './evidence.ts';
+import { autoKeys, isPlatformId, rowsOf, type EvidenceKey, type MergePolicy } from './evidence.ts';
 import { blockedBetween } from './blocks.ts';
 import { mergeLocked, type MergeContext } from './merge.ts';
 import { announce, loadProfile } from './profile.ts';
@@ -104,7 +104,7 @@ export async function findMatches(
     if (key.type === 'phone') {
       parts.push(sql`select ${index}::int as k, contact_id as id from identities where phone = ${key.value} and phone_verified and contact_id <> ${contactId}`);
     }
-    if (key.type === 'wechat_unionid') {
+    if (isPlatformId(key)) {
       const evidence = JSON.stringify([{ type: key.type, value: key.value }]);
       parts.push(sql`select ${index}::int as k, contact_id as id from identities where evidence @> ${evidence}::jsonb and contact_id <> ${contactId}`);
     }

@@ -28,7 +28,7 @@ import { contacts, identities, identityAliases, mergeBlocks, mergeLog } from '..
 import { recordTombstones } from '../core/erasure-tombstones.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
-import { identityEvidence, lockEvidence, normalizePhone, rowsOf } from './evidence.ts';
+import { identityEvidence, isPlatformId, lockEvidence, normalizePhone, rowsOf, type EvidenceKey } from './evidence.ts';
 import { findIdentityRow, type IdentityKey } from './find.ts';
 import { announce, loadProfile } from './profile.ts';
 import { StaleReadError, fieldsOf, writeFields, type ContactFields, type ContactRow } from './store.ts';
@@ -51,7 +51,7 @@ export interface EraseResult {
 }
 
 /** Status suffixes of the per-message outbox ids (`<message id><suffix>`, see ingest, outbound, receipts). */
-const MESSAGE_EVENT_SUFFIXES = [':in', ':out', ':deadletter', ':status:queued', ':status:sent', ':status:delivered', ':status:read', ':status:failed'];
+const MESSAGE_EVENT_SUFFIXES = [':in', ':out', ':deadletter', ':deleted', ':status:queued', ':status:sent', ':status:delivered', ':status:read', ':status:failed'];
 
 /** How often a lock on the identity's contact is retried when a merge moved it meanwhile. */
 const MAX_ROUNDS = 8;
@@ -192,6 +192,14 @@ async function deleteIdentityData(tx: Tx, identity: IdentityRow, result: EraseRe
   // whatever of its conversations is still waiting to be published (session events).
   counts.outbox = await deleted(tx, sql`delete from outbox where msg_id in (select o.id || s.suffix from ${owned} as o cross join unnest(${suffixes}) as s(suffix))`);
   counts.outbox += await deleted(tx, sql`delete from outbox where published_at is null and ordering_key in ${conversationIds}`);
+  // Edits (`<id>:edited:<hash>`, one per edit) of its messages wherever they were written (a
+  // group conversation too), while unpublished: they carry the new text.
+  counts.outbox += await deleted(
+    tx,
+    sql`delete from outbox where published_at is null
+          and ordering_key in (select conversation_id from messages where id in ${owned})
+          and msg_id like any (select replace(o.id, '_', '\\_') || ':edited:%' from ${owned} as o)`,
+  );
   counts.sessionWindows = await deleted(tx, sql`delete from session_windows where conversation_id in ${conversationIds}`);
   counts.messages = await deleted(tx, sql`delete from messages where id in ${owned}`);
   counts.conversations = await deleted(tx, sql`delete from conversations where identity_id = ${id}`);
@@ -208,7 +216,8 @@ async function deleted(tx: Tx, statement: SQL): Promise<number> {
 export interface ErasedFacts {
   phones: ReadonlySet<string>;
   emails: ReadonlySet<string>;
-  unionIds: ReadonlySet<string>;
+  /** Platform ids (declared evidence namespaces), as `namespace NUL value`. */
+  platformIds: ReadonlySet<string>;
   /** Its display name, unless a remaining identity has the same one. */
   displayName: string | null;
 }
@@ -222,7 +231,7 @@ export function erasedFacts(identity: IdentityRow, remaining: ReadonlyArray<Iden
     return {
       phones: [...keys.filter((k) => k.type === 'phone').map((k) => k.value), ...(phone ? [phone] : [])],
       emails: keys.filter((k) => k.type === 'email').map((k) => k.value),
-      unionIds: keys.filter((k) => k.type === 'wechat_unionid').map((k) => k.value),
+      platformIds: keys.filter(isPlatformId).map(platformIdKey),
     };
   };
   const mine = valuesOf(identity);
@@ -232,9 +241,13 @@ export function erasedFacts(identity: IdentityRow, remaining: ReadonlyArray<Iden
   return {
     phones: notKept(mine.phones, (v) => v.phones),
     emails: notKept(mine.emails, (v) => v.emails),
-    unionIds: notKept(mine.unionIds, (v) => v.unionIds),
+    platformIds: notKept(mine.platformIds, (v) => v.platformIds),
     displayName: name !== null && !remaining.some((other) => other.displayName === name) ? name : null,
   };
+}
+
+function platformIdKey(key: EvidenceKey): string {
+  return `${key.type}\u0000${key.value}`;
 }
 
 /**
@@ -258,7 +271,7 @@ export function scrubFields(fields: ContactFields, facts: ErasedFacts, replaceme
  * snapshots, and a snapshot of a deleted contact becomes null (nothing can restore it).
  */
 async function scrubMergeLog(tx: Tx, identityId: string, related: ReadonlyArray<string>, removed: ReadonlySet<string>, facts: ErasedFacts): Promise<void> {
-  const values = [...facts.phones, ...facts.emails, ...facts.unionIds];
+  const values = [...facts.phones, ...facts.emails, ...[...facts.platformIds].map((key) => key.slice(key.indexOf('\u0000') + 1))];
   const entries = await tx
     .select()
     .from(mergeLog)
@@ -271,7 +284,7 @@ async function scrubMergeLog(tx: Tx, identityId: string, related: ReadonlyArray<
       ),
     );
   const gone = (type: string, value: string) =>
-    (type === 'phone' && facts.phones.has(value)) || (type === 'email' && facts.emails.has(value)) || (type === 'wechat_unionid' && facts.unionIds.has(value));
+    (type === 'phone' && facts.phones.has(value)) || (type === 'email' && facts.emails.has(value)) || facts.platformIds.has(platformIdKey({ type, value }));
   for (const entry of entries) {
     if (removed.has(entry.contactId) && removed.has(entry.otherId)) {
       await tx.delete(mergeLog).where(eq(mergeLog.id, entry.id));

@@ -8,24 +8,40 @@ import { sql } from 'drizzle-orm';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import type { Tx } from '../core/storage/db.ts';
 import { OmniError } from '../core/errors.ts';
+import type { EvidenceFact } from '../core/adapter.ts';
 
-/** Evidence kinds that may merge contacts without a human (`merge.auto`). */
-export type AutoEvidence = 'phone' | 'email' | 'wechat_unionid';
+/**
+ * Evidence names: `phone` and `email` are built in (normalised before they compare); every
+ * other name is a namespace of platform ids a channel declares (`ChannelDefinition.mergeEvidence`),
+ * compared exactly. Stored on identities and in the merge log as `{ type: name, value }`.
+ */
+export type EvidenceName = string;
 
 /** How contacts are merged: the configured `merge` section. */
 export interface MergePolicy {
-  auto: ReadonlyArray<AutoEvidence>;
+  /** Evidence names that may merge contacts without a human (`merge.auto`). */
+  auto: ReadonlyArray<EvidenceName>;
   /** ISO country for phones written without a country code; null = such phones are refused. */
   defaultRegion: string | null;
 }
 
-/** The contract's default: verified phones and WeChat UnionIDs merge, emails do not. */
-export const DEFAULT_MERGE_POLICY: MergePolicy = Object.freeze({ auto: Object.freeze(['phone', 'wechat_unionid'] as const), defaultRegion: null });
-
 /** One fact that two contacts may share. */
 export interface EvidenceKey {
-  type: AutoEvidence;
+  type: EvidenceName;
   value: string;
+}
+
+/** Whether a key is a platform id (a declared namespace) rather than a phone or an email. */
+export function isPlatformId(key: { type: string }): boolean {
+  return key.type !== 'phone' && key.type !== 'email';
+}
+
+/** The stored form of what an adapter says: a platform id is stored under its namespace. */
+export function storedEvidence(facts: ReadonlyArray<EvidenceFact>): EvidenceKey[] {
+  return facts.flatMap((fact) => {
+    const type = fact.type === 'platform_id' ? fact.namespace : fact.type;
+    return fact.value && type ? [{ type, value: fact.value }] : [];
+  });
 }
 
 /**
@@ -73,12 +89,12 @@ export function identityEvidence(identity: {
     if (phone) keys.push({ type: 'phone', value: phone });
   }
   for (const item of identity.evidence) {
-    if (item.type === 'wechat_unionid' && item.value) keys.push({ type: 'wechat_unionid', value: item.value });
-    if (item.type === 'email' && item.value) keys.push({ type: 'email', value: normalizeEmail(item.value) });
-    if (item.type === 'phone' && item.value) {
+    if (!item.value) continue;
+    if (item.type === 'email') keys.push({ type: 'email', value: normalizeEmail(item.value) });
+    else if (item.type === 'phone') {
       const phone = normalizePhone(item.value, { international: true });
       if (phone) keys.push({ type: 'phone', value: phone });
-    }
+    } else if (item.type) keys.push({ type: item.type, value: item.value });
   }
   return dedupeKeys(keys);
 }

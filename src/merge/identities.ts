@@ -11,7 +11,7 @@ import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
 import { contacts, identities, identityAliases } from '../core/storage/schema.ts';
 import { newId } from '../core/ids.ts';
-import { identityEvidence, lockEvidence, normalizePhone, type EvidenceKey } from './evidence.ts';
+import { identityEvidence, lockEvidence, normalizePhone, storedEvidence, type EvidenceKey } from './evidence.ts';
 
 /** The identity row an inbound event belongs to. */
 export interface ResolvedIdentity {
@@ -39,7 +39,7 @@ export async function resolveIdentity(
   // Platforms give international numbers; stored in E.164 so equal phones compare equal.
   const phone = who.phone ? (normalizePhone(who.phone, { international: true }) ?? who.phone) : null;
   const verified = phone !== null && (who.phoneVerified ?? false);
-  const evidence = who.evidence ?? [];
+  const evidence = storedEvidence(who.evidence ?? []);
   const incoming = identityEvidence({ phone, phoneVerified: verified, evidence });
   let row = await findIdentity(tx, channel, account, who);
   // Only a fact the identity did not have yet can make it meet another contact: lock those.

@@ -18,7 +18,8 @@ import { inTransaction } from './retry.ts';
 
 /** Why a merge happened. */
 export interface MergeEvidence {
-  type: 'phone' | 'email' | 'wechat_unionid' | 'manual';
+  /** `phone`, `email`, `manual`, or the namespace of a platform id (see evidence.ts). */
+  type: string;
   value?: string;
 }
 

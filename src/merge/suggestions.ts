@@ -1,21 +1,22 @@
 /**
  * Merge suggestions (`GET /v1/contacts/{id}/suggestions`): other contacts that may be the
  * same person on signals too weak to merge without a human — a phone from an unverified
- * source, an email or UnionID when that kind is not in `merge.auto`, the same name. Pairs a
+ * source, an email or a platform id (a UnionID) when that kind is not in `merge.auto`, the same name. Pairs a
  * human split apart with an unmerge are not suggested again.
  */
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../core/storage/db.ts';
 import { contacts, identities } from '../core/storage/schema.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
-import type { MergePolicy } from './evidence.ts';
+import { identityEvidence, isPlatformId, type MergePolicy } from './evidence.ts';
 import { loadProfile, loadProfiles } from './profile.ts';
 import { requireContactId } from './store.ts';
 import { blockedBetween } from './blocks.ts';
 
 /** Why a contact is suggested. */
 export interface SuggestionReason {
-  type: 'phone' | 'email' | 'wechat_unionid' | 'name';
+  /** `phone`, `email`, `name`, or the namespace of a shared platform id. */
+  type: string;
   value: string;
   verified: boolean;
 }
@@ -28,7 +29,9 @@ export interface Suggestion {
 }
 
 const MAX_SUGGESTIONS = 20;
-const WEIGHT: Record<SuggestionReason['type'], number> = { phone: 2, email: 2, wechat_unionid: 3, name: 1 };
+// A shared platform id (any declared namespace) weighs 3.
+const WEIGHT: Readonly<Record<string, number>> = { phone: 2, email: 2, name: 1 };
+const PLATFORM_ID_WEIGHT = 3;
 
 /** Possible duplicates of a contact, most likely first. */
 export async function suggestionsFor(db: Db, policy: MergePolicy, id: string, now: Date): Promise<Suggestion[]> {
@@ -67,12 +70,11 @@ export async function suggestionsFor(db: Db, policy: MergePolicy, id: string, no
       for (const row of rows) add(row.id, { type: 'email', value: email, verified: false });
     }
   }
-  if (!policy.auto.includes('wechat_unionid')) {
-    for (const unionId of owned.flatMap((identity) => identity.evidence.filter((e) => e.type === 'wechat_unionid').map((e) => e.value))) {
-      const evidence = JSON.stringify([{ type: 'wechat_unionid', value: unionId }]);
-      const rows = await db.select({ id: identities.contactId }).from(identities).where(sql`${identities.evidence} @> ${evidence}::jsonb`);
-      for (const row of rows) add(row.id, { type: 'wechat_unionid', value: unionId, verified: true });
-    }
+  // A platform id whose namespace is not in merge.auto: the same id on another contact is a strong hint.
+  for (const key of owned.flatMap((identity) => identityEvidence(identity).filter((k) => isPlatformId(k) && !policy.auto.includes(k.type)))) {
+    const evidence = JSON.stringify([{ type: key.type, value: key.value }]);
+    const rows = await db.select({ id: identities.contactId }).from(identities).where(sql`${identities.evidence} @> ${evidence}::jsonb`);
+    for (const row of rows) add(row.id, { type: key.type, value: key.value, verified: true });
   }
   if (me.displayName) {
     const rows = await db
@@ -86,7 +88,7 @@ export async function suggestionsFor(db: Db, policy: MergePolicy, id: string, no
   const blocked = await blockedBetween(db, [contactId, ...reasons.keys()]);
   const ranked = [...reasons.entries()]
     .filter(([other]) => !blocked(contactId, other))
-    .map(([other, list]) => ({ other, list, score: list.reduce((sum, r) => sum + WEIGHT[r.type] + (r.verified ? 1 : 0), 0) }))
+    .map(([other, list]) => ({ other, list, score: list.reduce((sum, r) => sum + (WEIGHT[r.type] ?? PLATFORM_ID_WEIGHT) + (r.verified ? 1 : 0), 0) }))
     .sort((a, b) => b.score - a.score || (a.other < b.other ? -1 : 1))
     .slice(0, MAX_SUGGESTIONS);
   const profiles = new Map((await loadProfiles(db, ranked.map((r) => r.other), now)).map((p) => [p.id, p]));

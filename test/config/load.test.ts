@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, formatIssues, loadConfig } from '../../src/core/config/load.ts';
 import type { ConfigIssue, LoadedConfig } from '../../src/core/config/types.ts';
 import { channels } from './fake-channels.ts';
+import { channels as shippedChannels } from '../../src/channels/index.ts';
 import { fixture, removeDir, tempConfigDir, writeFiles } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -56,7 +57,8 @@ describe('loadConfig: defaults', () => {
       dataDir: resolve(process.cwd(), 'data'),
       media: { maxBytes: 104857600, store: 'file' },
       api: { tokens: [], bodyLimitBytes: 1048576, concurrency: 16, maxPending: 512 },
-      merge: { auto: ['phone', 'wechat_unionid'], defaultRegion: null },
+      // phone, plus the evidence namespaces the channels turn on by default.
+      merge: { auto: ['phone', 'chat_member'], defaultRegion: null },
       log: { level: 'info', format: 'auto' },
       sandbox: false,
     });
@@ -292,6 +294,20 @@ describe('loadConfig: errors', () => {
       'log.level',
       'sandbox',
     ]);
+  });
+
+  it('accepts in merge.auto the evidence namespaces the channels declare, and no other', async () => {
+    const config = await loadConfig(await dirWith({ 'omnibus.yaml': 'merge:\n  auto: [email, bot_user]\n' }), channels, {});
+    expect(config.daemon.merge.auto).toEqual(['email', 'bot_user']);
+    const issues = await issuesOf(await dirWith({ 'omnibus.yaml': 'merge:\n  auto: [phone, wechat_unionid]\n' }));
+    expect(issues.map((issue) => issue.path)).toEqual(['merge.auto[1]']);
+  });
+
+  it('keeps wechat_unionid in merge.auto by default with the shipped channels (declared by the WeChat adapter)', async () => {
+    const dir = await dirWith({});
+    expect((await loadConfig(dir, shippedChannels, {})).daemon.merge.auto).toEqual(['phone', 'wechat_unionid']);
+    const explicit = await dirWith({ 'omnibus.yaml': 'merge:\n  auto: [wechat_unionid]\n' });
+    expect((await loadConfig(explicit, shippedChannels, {})).daemon.merge.auto).toEqual(['wechat_unionid']);
   });
 
   it('takes the servers of a cluster as a YAML list, with a replica count', async () => {

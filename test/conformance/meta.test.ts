@@ -26,6 +26,14 @@ describe('conformance coverage', () => {
     expect(withSandbox).toContain('whatsapp');
   });
 
+  it('merge evidence namespaces are well-formed, unique across channels and never a built-in name', () => {
+    const declared = [...channels.values()].flatMap((definition) => (definition.mergeEvidence ?? []).map((item) => item.namespace));
+    expect(declared.filter((name) => !/^[a-z][a-z0-9_]{0,63}$/.test(name))).toEqual([]);
+    expect(declared.filter((name) => ['phone', 'email', 'manual', 'name'].includes(name))).toEqual([]);
+    expect(new Set(declared).size).toBe(declared.length);
+    expect(declared).toContain('wechat_unionid');
+  });
+
   for (const channel of channelFolders) {
     it(`${channel} has test/conformance/${channel}.test.ts calling runAdapterConformance`, () => {
       const file = new URL(`./${channel}.test.ts`, import.meta.url);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundDelete, InboundEdit, InboundEvent, InboundMessage } from '../../src/core/adapter.ts';
 import { messageDeletedEventSchema, messageEditedEventSchema } from '../../src/core/schemas/events.ts';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+import { waitFor } from '../support/services.ts';
 
 let seq = 0;
 
@@ -92,6 +93,30 @@ describe('edits, unsends and reply contexts', () => {
     expect(await t.sql!`select 1 from media where message_id = ${row!.id}`).toHaveLength(1);
     await record([unsend(photo)]);
     expect(await t.sql!`select 1 from media where message_id = ${row!.id}`).toHaveLength(0);
+  });
+
+  it('an edit bringing media is held like a new message until the media is fetched, then published with it settled', async () => {
+    // The test daemon's WhatsApp account, whose fake serves the bytes.
+    const entry = t.daemon.registry.get('acme-wa')!;
+    const scope = { adapter: { channel: 'whatsapp', account: 'acme-wa', capabilities: entry.adapter.capabilities }, window: '24h' };
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c626001000000ffff03000006000557bfabd40000000049454e44ae426082', 'hex');
+    const stored = t.daemon.fakes.get('whatsapp')!.putMedia(new Uint8Array(png), 'image/png');
+    const original = message('see attached', { conversation: { externalId: '15550001111', kind: 'direct' }, sender: { externalId: '15550001111' } });
+    await t.daemon.ingestor.record(scope, null, [original]);
+    const change: InboundEdit = { ...edit(original, ''), parts: [{ type: 'image', caption: 'see attached', media: { ref: stored.id, declaredMime: 'image/png' } }] };
+    expect((await t.daemon.ingestor.record(scope, null, [change])).recorded).toBe(1);
+    const [row] = await t.sql!`select id from messages where channel = 'whatsapp' and external_id = ${original.externalId}`;
+    // Never waiting unheld with its media still pending: the relay would publish it so.
+    const [pending] = await t.sql!`select held, payload #>> '{parts,0,media,status}' as status from outbox where msg_id like ${`${row!.id}:edited:%`}`;
+    expect(pending!.held || pending!.status !== 'pending', JSON.stringify(pending)).toBe(true);
+    const [event] = await waitFor(
+      async () => {
+        const events = (await t.events(`${t.prefix}.v1.evt.message.edited.whatsapp.acme-wa`, { timeoutMs: 500 })).filter((e) => e.data.id === row!.id);
+        return events.length > 0 ? events : null;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, description: 'the edited event published' },
+    );
+    expect(messageEditedEventSchema.parse(event!.data).parts[0]).toMatchObject({ type: 'image', media: { status: 'ready', mime: 'image/png', size: png.length } });
   });
 
   it('edits and unsends of a message never seen are counted, not stored', async () => {

@@ -157,26 +157,6 @@ describe('inbound WhatsApp, end to end', () => {
     expect(event.data.parts[0]).toMatchObject({ type: 'file', media: { status: 'failed' } });
   });
 
-  it('keeps per-conversation order with many messages in flight', async () => {
-    const from = '33612345678';
-    const ids: string[] = [];
-    for (let i = 0; i < 30; i++) {
-      const message = whatsappText({ from, text: `in order ${i}` });
-      ids.push(message.externalId);
-      await post(t, message);
-    }
-    let order: string[] = [];
-    await waitFor(
-      async () => {
-        const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`, { timeoutMs: 500 });
-        order = events.filter((e) => e.data.contact.identity.externalId === from).map((e) => e.data.externalId);
-        return order.length >= ids.length;
-      },
-      { timeoutMs: 20_000, intervalMs: 200 },
-    ).catch(() => {});
-    expect(order).toEqual(ids);
-  });
-
   it('records a batch of 1000 messages from one POST', async () => {
     // The simulator's envelope, carrying a batch no single customer sends (postWhatsApp signs it again).
     const base = JSON.parse(whatsappText({ from: '15550000000', text: 'x' }).body);

@@ -16,6 +16,7 @@ import { contactsExtension } from '../../src/merge/extension.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { API_TOKEN, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
+import { insertOutboxRow } from '../support/outbox.ts';
 import { FAST } from '../outbound/helpers.ts';
 import { accept, testChannel, testChannelDefinition, testChannelYaml, type SendBehaviour } from '../outbound/test-channel.ts';
 
@@ -171,9 +172,7 @@ describe('no request, command or job ends the daemon', () => {
   it('outbox relay: an event no stream takes fails alone; publishing carries on once it is gone', async () => {
     const failures = async () => (await t.daemon.metrics.outboxPublishFailures.get()).values[0]?.value ?? 0;
     const before = await failures();
-    await t.sql!`
-      insert into outbox (subject, msg_id, payload, ordering_key, created_at)
-      values (${`${t.prefix}.nowhere.at.all`}, ${`crash-${Date.now()}`}, ${t.sql!.json({ schema: 'none' })}, 'crash-test', now())`;
+    await insertOutboxRow(t.sql!, { subject: `${t.prefix}.nowhere.at.all`, msgId: `crash-${Date.now()}`, payload: { schema: 'none' }, orderingKey: 'crash-test' });
     t.daemon.relay.notify();
     await waitFor(async () => (await failures()) > before, { description: 'the relay failed on the bad row' });
     await t.sql!`delete from outbox where ordering_key = 'crash-test'`;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TOKEN, WA, whatsappAccountYaml } from '../support/daemon.ts';
 import { createTestDatabase, natsUrl, tempDir, uniquePrefix, waitFor } from '../support/services.ts';
 import { testWamid, textWebhookBody } from '../support/traffic.ts';
+import { insertOutboxRow } from '../support/outbox.ts';
 import { messageEventSchema, deadletterEventSchema } from '../../src/core/schemas/events.ts';
 import { customerWrites, httpGet, httpSend, newCustomer, publishCommand, startOutbound, testCustomerWrites, textCommand, type OutboundTest } from '../outbound/helpers.ts';
 import { testChannelYaml } from '../outbound/test-channel.ts';
@@ -162,10 +163,13 @@ describe('rows that can never be published are dead-lettered and skipped', () =>
     const statusSubject = subject('status');
     const huge = { schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account, status: 'failed', error: { code: 'internal', message: 'x', details: { blob: 'b'.repeat(2 * MB) } } };
     const at = o.clock.now();
-    await o.t.sql!`insert into outbox (subject, msg_id, payload, ordering_key, created_at) values
-      (${statusSubject}, 'dl-too-large', ${o.t.sql!.json(huge)}, 'dl-conv', ${at}),
-      (${`${o.t.prefix}.v1.evt.message.status.white space`}, 'dl-bad-subject', ${o.t.sql!.json({ schema: 'omni.status/v1' })}, 'dl-conv', ${at}),
-      (${`${o.t.prefix}-old.v1.evt.message.status.whatsapp.acme-wa`}, 'dl-no-stream', ${o.t.sql!.json({ schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account })}, 'dl-conv', ${at})`;
+    for (const row of [
+      { subject: statusSubject, msgId: 'dl-too-large', payload: huge },
+      { subject: `${o.t.prefix}.v1.evt.message.status.white space`, msgId: 'dl-bad-subject', payload: { schema: 'omni.status/v1' } },
+      { subject: `${o.t.prefix}-old.v1.evt.message.status.whatsapp.acme-wa`, msgId: 'dl-no-stream', payload: { schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account } },
+    ]) {
+      await insertOutboxRow(o.t.sql!, { ...row, orderingKey: 'dl-conv', createdAt: at });
+    }
     const wamid = testWamid('DL');
     expect((await o.t.postWhatsApp(textWebhookBody({ wamid, from, text: 'behind the poison' }))).status).toBe(200);
     const [row] = await o.t.sql!`select id from messages where external_id = ${wamid}`;
@@ -208,8 +212,7 @@ describe('a stuck outbox shows', () => {
     await o.t.daemon.relay.stop();
     try {
       const old = new Date(Date.now() - 10 * 60_000);
-      await o.t.sql!`insert into outbox (subject, msg_id, payload, ordering_key, created_at)
-        values (${subject('status')}, 'stuck-1', ${o.t.sql!.json({ schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account })}, 'stuck', ${old})`;
+      await insertOutboxRow(o.t.sql!, { subject: subject('status'), msgId: 'stuck-1', payload: { schema: 'omni.status/v1', channel: 'whatsapp', account: WA.account }, orderingKey: 'stuck', createdAt: old });
       const readiness = await o.t.daemon.readiness();
       expect(readiness.checks.outbox).toBe(false);
       expect(readiness.ready).toBe(false);

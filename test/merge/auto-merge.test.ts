@@ -8,7 +8,9 @@ import type { InboundIdentity } from '../../src/core/adapter.ts';
 import { WA } from '../support/daemon.ts';
 import { inboundMessageEvent } from '../support/events.ts';
 import { learnIdentity } from '../../src/merge/auto-merge.ts';
-import { DEFAULT_MERGE_POLICY } from '../../src/merge/evidence.ts';
+import type { MergePolicy } from '../../src/merge/evidence.ts';
+
+const DEFAULT_MERGE_POLICY: MergePolicy = { auto: ['phone', 'wechat_unionid'], defaultRegion: null };
 import { subjects as subjectsFor } from '../../src/core/schemas/subjects.ts';
 import { WA2, api, contactEvents, contactOf, graphViolations, postWa, startContactsDaemon, waText, type ContactsDaemon } from './helpers.ts';
 
@@ -97,21 +99,21 @@ describe('automatic merge with the default policy (phone, wechat_unionid)', () =
 
   it('merges two WeChat official accounts on the same UnionID', async () => {
     const unionId = `oUnion${phoneSeq++}`;
-    await ingest(t, 'wechat', 'acme-wc', { externalId: 'openid-a', evidence: [{ type: 'wechat_unionid', value: unionId }] });
+    await ingest(t, 'wechat', 'acme-wc', { externalId: 'openid-a', evidence: [{ type: 'platform_id', namespace: 'wechat_unionid', value: unionId }] });
     t.manualClock.advance(1_000);
-    await ingest(t, 'wechat', 'acme-wc2', { externalId: 'openid-b', evidence: [{ type: 'wechat_unionid', value: unionId }] });
+    await ingest(t, 'wechat', 'acme-wc2', { externalId: 'openid-b', evidence: [{ type: 'platform_id', namespace: 'wechat_unionid', value: unionId }] });
     expect(await contactOf(t.sql, 'acme-wc2', 'openid-b')).toBe(await contactOf(t.sql, 'acme-wc', 'openid-a'));
   });
 
   it('merges when a UnionID is learned later, outside a webhook (learnIdentity)', async () => {
     const unionId = `oUnionLate${phoneSeq++}`;
-    await ingest(t, 'wechat', 'acme-wc', { externalId: 'openid-late-a', evidence: [{ type: 'wechat_unionid', value: unionId }] });
+    await ingest(t, 'wechat', 'acme-wc', { externalId: 'openid-late-a', evidence: [{ type: 'platform_id', namespace: 'wechat_unionid', value: unionId }] });
     t.manualClock.advance(1_000);
     await ingest(t, 'wechat', 'acme-wc2', { externalId: 'openid-late-b' });
     const [a, b] = [await contactOf(t.sql, 'acme-wc', 'openid-late-a'), await contactOf(t.sql, 'acme-wc2', 'openid-late-b')];
     expect(a).not.toBe(b);
     const subjects = subjectsFor(t.prefix);
-    const learned = await learnIdentity(t.daemon.database.db, subjects, DEFAULT_MERGE_POLICY, { channel: 'wechat', account: 'acme-wc2' }, { externalId: 'openid-late-b', evidence: [{ type: 'wechat_unionid', value: unionId }] }, t.manualClock.now());
+    const learned = await learnIdentity(t.daemon.database.db, subjects, DEFAULT_MERGE_POLICY, { channel: 'wechat', account: 'acme-wc2' }, { externalId: 'openid-late-b', evidence: [{ type: 'platform_id', namespace: 'wechat_unionid', value: unionId }] }, t.manualClock.now());
     expect(learned.contactId).toBe(a);
     expect(await contactOf(t.sql, 'acme-wc2', 'openid-late-b')).toBe(a);
   });

@@ -187,6 +187,32 @@ describe('erase on unsubscribe', () => {
     expect(await graphViolations(t.sql!)).toEqual([]);
   });
 
+  it("takes the unpublished edited and deleted events of the person's messages with it, also where another conversation holds them", async () => {
+    const openId = 'oEraseEdited';
+    await wechatText(openId, 'first words');
+    await wechatText('oEditNeighbour', 'hello from the neighbour');
+    const identity = (await identityOf(wechat.id, openId))!;
+    const [mine] = await t.sql!`select id from messages where identity_id = ${identity.id}`;
+    const neighbour = (await identityOf(wechat.id, 'oEditNeighbour'))!;
+    const [shared] = await t.sql!`select id from conversations where identity_id = ${neighbour.id}`;
+    const [theirs] = await t.sql!`select id from messages where identity_id = ${neighbour.id}`;
+    // As in a group: the person's message lives in a conversation that is not their own.
+    await t.sql!`update messages set conversation_id = ${shared!.id} where id = ${mine!.id}`;
+    await waitForOutboxDrained(t.sql!);
+    const row = (msgId: string, text: string) =>
+      insertOutboxRow(t.sql!, { subject: `${t.prefix}.v1.evt.message.edited.wechat.${wechat.id}`, msgId, payload: { parts: [{ type: 'text', text }] }, orderingKey: shared!.id, held: true });
+    await row(`${mine!.id}:edited:aaaa`, 'my new address is 2 Secret Lane');
+    await row(`${mine!.id}:edited:bbbb`, 'no, 3 Secret Lane');
+    await row(`${mine!.id}:deleted`, '');
+    await row(`${theirs!.id}:edited:cccc`, 'the neighbour edits');
+
+    expect(await post(unsubscribe(openId))).toBe(200);
+    const left = await t.sql!`select msg_id from outbox where published_at is null and ordering_key = ${shared!.id} order by msg_id`;
+    expect(left.map((r) => r.msg_id)).toEqual([`${theirs!.id}:edited:cccc`]);
+    expect(await count(t.sql!`select count(*)::int as n from outbox where payload::text like '%Secret Lane%'`)).toBe(0);
+    await t.sql!`delete from outbox where ordering_key = ${shared!.id} and published_at is null`;
+  });
+
   it('deletes a WeChat-only contact (404 everywhere, one tombstone event); following again starts a new contact', async () => {
     const openId = 'oEraseAlone';
     await wechatText(openId, 'hello');

@@ -3,7 +3,10 @@
  * how fields combine without loss, what an unmerge takes back, and JSON merge patch.
  */
 import { describe, expect, it } from 'vitest';
-import { apiPhone, autoKeys, dedupeKeys, identityEvidence, normalizeEmail, normalizePhone, DEFAULT_MERGE_POLICY } from '../../src/merge/evidence.ts';
+import { apiPhone, autoKeys, dedupeKeys, identityEvidence, normalizeEmail, normalizePhone, storedEvidence } from '../../src/merge/evidence.ts';
+
+/** The contract's default policy with the shipped channels: phones and WeChat UnionIDs merge. */
+const DEFAULT_MERGE_POLICY = { auto: ['phone', 'wechat_unionid'], defaultRegion: null };
 import { combineFields, sameJson, splitFields } from '../../src/merge/combine.ts';
 import { mergePatch } from '../../src/merge/update.ts';
 import type { ContactFields } from '../../src/merge/store.ts';
@@ -43,6 +46,21 @@ describe('evidence', () => {
       { type: 'wechat_unionid', value: 'oU1' },
     ]);
     expect(identityEvidence({ phone: null, phoneVerified: false, evidence: [{ type: 'email', value: 'A@B.io' }] })).toEqual([{ type: 'email', value: 'a@b.io' }]);
+  });
+
+  it('stores a platform id under the namespace its adapter declares, phones and emails under their type', () => {
+    expect(
+      storedEvidence([
+        { type: 'platform_id', namespace: 'wechat_unionid', value: 'oU1' },
+        { type: 'email', value: 'a@b.io' },
+        { type: 'platform_id', namespace: 'shop_member', value: '' },
+      ]),
+    ).toEqual([
+      { type: 'wechat_unionid', value: 'oU1' },
+      { type: 'email', value: 'a@b.io' },
+    ]);
+    // Any declared namespace counts, with no code naming it.
+    expect(identityEvidence({ phone: null, phoneVerified: false, evidence: [{ type: 'shop_member', value: 'm-7' }] })).toEqual([{ type: 'shop_member', value: 'm-7' }]);
   });
 
   it('merges automatically only on the kinds in merge.auto (phone and UnionID by default, not email)', () => {

@@ -11,12 +11,15 @@ export interface OutboxRow {
   payload: unknown;
   orderingKey: string;
   held?: boolean;
+  /** Default: the database's now(). */
+  createdAt?: Date;
 }
 
-/** Insert one unpublished outbox row, created now. */
+/** Insert one unpublished outbox row, created now (or at `createdAt`). */
 export async function insertOutboxRow(sql: postgres.Sql, row: OutboxRow): Promise<void> {
+  const createdAt = row.createdAt ? sql`${row.createdAt}` : sql`now()`;
   await sql`insert into outbox (subject, msg_id, payload, ordering_key, held, created_at)
-    values (${row.subject}, ${row.msgId}, ${sql.json(row.payload as postgres.JSONValue)}, ${row.orderingKey}, ${row.held ?? false}, now())`;
+    values (${row.subject}, ${row.msgId}, ${sql.json(row.payload as postgres.JSONValue)}, ${row.orderingKey}, ${row.held ?? false}, ${createdAt})`;
 }
 
 /** How many outbox rows are not published yet. */

@@ -1,11 +1,13 @@
 /**
- * Webhook traffic for fault tests: text webhooks from the WhatsApp simulator, signed posts to any daemon URL
+ * Webhook traffic for fault tests: text webhooks from the WhatsApp simulator or any channel's, signed posts to any daemon URL
  * (in-process or a child process), a bounded worker pool, and a per-request ledger that sorts
  * every attempt into acked / rejected / unknown the way a platform's retry logic would.
  */
 import { randomBytes } from 'node:crypto';
 import { WA, metaSignature } from './daemon.ts';
 import { whatsappTestAccount, whatsappText } from './inbound-whatsapp.ts';
+import { postSimulated } from './inbound.ts';
+import type { WebhookRequestSpec } from '../../src/core/adapter.ts';
 
 /** One inbound text message, as the test will send it and later look it up. */
 export interface TextMessage {
@@ -53,8 +55,17 @@ export type Outcome = 'acked' | 'rejected' | 'unknown';
  * The body is always read so keep-alive sockets are released.
  */
 export async function deliver(baseUrl: string, body: string, options: { account?: string; secret?: string; timeoutMs?: number } = {}): Promise<{ outcome: Outcome; status: number | null }> {
+  return classify(postSignedWhatsApp(baseUrl, body, { ...options, signal: AbortSignal.timeout(options.timeoutMs ?? 20_000) }));
+}
+
+/** Like `deliver`, for a webhook of any channel built by its simulator (`test/support/channels.ts`). */
+export function deliverSpec(baseUrl: string, spec: WebhookRequestSpec, options: { timeoutMs?: number } = {}): Promise<{ outcome: Outcome; status: number | null }> {
+  return classify(postSimulated(baseUrl, spec, AbortSignal.timeout(options.timeoutMs ?? 20_000)));
+}
+
+async function classify(answer: Promise<Response>): Promise<{ outcome: Outcome; status: number | null }> {
   try {
-    const response = await postSignedWhatsApp(baseUrl, body, { ...options, signal: AbortSignal.timeout(options.timeoutMs ?? 20_000) });
+    const response = await answer;
     await response.arrayBuffer();
     return { outcome: response.ok ? 'acked' : 'rejected', status: response.status };
   } catch {
@@ -106,19 +117,37 @@ export async function runPool<T>(items: readonly T[], concurrency: number, work:
  * Delivers each body until it is acked, the way Meta retries (with a short pause instead of
  * Meta's backoff). Throws naming the wamid when `attempts` run out.
  */
-export async function deliverUntilAcked(
+export function deliverUntilAcked(
   baseUrl: string,
   items: ReadonlyArray<{ wamid: string; body: string }>,
   ledger: Ledger,
   options: { concurrency?: number; attempts?: number; pauseMs?: number } = {},
 ): Promise<void> {
+  return untilAcked(items.map(({ wamid, body }) => ({ id: wamid, send: () => deliver(baseUrl, body) })), ledger, options);
+}
+
+/** `deliverUntilAcked` for simulated webhooks of any channel, keyed by the message's external id. */
+export function deliverSpecsUntilAcked(
+  baseUrl: string,
+  items: ReadonlyArray<{ id: string; spec: WebhookRequestSpec }>,
+  ledger: Ledger,
+  options: { concurrency?: number; attempts?: number; pauseMs?: number } = {},
+): Promise<void> {
+  return untilAcked(items.map(({ id, spec }) => ({ id, send: () => deliverSpec(baseUrl, spec) })), ledger, options);
+}
+
+async function untilAcked(
+  items: ReadonlyArray<{ id: string; send(): Promise<{ outcome: Outcome; status: number | null }> }>,
+  ledger: Ledger,
+  options: { concurrency?: number; attempts?: number; pauseMs?: number },
+): Promise<void> {
   const { concurrency = 8, attempts = 40, pauseMs = 250 } = options;
-  await runPool(items, concurrency, async ({ wamid, body }) => {
+  await runPool(items, concurrency, async ({ id, send }) => {
     for (let attempt = 1; ; attempt++) {
-      const { outcome, status } = await deliver(baseUrl, body);
-      ledger.record(wamid, outcome);
+      const { outcome, status } = await send();
+      ledger.record(id, outcome);
       if (outcome === 'acked') return;
-      if (attempt >= attempts) throw new Error(`${wamid} was not acked after ${attempts} deliveries (last: ${status ?? 'no answer'})`);
+      if (attempt >= attempts) throw new Error(`${id} was not acked after ${attempts} deliveries (last: ${status ?? 'no answer'})`);
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   });

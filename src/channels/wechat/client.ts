@@ -9,7 +9,8 @@ import type { Clock } from '../../core/clock.ts';
 import { OmniError } from '../../core/errors.ts';
 import { platformTransportFailure, type HttpClient, type HttpResponse } from '../../core/http-client.ts';
 import { TOKEN_ERRCODES, errcodeError, httpStatusError, type Purpose } from './errcodes.ts';
-import { AccessTokens, type FetchedToken } from './token.ts';
+import type { TokenCache } from '../../core/adapter.ts';
+import { wechatTokens, type FetchedToken } from './token.ts';
 
 /** What the client needs from the account. */
 export interface WeChatClientOptions {
@@ -44,14 +45,14 @@ const SMALL_BODY_BYTES = 64 * 1024;
 /** A WeChat API client bound to one account. */
 export class WeChatClient {
   readonly #options: WeChatClientOptions;
-  readonly tokens: AccessTokens;
+  readonly tokens: TokenCache;
   /** Host of the API base: the only host that ever sees the access token or the AppSecret. */
   readonly apiHost: string;
 
   constructor(options: WeChatClientOptions) {
     this.#options = options;
     this.apiHost = new URL(options.apiBase).hostname.toLowerCase();
-    this.tokens = new AccessTokens({ shared: options.shared, clock: options.clock, fetch: (force, signal) => this.fetchStableToken(force, signal) });
+    this.tokens = wechatTokens({ shared: options.shared, clock: options.clock, fetch: (force, signal) => this.fetchStableToken(force, signal) });
   }
 
   /** `POST /cgi-bin/stable_token`; `force` invalidates the current token (only after a rejection). */

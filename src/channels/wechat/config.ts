@@ -74,7 +74,7 @@ export const WECHAT_DEFAULTS: ChannelDefaults = {
 const MB = 1_000_000;
 
 /**
- * Temporary-media limits (reference B4). The upload page says both 10 MB and 2 MB for images,
+ * Temporary-media limits. The upload page says both 10 MB and 2 MB for images,
  * so 2 MB; decimal megabytes so that erring small never lets through a file WeChat refuses.
  */
 export const WECHAT_MAX_BYTES = {

@@ -1,5 +1,5 @@
 /**
- * WeChat's message crypto (WXBizMsgCrypt, reference B1): the SHA-1 signatures over sorted
+ * WeChat's message crypto (WXBizMsgCrypt): the SHA-1 signatures over sorted
  * strings, and AES-256-CBC with WeChat's own 32-byte PKCS#7 padding. Node's automatic padding
  * only knows 16-byte blocks and throws on pad values above 16, so it is always switched off
  * here and the padding is checked and stripped by hand.
@@ -92,7 +92,7 @@ export function encryptMessage(message: Uint8Array | string, aesKey: Buffer, app
   return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString('base64');
 }
 
-/** The parts of an encrypted passive reply (reference B1, "Encrypted reply"). */
+/** The parts of an encrypted passive reply (WeChat's "Encrypted reply"). */
 export interface EncryptedEnvelope {
   encrypt: string;
   msgSignature: string;

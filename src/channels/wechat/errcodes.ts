@@ -1,5 +1,5 @@
 /**
- * WeChat `errcode`s in the contract's terms (reference B4–B6). The platform's code and message
+ * WeChat `errcode`s in the contract's terms. The platform's code and message
  * go into `details`; the contract code decides retry, dead-letter or answer. Messages tell an
  * operator what to do, since WeChat's own `errmsg` rarely does.
  */

@@ -1,5 +1,5 @@
 /**
- * Turns an authentic (decrypted) WeChat push into events (reference B2, B7). One push carries
+ * Turns an authentic (decrypted) WeChat push into events. One push carries
  * one message or one event. Messages open the 48 h window (grant `message`); a follow, a menu
  * click or a QR scan opens the one-minute grant; an unsubscribe asks the core to erase the
  * user. Every value stays a string until it is deliberately converted, and one that is out of
@@ -140,7 +140,7 @@ interface EventFacts {
 
 /**
  * Events have no MsgId; their key is FromUserName + CreateTime + Event + EventKey, since
- * CreateTime only has one-second resolution (reference B7).
+ * CreateTime only has one-second resolution.
  */
 function parseEvent(fields: XmlFields, facts: EventFacts): InboundEvent[] {
   const event = textOf(fields, 'Event');

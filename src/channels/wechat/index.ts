@@ -66,11 +66,17 @@ export function createWeChatAdapter(context: AdapterContext<WeChatSettings>): We
     async lookupIdentity(openId, signal) {
       const info = await client.userInfo(openId, signal);
       const identity: InboundIdentity = { externalId: openId };
-      if (info.unionId !== undefined) identity.evidence = [{ type: 'wechat_unionid', value: info.unionId }];
+      if (info.unionId !== undefined) identity.evidence = [{ type: 'platform_id', namespace: WECHAT_UNIONID, value: info.unionId }];
       return identity;
     },
   } satisfies WeChatAdapter);
 }
+
+/**
+ * The merge evidence namespace of UnionIDs: one id per person across every official account
+ * bound to the same Open Platform account. `merge.auto` calls it `wechat_unionid`.
+ */
+export const WECHAT_UNIONID = 'wechat_unionid';
 
 /** The WeChat channel definition the composition root registers. */
 export const wechat: ChannelDefinition<WeChatSettings> = {
@@ -79,6 +85,13 @@ export const wechat: ChannelDefinition<WeChatSettings> = {
   defaults: WECHAT_DEFAULTS,
   secretFields: WECHAT_SECRET_FIELDS,
   sampleSecrets: WECHAT_SAMPLE_SECRETS,
+  mergeEvidence: [
+    {
+      namespace: WECHAT_UNIONID,
+      autoByDefault: true,
+      description: 'The same WeChat UnionID on two official accounts bound to one Open Platform account.',
+    },
+  ],
   create: createWeChatAdapter,
   sandbox: wechatSandbox,
   webhookDoc: wechatWebhookDoc,

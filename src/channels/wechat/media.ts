@@ -1,5 +1,5 @@
 /**
- * Inbound media download through `GET /cgi-bin/media/get` and its quirks (reference B5, trap 8):
+ * Inbound media download through `GET /cgi-bin/media/get` and its quirks:
  * errors come back as JSON with HTTP 200, sometimes labelled `text/plain`, so the body is
  * sniffed before it is trusted as bytes; videos come back as JSON `{"video_url": …}` whose URL
  * is fetched in turn, without the token. Media ids expire after 3 days (40007).

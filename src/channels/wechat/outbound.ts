@@ -1,5 +1,5 @@
 /**
- * Sending through the customer-service API (`/cgi-bin/message/custom/send`, reference B4). One
+ * Sending through the customer-service API (`/cgi-bin/message/custom/send`). One
  * WeChat message carries one thing, so a part becomes one message, and a caption the media type
  * cannot hold becomes a text message after it. All media is uploaded first (temporary media,
  * under WeChat's own type and size limits), so a refused file sends nothing at all.
@@ -12,7 +12,7 @@ import type { WeChatClient } from './client.ts';
 /** WeChat's temporary media kinds. */
 export type UploadType = 'image' | 'voice' | 'video' | 'thumb';
 
-/** Extensions WeChat takes per upload type (reference B4: PNG/JPEG/JPG/GIF, AMR/MP3, MP4, JPG). */
+/** Extensions WeChat takes per upload type (PNG/JPEG/JPG/GIF, AMR/MP3, MP4, JPG). */
 export const UPLOAD_EXTENSIONS: Readonly<Record<UploadType, ReadonlyArray<string>>> = {
   image: ['jpg', 'jpeg', 'png', 'gif'],
   voice: ['amr', 'mp3'],

@@ -14,7 +14,7 @@ import { wechatError, wechatJson } from './sandbox-state.ts';
 /** Temporary media lives 3 days on WeChat. */
 export const MEDIA_RETENTION_MS = 3 * 86_400_000;
 
-/** Upload types and their limits as the fake enforces them (reference B4; image at the safe 2 MB). */
+/** Upload types and their limits as the fake enforces them (image at the safe 2 MB). */
 const LIMITS: Readonly<Record<string, { maxBytes: number; kinds: ReadonlyArray<Kind>; sizeErrcode: number }>> = {
   image: { maxBytes: 2_000_000, kinds: ['jpg', 'png', 'gif'], sizeErrcode: 40009 },
   voice: { maxBytes: 2_000_000, kinds: ['amr', 'mp3'], sizeErrcode: 40010 },

@@ -1,5 +1,5 @@
 /**
- * Push authentication for WeChat (reference B1, B8): the GET handshake, the POST signatures in
+ * Push authentication for WeChat: the GET handshake, the POST signatures in
  * safe, compat and plain mode, timestamp freshness, the replay guard the core records with the
  * events, and the answer WeChat expects within 5 s. Failures throw WebhookVerificationError
  * (401/403) with a short reason that never contains a secret, a signature or an OpenID.
@@ -19,7 +19,7 @@ import { MAX_XML_BYTES, XmlRefusedError, gateXml } from './xml.ts';
  */
 export const MAX_PUSH_BYTES = 4 * MAX_XML_BYTES;
 
-/** Pushes whose timestamp is further than this from our clock are refused (reference B8: ±5 min). */
+/** Pushes whose timestamp is further than this from our clock are refused (±5 min). */
 export const TIMESTAMP_TOLERANCE_MS = 300_000;
 /**
  * How long a timestamp+nonce is remembered: as long as its timestamp is acceptable, plus a

@@ -1,5 +1,5 @@
 /**
- * XML in and out for WeChat, safely (reference B3/B8, bad-input test 18). Untrusted bodies are
+ * XML in and out for WeChat, safely. Untrusted bodies are
  * size-capped, must be UTF-8 without NUL, and are refused outright when they contain any markup
  * declaration (`<!DOCTYPE`, `<!ENTITY`, ...) — WeChat never sends one — before a parser sees
  * them. The parser then runs with entity processing off and no value coercion, so MsgId stays

@@ -7,6 +7,7 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { envBoolean, envInteger, hasScheme, httpUrl, section } from './fields.ts';
 import type { DaemonConfig } from './types.ts';
+import type { ChannelDefinition } from '../adapter.ts';
 
 /** Paths in the daemon file whose values are secret (or may embed credentials): never echoed. */
 export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [
@@ -16,8 +17,32 @@ export const DAEMON_SECRET_PATHS: ReadonlyArray<RegExp> = [
   /^nats\.(password|token|nkey)$/,
 ];
 
-/** Evidence kinds that may merge contacts without a human. */
-export const MERGE_EVIDENCE = ['phone', 'email', 'wechat_unionid'] as const;
+/** Evidence every daemon knows; channels add platform id namespaces (`ChannelDefinition.mergeEvidence`). */
+export const BUILT_IN_EVIDENCE = ['phone', 'email'] as const;
+
+/** Evidence names of the built-ins and the declared namespaces of `channels`, with the default list. */
+export function mergeEvidenceOf(channels: Iterable<ChannelDefinition>): { names: string[]; defaults: string[] } {
+  const declared = [...channels].flatMap((channel) => channel.mergeEvidence ?? []);
+  return {
+    names: [...new Set([...BUILT_IN_EVIDENCE, ...declared.map((item) => item.namespace)])],
+    defaults: [...new Set(['phone', ...declared.filter((item) => item.autoByDefault).map((item) => item.namespace)])],
+  };
+}
+
+/** The `merge` section, accepting `evidence.names` in `merge.auto`. */
+function mergeSection(evidence: { names: string[]; defaults: string[] }) {
+  return section({
+    auto: z
+      .array(z.enum(evidence.names as [string, ...string[]]))
+      .transform((kinds) => [...new Set(kinds)])
+      .prefault(evidence.defaults)
+      .describe('Evidence that merges contacts without a human: phone, email, or a namespace a channel declares.'),
+    defaultRegion: region
+      .nullable()
+      .default(null)
+      .describe('ISO country code used to read phone numbers written without a country code; null = none.'),
+  });
+}
 
 /** Log levels accepted by `log.level` (pino's). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -157,17 +182,7 @@ export const daemonSchema = z
         .default(512)
         .describe('API requests waiting for a slot; beyond it a request is answered rate_limited (HTTP 429) at once.'),
     }),
-    merge: section({
-      auto: z
-        .array(z.enum(MERGE_EVIDENCE))
-        .transform((kinds) => [...new Set(kinds)])
-        .prefault(['phone', 'wechat_unionid'])
-        .describe('Evidence that merges contacts without a human.'),
-      defaultRegion: region
-        .nullable()
-        .default(null)
-        .describe('ISO country code used to read phone numbers written without a country code; null = none.'),
-    }),
+    merge: mergeSection(mergeEvidenceOf([])),
     log: section({
       level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
       format: z
@@ -198,3 +213,8 @@ export const daemonSchema = z
       });
     });
   }) satisfies z.ZodType<DaemonConfig, unknown>;
+
+/** The daemon schema for a set of channels: `merge.auto` knows the evidence they declare. */
+export function daemonSchemaFor(channels: Iterable<ChannelDefinition>) {
+  return daemonSchema.safeExtend({ merge: mergeSection(mergeEvidenceOf(channels)) }) satisfies z.ZodType<DaemonConfig, unknown>;
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ChannelDefinition } from '../adapter.ts';
 import { commonSchema, NEUTRAL_DEFAULTS } from './channel-schema.ts';
-import { daemonSchema } from './daemon-schema.ts';
+import { daemonSchemaFor } from './daemon-schema.ts';
 import { ENV_REFERENCE_PATTERN } from './env.ts';
 import { envCoercible, jsonHints } from './fields.ts';
 
@@ -32,7 +32,7 @@ const CHANNEL_DEFAULTED: ReadonlyArray<readonly [string, string]> = [
 /** Both schemas as objects: `daemon` for omnibus.yaml, `channel` for channels/*.yaml. */
 export function configSchemas(channels: ReadonlyMap<string, ChannelDefinition>): { daemon: JsonSchema; channel: JsonSchema } {
   const daemon: JsonSchema = {
-    ...toJson(daemonSchema, new Set(), true),
+    ...toJson(daemonSchemaFor(channels.values()), new Set(), true),
     $schema: DRAFT_07,
     title: 'omnibus daemon configuration (config/omnibus.yaml)',
     description: `Daemon settings; every key is optional. ${DOCS}`,

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ChannelDefinition } from '../adapter.ts';
 import { checkChannelFiles, sortByLine } from './channel-files.ts';
-import { DAEMON_SECRET_PATHS, daemonSchema } from './daemon-schema.ts';
+import { DAEMON_SECRET_PATHS, daemonSchemaFor } from './daemon-schema.ts';
 import { deepFreeze } from './freeze.ts';
 import { ConfigError, fromZodIssues, issueAt } from './issues.ts';
 import type { ConfigIssue, DaemonConfig, LoadedConfig } from './types.ts';
@@ -34,7 +34,7 @@ export async function loadConfig(
   if (!info?.isDirectory()) {
     throw new ConfigError([{ file: displayPath(root), line: null, path: '', message: 'configuration directory not found' }]);
   }
-  const daemon = await checkDaemonFile(root, env);
+  const daemon = await checkDaemonFile(root, env, channels);
   // Unknown sandbox (a broken daemon file) checks as production: the stricter reading.
   const channelFiles = await checkChannelFiles(root, channels, env, { sandbox: daemon.config?.sandbox ?? false });
   const issues = [...daemon.issues, ...channelFiles.issues];
@@ -46,6 +46,7 @@ export async function loadConfig(
 export async function checkDaemonFile(
   dir: string,
   env: NodeJS.ProcessEnv,
+  channels: ReadonlyMap<string, ChannelDefinition> = new Map(),
 ): Promise<{ config: DaemonConfig | null; issues: ConfigIssue[] }> {
   const absolutePath = join(dir, DAEMON_FILE);
   const file = displayPath(absolutePath);
@@ -67,8 +68,9 @@ export async function checkDaemonFile(
   }
   const mayEcho = (path: FieldPath): boolean =>
     !source.fromEnv(path) && !DAEMON_SECRET_PATHS.some((pattern) => pattern.test(formatPath(path)));
-  const result = daemonSchema.safeParse(data);
-  if (!result.success) issues.push(...fromZodIssues(result.error.issues, source, daemonSchema, mayEcho));
+  const schema = daemonSchemaFor(channels.values());
+  const result = schema.safeParse(data);
+  if (!result.success) issues.push(...fromZodIssues(result.error.issues, source, schema, mayEcho));
   return { config: result.success && issues.length === 0 ? result.data : null, issues: sortByLine(issues) };
 }
 

@@ -42,7 +42,8 @@ export interface DaemonConfig {
   dataDir: string;
   media: { maxBytes: number; store: 'file' | 'nats' };
   api: { tokens: ReadonlyArray<ApiToken>; bodyLimitBytes: number; concurrency: number; maxPending: number };
-  merge: { auto: ReadonlyArray<'phone' | 'email' | 'wechat_unionid'>; defaultRegion: string | null };
+  /** `auto`: `phone`, `email`, or evidence namespaces the registered channels declare. */
+  merge: { auto: ReadonlyArray<string>; defaultRegion: string | null };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   sandbox: boolean;
 }

@@ -72,6 +72,8 @@ export async function recordEdit(tx: Tx, subjects: Subjects, scope: IngestScope,
     msgId: `${row.id}:edited:${createHash('sha256').update(event.dedupeKey).digest('hex').slice(0, 32)}`,
     payload,
     orderingKey: row.conversationId,
+    // Like a new message: held until its media is fetched, so it is published with the media settled.
+    held: mediaRows.some((m) => m.status === 'pending'),
     createdAt: receivedAt,
   });
   return { kind: 'recorded', messageId: row.id, mediaQueued: mediaRows.filter((m) => m.status === 'pending').length, mediaKeys: [] };

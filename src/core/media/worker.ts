@@ -227,8 +227,18 @@ export class MediaWorker extends BackgroundLoop {
         update outbox set payload = jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb),
           held = exists (select 1 from media m where m.message_id = ${row.messageId} and m.status = 'pending')
         where msg_id = ${row.messageId + ':in'} and published_at is null
+          and payload #>> ${`{parts,${row.partIndex},media,id}`}::text[] = ${row.id}
         returning held`);
-      released = rowsOf<{ held: boolean }>(result).some((r) => !r.held);
+      // An edit that brought this media: its event is held the same way until its own media settled.
+      const edits = await tx.execute(sql`
+        update outbox set payload = jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb),
+          held = jsonb_path_exists(jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb), '$.parts[*].media ? (@.status == "pending")')
+        where published_at is null
+          and ordering_key = (select conversation_id from messages where id = ${row.messageId})
+          and split_part(msg_id, ':', 1) = ${row.messageId} and split_part(msg_id, ':', 2) = 'edited'
+          and payload #>> ${`{parts,${row.partIndex},media,id}`}::text[] = ${row.id}
+        returning held`);
+      released = [...rowsOf<{ held: boolean }>(result), ...rowsOf<{ held: boolean }>(edits)].some((r) => !r.held);
     });
     if (outcomeOfRow === 'bytes_gone') {
       this.deps.logger.warn({ media: row.id }, 'stored bytes were purged meanwhile; fetching again');

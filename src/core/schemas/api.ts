@@ -13,6 +13,7 @@ import {
   daemonIdSchema,
   deliveryStatusSchema,
   errorBodySchema,
+  evidenceNameSchema,
   identityKeySchema,
   mergeEvidenceSchema,
   messageEventSchema,
@@ -281,7 +282,7 @@ export const contactSuggestionSchema = z.object({
   contact: contactProfileSchema,
   reasons: z.array(
     z.object({
-      type: z.enum(['phone', 'email', 'wechat_unionid', 'name']),
+      type: evidenceNameSchema.describe('phone, email, name, or the namespace of a shared platform id.'),
       value: z.string(),
       verified: z.boolean().describe('phone: both sides verified (only a suggestion because `phone` is not in merge.auto).'),
     }),

@@ -268,10 +268,13 @@ export const contactProfileSchema = z.object({
   updatedAt: timestampSchema,
 });
 
+/** An evidence name: `phone`, `email`, `manual`, `name`, or a channel's platform id namespace. */
+export const evidenceNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+
 /** Why two contacts were merged: automatic evidence of `merge.auto`, or a manual API call. */
 export const mergeEvidenceSchema = z.object({
-  type: z.enum(['phone', 'email', 'wechat_unionid', 'manual']),
-  value: z.string().optional().describe('The shared phone, email or UnionID.'),
+  type: evidenceNameSchema.describe('phone, email, manual, or the namespace of a platform id a channel declares (docs/contacts.md).'),
+  value: z.string().optional().describe('The shared phone, email or platform id.'),
 });
 
 /** `omni.contact/v1`: a contact was created, updated, merged or unmerged. */
