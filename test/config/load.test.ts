@@ -59,6 +59,7 @@ describe('loadConfig: defaults', () => {
       merge: { auto: ['phone', 'wechat_unionid'], defaultRegion: null },
       log: { level: 'info', format: 'auto' },
       sandbox: false,
+      console: { enabled: false, sessionTtlMinutes: 720 },
     });
     expect(config.accounts.size).toBe(0);
   });

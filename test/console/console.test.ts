@@ -12,7 +12,8 @@ import type { Page } from 'playwright-core';
 import { simulateInbound } from '../../src/channels/wechat/sandbox.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { API_TOKEN, WA, metaSignature, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
-import { whatsappText } from '../support/inbound-whatsapp.ts';
+import { whatsappCustomer, whatsappText } from '../support/inbound-whatsapp.ts';
+import type { SimulateInput } from '../../src/core/adapter.ts';
 import { createTestDatabase, natsUrl, tempDir, uniquePrefix } from '../support/services.ts';
 import { testAccount } from '../channels/wechat/helpers.ts';
 import { openBrowser } from './browser.ts';
@@ -22,6 +23,7 @@ const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
 const wechat = testAccount({ id: 'acme-wechat', settings: { appId: 'wx0123456789abcdef' } });
 const KERRY = { wa: '15551230001', wx: 'oKerryFisher01', name: 'Kerry Fisher' };
 const STALE = { wa: '15551230002', name: 'Sam Stale' };
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c626001000000ffff03000006000557bfabd40000000049454e44ae426082', 'hex');
 const HOSTILE = { wa: '15551230003', name: '<img src=x onerror="window.__pwned=1">Mallory', text: '<script>window.__pwned=2</script><b>bold?</b>' };
 
 describe('the agent console in Chromium', () => {
@@ -29,8 +31,8 @@ describe('the agent console in Chromium', () => {
   let browser: Awaited<ReturnType<typeof openBrowser>>;
   let drop: () => Promise<void>;
 
-  const customerWhatsApp = async (from: string, text: string, name: string, at = new Date()) => {
-    const { body } = whatsappText({ from, text, name, at });
+  const customerWhatsApp = async (from: string, text: string, name: string, at = new Date(), media?: SimulateInput['media']) => {
+    const { body } = media ? whatsappCustomer({ from, text, name, media }) : whatsappText({ from, text, name, at });
     const response = await t.postWhatsApp(body);
     expect(response.status).toBe(200);
     // The fake platform learns that the customer wrote, as Meta would: its window opens too.
@@ -89,9 +91,11 @@ describe('the agent console in Chromium', () => {
     t = await startTestDaemon({ dir, prefix, databaseUrl: database.url, clock: systemClock });
     await customerWhatsApp(KERRY.wa, 'Hi, my parcel is late (WhatsApp)', KERRY.name);
     await customerWeChat(KERRY.wx, 'Hello again from WeChat');
+    const stored = t.daemon.fakes.get('whatsapp')!.putMedia(new Uint8Array(PNG), 'image/png');
+    await customerWhatsApp(KERRY.wa, 'my receipt <b>here</b>', KERRY.name, new Date(), { id: stored.id, mime: 'image/png', sha256: stored.sha256 });
     await customerWhatsApp(STALE.wa, 'Are you there?', STALE.name, new Date(Date.now() - 30 * 3_600_000));
     await customerWhatsApp(HOSTILE.wa, HOSTILE.text, HOSTILE.name);
-    await waitForRows(4);
+    await waitForRows(5);
     browser = await openBrowser();
   });
   afterAll(async () => {
@@ -148,9 +152,15 @@ describe('the agent console in Chromium', () => {
     const windows = await page.locator('#identities [data-window]').allTextContents();
     expect(windows.join(' ')).toMatch(/open until/);
     expect(windows.join(' ')).toMatch(/5 messages left/);
-    await page.locator('#timeline [data-channel="wechat"]').waitFor();
-    await page.locator('#timeline [data-channel="whatsapp"]').waitFor();
+    await page.locator('#timeline [data-channel="wechat"]').first().waitFor();
+    await page.locator('#timeline [data-channel="whatsapp"]').first().waitFor();
     expect(await page.locator('#merges li').first().textContent()).toContain('merge');
+    // The customer's image, through a short-lived signed link (never the token), shown inline.
+    const image = page.locator('#timeline figure.media-image img');
+    await image.waitFor({ timeout: 15_000 });
+    expect(await image.getAttribute('src')).toMatch(/^\/v1\/media\/med_[^?]+\?expires=\d+&signature=[0-9a-f]{64}$/);
+    await expect.poll(() => image.evaluate((node) => (node as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator('#timeline figure.media-image figcaption').textContent()).toBe('my receipt <b>here</b>');
     await page.close();
   });
 
