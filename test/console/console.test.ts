@@ -131,8 +131,10 @@ describe('the agent console in Chromium', () => {
   it('finds a contact, merges the WeChat identity in, and shows both channels with their windows', async () => {
     const page = await browser.context.newPage();
     await login(page, API_TOKEN);
-    await page.fill('input[name=q]', `+${KERRY.wa}`);
+    await page.fill('input[name=q]', 'kerry');
     await page.click('form.search button[type=submit]');
+    await page.locator('#contact-list[data-query="kerry"]').waitFor();
+    expect(await page.locator('#contact-list').textContent()).not.toContain(STALE.name);
     const link = page.locator('#contact-list a', { hasText: KERRY.name });
     await link.waitFor({ timeout: 10_000 }).catch(async (error) => {
       process.stderr.write(`list: ${await page.textContent('#view')}\n`);

@@ -14,8 +14,13 @@ const keyOf = (i) => `${i.channel}|${i.account}|${i.externalId}`;
  */
 async function conversationsOf(contact, messages) {
   try {
-    const answer = await get(`/conversations${query({ contactId: contact.id })}`);
-    if (Array.isArray(answer.items)) return answer.items;
+    const answer = await get(`/conversations${query({ contactId: contact.id, limit: 50 })}`);
+    if (Array.isArray(answer.items)) {
+      // The list names identities by id; the contact's list entry says which platform id each is.
+      const listed = await get(`/contacts${query({ q: contact.id, limit: 1 })}`).catch(() => ({ items: [] }));
+      const externalIds = new Map((listed.items?.[0]?.identities ?? []).map((i) => [i.id, i.externalId]));
+      return answer.items.map((c) => ({ ...c, externalId: externalIds.get(c.identityId), windowName: c.window?.window }));
+    }
   } catch (error) {
     if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 400)) throw error;
   }

@@ -71,6 +71,7 @@ export async function showContactList(view, params) {
     const page = await search(input.value.trim(), '', accountSelect.value, append ? cursor : undefined).catch((error) => ({ items: [], nextCursor: null, hint: error.message }));
     if (mine !== token) return;
     if (!append) list.replaceChildren();
+    list.setAttribute('data-query', input.value.trim());
     list.append(...page.items.map(row));
     cursor = page.nextCursor;
     more.hidden = !cursor;
