@@ -35,6 +35,7 @@ export function consoleExtension(): DaemonExtension {
         now: () => new Date(),
         accounts: () => context.accounts.all().map((entry) => ({ id: entry.account.id, channel: entry.account.channel })),
         publicUrl: () => context.config.daemon.http.publicUrl,
+        bodyLimitBytes: () => context.config.daemon.api.bodyLimitBytes,
       });
     },
     async start(context) {

@@ -16,7 +16,7 @@ const WRITES: ReadonlyArray<[method: string, path: RegExp]> = [
 ];
 
 /** The console-level refusal, in the API's error shape. */
-export function refuse(c: Context, status: 401 | 403 | 404, code: string, message: string): Response {
+export function refuse(c: Context, status: 401 | 403 | 404 | 413, code: string, message: string): Response {
   return c.json({ ok: false, error: { code, message } }, status);
 }
 

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
+import { bodyLimit } from 'hono/body-limit';
 import { escapeHtml, securityHeaders } from './headers.ts';
 import { forward, csrfOk, refuse } from './proxy.ts';
 import { ConsoleSessions, LOGIN_COOKIE, SESSION_COOKIE, newSecret, sameSecret, type ConsoleSession } from './sessions.ts';
@@ -21,7 +22,12 @@ export interface ConsoleRouteDeps {
   accounts(): Array<{ id: string; channel: string }>;
   /** `http.publicUrl`: an https one makes cookies Secure even behind a plain-HTTP proxy hop. */
   publicUrl(): string | null;
+  /** `api.bodyLimitBytes`: the largest write the console passes on to `/v1`. */
+  bodyLimitBytes(): number;
 }
+
+/** The login form is a token and a CSRF field: a few hundred bytes. */
+const LOGIN_BODY_LIMIT = 8 * 1024;
 
 const ASSETS_DIR = new URL('./assets/', import.meta.url);
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8' };
@@ -65,7 +71,8 @@ export function mountConsole(app: Hono, deps: ConsoleRouteDeps): void {
   app.get('/console', async (c) => ((await sessionOf(c)) ? c.html(page('index.html')) : c.redirect('/console/login', 303)));
   app.get('/console/', (c) => c.redirect('/console', 301));
   app.get('/console/login', (c) => loginPage(c, 200));
-  app.post('/console/login', async (c) => {
+  const tooLarge = (c: Context) => refuse(c, 413, 'invalid_request', 'the request body is too large');
+  app.post('/console/login', bodyLimit({ maxSize: LOGIN_BODY_LIMIT, onError: tooLarge }), async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const expected = getCookie(c, LOGIN_COOKIE);
     const presentedCsrf = typeof form.csrf === 'string' ? form.csrf : '';
@@ -151,6 +158,7 @@ export function mountConsole(app: Hono, deps: ConsoleRouteDeps): void {
 
   app.all(
     '/console/api/v1/*',
+    (c, next) => (c.req.method === 'GET' ? next() : bodyLimit({ maxSize: deps.bodyLimitBytes(), onError: tooLarge })(c, next)),
     withSession((c, session) => forward(c, app, session)),
   );
   app.all('/console/*', (c) => refuse(c, 404, 'not_found', 'no such console route'));

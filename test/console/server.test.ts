@@ -68,6 +68,12 @@ describe('console server', () => {
       body: new URLSearchParams({ csrf: 'anything', token: API_TOKEN }).toString(),
     });
     expect(forged.status).toBe(403);
+    const huge = await fetch(`${a.daemon.url}/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${'x'.repeat(64 * 1024)}`,
+    });
+    expect(huge.status).toBe(413);
     expect(cookiesOf(forged).has('omnibus_console')).toBe(false);
     expect((await fetch(`${a.daemon.url}/console/api/session`)).status).toBe(401);
     expect((await fetch(`${a.daemon.url}/console/api/events?contactId=ct_x`)).status).toBe(401);
