@@ -204,6 +204,12 @@ describe('the agent console in Chromium', () => {
     await outcome.waitFor({ timeout: 15_000 });
     expect(await outcome.textContent()).toMatch(/^The 24 h window closed at .+; send a template\.$/);
     await page.locator('#templates .template-form').waitFor();
+    // A template is what may go out now; the same box sends it.
+    await page.fill('#templates input[name=template]', 'order_update');
+    await page.fill('#templates input[name=params]', 'Sam | #1234');
+    await page.click('#templates button[type=submit]');
+    await expect.poll(() => page.textContent('#reply-outcome'), { timeout: 15_000 }).toMatch(/^Template accepted/);
+    await page.locator('#timeline .message.out').first().waitFor({ timeout: 15_000 });
     await page.close();
   });
 

@@ -7,6 +7,12 @@ import { refusalInWords, windowInWords } from './words.js';
 
 const newKey = () => `console-${crypto.randomUUID()}`;
 
+/** `a | b` as `{ body: ['a', 'b'] }`; nothing typed, no parameters. */
+const bodyParams = (text) => {
+  const values = text.split('|').map((value) => value.trim()).filter(Boolean);
+  return values.length ? { body: values } : {};
+};
+
 /** The templates of an account, or null where the daemon has no catalog (404) or the channel none. */
 async function templatesOf(account) {
   try {
@@ -86,18 +92,20 @@ export function createReplyBox(container, { targets, onSent }) {
     const list = await templatesOf(account).catch(() => null);
     const name = el('input', { attrs: { name: 'template', placeholder: 'template name', 'aria-label': 'Template name' } });
     const language = el('input', { attrs: { name: 'language', placeholder: 'language (en_US)', value: 'en_US', 'aria-label': 'Template language' } });
-    const templateForm = el('form', { class: 'template-form' }, name, language, el('button', { text: 'Send template', attrs: { type: 'submit' } }));
+    const params = el('input', { attrs: { name: 'params', placeholder: 'body values, separated by |', 'aria-label': 'Template body values' } });
+    const templateForm = el('form', { class: 'template-form' }, name, language, params, el('button', { text: 'Send template', attrs: { type: 'submit' } }));
     templateForm.addEventListener('submit', (event) => {
       event.preventDefault();
       if (!name.value.trim()) return;
-      void submit({ idempotencyKey: newKey(), account, to: { externalId }, template: { name: name.value.trim(), language: language.value.trim() || 'en_US', params: {} } }, 'Template');
+      void submit({ idempotencyKey: newKey(), account, to: { externalId }, template: { name: name.value.trim(), language: language.value.trim() || 'en_US', params: bodyParams(params.value) } }, 'Template');
     });
     const heading = el('h3', { text: 'The window is closed: send a template' });
     if (list === null) {
       templates.append(heading, el('p', { class: 'muted', text: 'This daemon lists no templates for the account; type an approved template’s name.' }), templateForm);
       return;
     }
-    const buttons = list.slice(0, 20).map((t) =>
+    const usable = list.filter((t) => !t.status || t.status === 'APPROVED');
+    const buttons = usable.slice(0, 20).map((t) =>
       el('button', {
         class: 'secondary',
         text: `${t.name} (${t.language ?? ''})`,
@@ -110,7 +118,7 @@ export function createReplyBox(container, { targets, onSent }) {
         },
       }),
     );
-    templates.append(heading, list.length ? el('div', { class: 'template-list' }, buttons) : el('p', { class: 'muted', text: 'No approved templates.' }), templateForm);
+    templates.append(heading, usable.length ? el('div', { class: 'template-list' }, buttons) : el('p', { class: 'muted', text: 'No approved templates.' }), templateForm);
   };
 
   select.addEventListener('change', () => void offerTemplates());
