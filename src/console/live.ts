@@ -18,9 +18,9 @@ export interface LiveEvent {
   data: unknown;
 }
 
-/** One open page: the contact ids it shows (the contact and those merged into it). */
+/** One open page: the contact ids it shows (the contact and those merged into it), or every contact (the list). */
 interface Listener {
-  contacts: ReadonlySet<string>;
+  contacts: ReadonlySet<string> | 'all';
   send(event: LiveEvent): void;
 }
 
@@ -69,7 +69,7 @@ export class LiveHub {
   }
 
   /** Adds a page; returns how to remove it. */
-  listen(contacts: ReadonlySet<string>, send: (event: LiveEvent) => void): () => void {
+  listen(contacts: ReadonlySet<string> | 'all', send: (event: LiveEvent) => void): () => void {
     const listener: Listener = { contacts, send };
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -85,7 +85,10 @@ export class LiveHub {
   private async dispatch(event: LiveEvent, contacts: string[]): Promise<void> {
     if (contacts.length === 0) return;
     for (const listener of this.listeners) {
-      if (contacts.some((id) => listener.contacts.has(id))) listener.send(event);
+      if (listener.contacts === 'all') {
+        // The list only learns that someone new is active, not what they wrote.
+        if (event.kind === 'message' || event.kind === 'contact') listener.send({ kind: event.kind, data: { contactId: contacts[0] } });
+      } else if (contacts.some((id) => (listener.contacts as ReadonlySet<string>).has(id))) listener.send(event);
     }
   }
 

@@ -32,6 +32,8 @@ const LOGIN_BODY_LIMIT = 8 * 1024;
 const ASSETS_DIR = new URL('./assets/', import.meta.url);
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8' };
 const KEEPALIVE_MS = 20_000;
+/** Events held for one slow page before it is told to reload instead. */
+const MAX_QUEUED = 1_000;
 
 /** The shipped front end, read once: name → bytes and type. */
 function loadAssets(): Map<string, { body: string; type: string }> {
@@ -110,49 +112,66 @@ export function mountConsole(app: Hono, deps: ConsoleRouteDeps): void {
     withSession((c, session) => c.json({ ok: true, csrf: session.csrf, readOnly: session.readOnly, expiresAt: session.expiresAt.toISOString(), accounts: deps.accounts() })),
   );
 
+  /**
+   * A page's event stream. A page too slow to keep up (more than {@link MAX_QUEUED} events
+   * behind) is told to reload what it shows (`resync`) instead of holding memory here.
+   */
+  const liveStream = (c: Context, ids: ReadonlySet<string> | 'all', shown: string | null) =>
+    streamSSE(c, async (stream) => {
+      let queue: LiveEvent[] = [];
+      let behind = false;
+      let wake: (() => void) | null = null;
+      const stop = deps.live.listen(ids, (event) => {
+        if (queue.length >= MAX_QUEUED) {
+          queue = [];
+          behind = true;
+        } else queue.push(event);
+        wake?.();
+      });
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+        stop();
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ contactId: shown, live: deps.live.attached }) });
+      while (!closed) {
+        if (behind) {
+          behind = false;
+          await stream.writeSSE({ event: 'resync', data: '{}' });
+          continue;
+        }
+        const event = queue.shift();
+        if (event) {
+          const data = event.kind === 'message' ? { ...(event.data as object), raw: undefined } : event.data;
+          await stream.writeSSE({ event: event.kind, data: JSON.stringify(data) });
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, KEEPALIVE_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+        if (!closed && queue.length === 0 && !behind) await stream.write(': keep-alive\n\n');
+      }
+      stop();
+    });
+
   app.get(
     '/console/api/events',
     withSession(async (c, session) => {
       const contactId = c.req.query('contactId') ?? '';
-      if (!/^ct_[A-Za-z0-9]{1,64}$/.test(contactId)) return refuse(c, 404, 'not_found', 'contactId is required');
+      if (contactId === '') return liveStream(c, 'all', null);
+      if (!/^ct_[A-Za-z0-9]{1,64}$/.test(contactId)) return refuse(c, 404, 'not_found', 'no such contact');
       // The profile says which ids are this contact now (the survivor and those merged into it).
       const profile = await app.fetch(new Request(`${new URL(c.req.url).origin}/v1/contacts/${contactId}`, { headers: { authorization: `Bearer ${session.token}` } }));
       if (!profile.ok) return refuse(c, 404, 'not_found', 'no such contact');
       const { contact } = (await profile.json()) as { contact: { id: string; mergedFrom: string[] } };
       const ids = new Set([contact.id, contactId, ...contact.mergedFrom]);
-      return streamSSE(c, async (stream) => {
-        const queue: LiveEvent[] = [];
-        let wake: (() => void) | null = null;
-        const stop = deps.live.listen(ids, (event) => {
-          queue.push(event);
-          wake?.();
-        });
-        let closed = false;
-        stream.onAbort(() => {
-          closed = true;
-          stop();
-          wake?.();
-        });
-        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ contactId: contact.id, live: deps.live.attached }) });
-        while (!closed) {
-          const event = queue.shift();
-          if (event) {
-            const data = event.kind === 'message' ? { ...(event.data as object), raw: undefined } : event.data;
-            await stream.writeSSE({ event: event.kind, data: JSON.stringify(data) });
-            continue;
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, KEEPALIVE_MS);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = null;
-          if (!closed && queue.length === 0) await stream.write(': keep-alive\n\n');
-        }
-        stop();
-      });
+      return liveStream(c, ids, contact.id);
     }),
   );
 

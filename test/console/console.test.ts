@@ -141,6 +141,15 @@ describe('the agent console in Chromium', () => {
       throw error;
     });
     await page.screenshot({ path: path.join(IMAGES, 'console-contacts.png') });
+    // A new customer shows up in the open list without a reload.
+    await page.fill('input[name=q]', '');
+    await page.click('form.search button[type=submit]');
+    await page.locator('#contact-list[data-query=""]').waitFor();
+    await customerWhatsApp('15551230009', 'First time here', 'Nora Newcomer');
+    await page.locator('#contact-list a', { hasText: 'Nora Newcomer' }).waitFor({ timeout: 15_000 });
+    await page.fill('input[name=q]', 'kerry');
+    await page.click('form.search button[type=submit]');
+    await page.locator('#contact-list[data-query="kerry"]').waitFor();
     await link.click();
     await page.waitForSelector('#identities tbody tr');
     expect(await page.textContent('#contact-name')).toBe(KERRY.name);

@@ -204,6 +204,7 @@ export async function showContact(view, id) {
     windowsTimer = setTimeout(() => void renderWindows(), 300);
   });
   source.addEventListener('contact', () => void reload());
+  source.addEventListener('resync', () => void reload());
 
   let stop = () => {
     source.close();

@@ -85,7 +85,21 @@ export async function showContactList(view, params) {
   more.addEventListener('click', () => void load(true));
   await load(false);
   input.focus();
+  // Someone wrote: the first page of the list is reloaded (a moment later, once per burst).
+  const source = new EventSource('/console/api/events');
+  let timer = null;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!cursor || list.childElementCount <= PAGE) void load(false);
+    }, 500);
+  };
+  source.addEventListener('message', refresh);
+  source.addEventListener('contact', refresh);
+  source.addEventListener('resync', refresh);
   return () => {
     token++;
+    clearTimeout(timer);
+    source.close();
   };
 }
