@@ -51,6 +51,9 @@ export async function forward(c: Context, app: Hono, session: ConsoleSession): P
   const body = method === 'GET' ? undefined : await c.req.arrayBuffer();
   const inner = new Request(`${url.origin}/v1${path}${url.search}`, { method, headers, ...(body ? { body } : {}) });
   const answer = await app.fetch(inner);
-  // Only the body and its type go back: nothing of the inner answer's other headers.
-  return new Response(answer.body, { status: answer.status, headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' } });
+  // Only the body, its type and (for media) its disposition go back: nothing else of the inner answer.
+  const back = new Headers({ 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+  const disposition = answer.headers.get('content-disposition');
+  if (disposition) back.set('content-disposition', disposition);
+  return new Response(answer.body, { status: answer.status, headers: back });
 }

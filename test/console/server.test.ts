@@ -4,6 +4,7 @@
  * login form's own CSRF check, security headers, and media never served with a type a
  * browser would run.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TOKEN, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
 import { servedMediaType } from '../../src/core/http/app.ts';
@@ -106,6 +107,19 @@ describe('console server', () => {
     expect((await fetch(`${a.daemon.url}/console/logout`, { method: 'POST', headers: { cookie } })).status).toBe(403);
     expect((await fetch(`${a.daemon.url}/console/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status).toBe(200);
     expect((await fetch(`${b.daemon.url}/console/api/session`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('ships a front end that never parses strings as HTML and has nothing inline', () => {
+    const dir = new URL('../../src/console/assets/', import.meta.url);
+    const files = readdirSync(dir);
+    expect(files.filter((name) => name.endsWith('.js')).length).toBeGreaterThan(3);
+    for (const name of files) {
+      const source = readFileSync(new URL(name, dir), 'utf8');
+      expect(source, name).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|\.setAttribute\(\s*['"]on/);
+      if (name.endsWith('.html')) {
+        expect(source, name).not.toMatch(/<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=|https?:\/\//);
+      }
+    }
   });
 
   it('never serves media with a type a browser runs', () => {
