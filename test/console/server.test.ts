@@ -114,7 +114,8 @@ describe('console server', () => {
     const files = readdirSync(dir);
     expect(files.filter((name) => name.endsWith('.js')).length).toBeGreaterThan(3);
     for (const name of files) {
-      const source = readFileSync(new URL(name, dir), 'utf8');
+      // Comments may name what the code never does.
+      const source = readFileSync(new URL(name, dir), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
       expect(source, name).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|\.setAttribute\(\s*['"]on/);
       if (name.endsWith('.html')) {
         expect(source, name).not.toMatch(/<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=|https?:\/\//);
