@@ -10,7 +10,9 @@ import { pino } from 'pino';
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../src/core/storage/db.ts';
 import { rowsOf } from '../../src/core/storage/lease.ts';
-import { contactPageQuery } from '../../src/merge/contact-list.ts';
+import { contactPageQuery, listContacts } from '../../src/merge/contact-list.ts';
+import { DEFAULT_MERGE_POLICY } from '../../src/merge/evidence.ts';
+import { contactListRequestSchema } from '../../src/core/schemas/api.ts';
 import { searchQueries, tsqueryOf } from '../../src/merge/contact-search.ts';
 import { conversationPageQuery } from '../../src/outbound/conversation-list.ts';
 import { conversationMessagesQuery } from '../../src/outbound/conversation-messages.ts';
@@ -96,6 +98,26 @@ describe('list and search plans', () => {
     await expectIndexed(conversationPageQuery({ identityIds: ['idn_seed10', 'idn_seedb10'] }, 0, SEED_NOW, null, 51), ['conversations_identity_idx']);
     const page = conversationMessagesQuery(database.db, 'cv_seed10', { micros: micros(SEED_NOW), id: 'msg_seed10_2' }, 51);
     await expectIndexed(page, ['messages_conversation_time_idx', 'identities_pkey']);
+  });
+
+  it('pages a search the same whether its matches are few (sorted) or dense (walked)', async () => {
+    for (const q of ['ke', 'kerry fisher', seeded(4321).name, 'alt 1']) {
+      const request = contactListRequestSchema.parse({ q, limit: 7 });
+      const pagesOf = async (cap: number) => {
+        const out: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 4; page++) {
+          const answer = await listContacts(database.db, DEFAULT_MERGE_POLICY, { ...request, ...(cursor ? { cursor } : {}) }, cap);
+          out.push(...answer.items.map((item) => `${item.id}@${item.lastActivityAt}`));
+          if (!answer.nextCursor) break;
+          cursor = answer.nextCursor;
+        }
+        return out;
+      };
+      const sorted = await pagesOf(100_000);
+      expect(sorted.length, q).toBeGreaterThan(0);
+      expect(await pagesOf(1), q).toEqual(sorted);
+    }
   });
 
   it('reads pages of the right size from the seeded store', async () => {
