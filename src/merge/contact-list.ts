@@ -51,12 +51,17 @@ interface PageRow {
 const ISO = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
 const asJson = (ids: ReadonlyArray<string>) => JSON.stringify(ids);
 
-/** One page of contacts; `cursor` is a `nextCursor` from an earlier page. */
-export async function listContacts(db: Db, policy: MergePolicy, request: ContactListRequest): Promise<{ items: ContactSummary[]; nextCursor: string | null }> {
+/** One page of contacts; `cursor` is a `nextCursor` from an earlier page. `cap`: see {@link SEARCH_CANDIDATE_CAP}. */
+export async function listContacts(
+  db: Db,
+  policy: MergePolicy,
+  request: ContactListRequest,
+  cap: number = SEARCH_CANDIDATE_CAP,
+): Promise<{ items: ContactSummary[]; nextCursor: string | null }> {
   const cursor = request.cursor === undefined ? null : decodeContactCursor(request.cursor);
   const filter: ContactPageFilter = { channel: request.channel, account: request.account, activeSince: request.activeSince };
   if (request.q !== undefined) {
-    const matches = await searchContacts(db, policy, request.q, SEARCH_CANDIDATE_CAP);
+    const matches = await searchContacts(db, policy, request.q, cap);
     if (!matches.dense && matches.contactIds.length === 0) return { items: [], nextCursor: null };
     Object.assign(filter, pageFilterOf(matches));
   }

@@ -46,18 +46,20 @@ export async function searchContacts(db: Db, policy: MergePolicy, q: string, cap
   const exact: SQL[] = [searchQueries.externalId(text)];
   for (const phone of phonesOf(text, policy)) exact.push(searchQueries.phone(phone));
   if (text.includes('@')) exact.push(searchQueries.email(normalizeEmail(text)));
-  const ids = new Set<string>();
-  const contactIdLike = /^ct_\S+$/.test(text) && text.length <= 200 ? await resolveContactId(db, text) : null;
-  if (contactIdLike) ids.add(contactIdLike);
-  for (const query of exact) for (const row of rowsOf<{ contact_id: string }>(await db.execute(query))) ids.add(row.contact_id);
   const nameQuery = tsqueryOf(text);
-  if (nameQuery === null) return { contactIds: [...ids], dense: false, nameQuery };
-  const named = new Set<string>();
-  for (const query of [searchQueries.contactNames(nameQuery, cap + 1), searchQueries.identityNames(nameQuery, cap + 1)]) {
-    for (const row of rowsOf<{ contact_id: string }>(await db.execute(query))) named.add(row.contact_id);
-    if (named.size > cap) return { contactIds: [...ids], dense: true, nameQuery };
-  }
-  for (const id of named) ids.add(id);
+  const named = nameQuery === null ? [] : [searchQueries.contactNames(nameQuery, cap + 1), searchQueries.identityNames(nameQuery, cap + 1)];
+  // Every lookup at once (the pool has connections to spare): a page waits for the slowest only.
+  const contactIdLike = /^ct_\S+$/.test(text) && text.length <= 200 ? resolveContactId(db, text) : Promise.resolve(null);
+  const [survivor, exactRows, namedRows] = await Promise.all([
+    contactIdLike,
+    Promise.all(exact.map(async (query) => rowsOf<{ contact_id: string }>(await db.execute(query)))),
+    Promise.all(named.map(async (query) => rowsOf<{ contact_id: string }>(await db.execute(query)))),
+  ]);
+  const ids = new Set<string>(exactRows.flat().map((row) => row.contact_id));
+  if (survivor) ids.add(survivor);
+  const byName = new Set(namedRows.flat().map((row) => row.contact_id));
+  if (byName.size > cap) return { contactIds: [...ids], dense: true, nameQuery };
+  for (const id of byName) ids.add(id);
   return { contactIds: [...ids], dense: false, nameQuery };
 }
 
@@ -67,8 +69,11 @@ export async function searchContacts(db: Db, policy: MergePolicy, q: string, cap
  */
 export function nameMatches(alias: string, tsquery: string): SQL {
   const owner = sql.raw(`${alias}.contact_id`);
-  return sql`(exists (select 1 from contacts nc where nc.id = ${owner} and ${nameVector('nc')} @@ to_tsquery('simple', ${tsquery}))
-    or exists (select 1 from identities nk where nk.contact_id = ${owner} and ${nameVector('nk')} @@ to_tsquery('simple', ${tsquery})))`;
+  // `offset 0` keeps each EXISTS a per-row probe by primary key / contact index: without it the
+  // planner turns them into hashed subplans that collect every match first (13,000 rows for
+  // a one-letter prefix on 100,000 contacts), which is what this walk exists to avoid.
+  return sql`(exists (select 1 from contacts nc where nc.id = ${owner} and ${nameVector('nc')} @@ to_tsquery('simple', ${tsquery}) offset 0)
+    or exists (select 1 from identities nk where nk.contact_id = ${owner} and ${nameVector('nk')} @@ to_tsquery('simple', ${tsquery}) offset 0))`;
 }
 
 /** The indexed expression of `contacts_name_words_idx` / `identities_name_words_idx`, exactly. */

@@ -39,21 +39,7 @@ export async function conversationMessages(
     .where(eq(conversations.id, request.conversationId))
     .limit(1);
   if (!conversation) throw new OmniError('not_found', 'no such conversation', { details: { conversationId: request.conversationId } });
-  const rows = await db
-    .select({
-      message: messages,
-      identity: identities,
-      micros: sql<string>`(extract(epoch from ${messages.receivedAt}) * 1000000)::bigint::text`,
-      // The window that covered the message, as message.get reads it.
-      sessionExpiresAt: sql<Date | null>`(select sw.expires_at from session_windows sw
-        where sw.conversation_id = ${messages.conversationId} and sw.opened_at <= ${messages.timestamp}
-        order by sw.opened_at desc limit 1)`.mapWith(sessionWindows.expiresAt),
-    })
-    .from(messages)
-    .innerJoin(identities, eq(identities.id, messages.identityId))
-    .where(and(eq(messages.conversationId, request.conversationId), olderThan(cursor)))
-    .orderBy(desc(messages.receivedAt), desc(messages.id))
-    .limit(request.limit + 1);
+  const rows = await conversationMessagesQuery(db, request.conversationId, cursor, request.limit + 1);
   const survivors = await survivorsOf(db, rows.map((row) => row.identity.contactId));
   const entry = deps.accounts.get(conversation.account);
   const window = entry ? sessionRuleOf(entry.adapter.capabilities, entry.window, conversation.sessionKind).window : null;
@@ -73,6 +59,29 @@ export async function conversationMessages(
     last = row;
   }
   return { items, nextCursor: rows.length > items.length && last ? encodeMessageCursor({ micros: last.micros, id: last.message.id }) : null };
+}
+
+/**
+ * The page query: messages of the conversation newest first, each with its identity and the
+ * window that covered it; a backward range scan of `messages_conversation_time_idx`.
+ * Exported for the EXPLAIN test.
+ */
+export function conversationMessagesQuery(db: Db, conversationId: string, cursor: MessageCursor | null, take: number) {
+  return db
+    .select({
+      message: messages,
+      identity: identities,
+      micros: sql<string>`(extract(epoch from ${messages.receivedAt}) * 1000000)::bigint::text`,
+      // The window that covered the message, as message.get reads it.
+      sessionExpiresAt: sql<Date | null>`(select sw.expires_at from session_windows sw
+        where sw.conversation_id = ${messages.conversationId} and sw.opened_at <= ${messages.timestamp}
+        order by sw.opened_at desc limit 1)`.mapWith(sessionWindows.expiresAt),
+    })
+    .from(messages)
+    .innerJoin(identities, eq(identities.id, messages.identityId))
+    .where(and(eq(messages.conversationId, conversationId), olderThan(cursor)))
+    .orderBy(desc(messages.receivedAt), desc(messages.id))
+    .limit(take);
 }
 
 function olderThan(cursor: MessageCursor | null): SQL | undefined {
