@@ -28,6 +28,7 @@ import { startBaselineServer } from './baseline-servers.ts';
 import { benchRelay, type RelayBenchResult } from './relay.ts';
 import { runOutboundBench } from './outbound.ts';
 import { runContactsBench } from './contacts.ts';
+import { runSearchBench } from './search.ts';
 import { num, ratio, table, type Cell } from './report.ts';
 import { runSteadyBench } from './steady.ts';
 
@@ -206,6 +207,10 @@ async function main(): Promise<void> {
     say('contacts: merges of contacts with 100,000 messages; timeline pages at 1,000,000 messages');
     const contactsDb = await createDatabase(pg, `omnibus_bench_contacts_${tag.toLowerCase()}`);
     extra.push(...(await runContactsBench({ databaseUrl: contactsDb })));
+
+    say('lists: contact search, conversation and message pages at 100,000 contacts and 1,100,000 messages');
+    const listsDb = await createDatabase(pg, `omnibus_bench_lists_${tag.toLowerCase()}`);
+    extra.push(...(await runSearchBench({ databaseUrl: listsDb })));
   }
 
   const medianRound = [...rounds].sort((a, b) => a.bare.requestsPerSecond - b.bare.requestsPerSecond)[Math.floor(rounds.length / 2)]!;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Prepares a fresh clone: npm dependencies, nats-server, and (for tests) PostgreSQL server binaries.
+// Prepares a fresh clone: npm dependencies, nats-server, and (for tests) PostgreSQL server binaries
+// and Chromium.
 // Runs before node_modules exists, so it uses Node built-ins only. Quiet when there is nothing to do.
 //
 //   node scripts/setup.mjs              before `npm start`
@@ -188,8 +189,24 @@ function ensureOpenssl() {
   return false;
 }
 
+// (e) Chromium (tests only): the console tests drive Debian's `chromium` with playwright-core.
+
+/** Where the console tests find Chromium (OMNIBUS_TEST_CHROMIUM, default Debian's path). */
+const chromiumPath = process.env.OMNIBUS_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Returns false (after explaining) when the console tests cannot run for want of Chromium. */
+function ensureChromium() {
+  if (existsSync(chromiumPath)) return true;
+  if (!process.env.OMNIBUS_TEST_CHROMIUM && aptInstall('chromium') && existsSync(chromiumPath)) return true;
+  say(`Chromium is not installed at ${chromiumPath}: ${aptProblem || 'it was installed but is not there'}.`);
+  say('  Install it: `sudo apt-get install chromium` (Debian/Ubuntu),');
+  say('  or set OMNIBUS_TEST_CHROMIUM to the path of a Chromium or Chrome executable.');
+  return false;
+}
+
 ensureNodeModules();
 const natsReady = forTests && process.env.OMNIBUS_TEST_NATS_URL ? true : ensureNatsServer();
 const postgresReady = forTests ? ensurePostgres() : true;
 const opensslReady = forTests ? ensureOpenssl() : true;
-if (!natsReady || !postgresReady || !opensslReady) process.exit(1);
+const chromiumReady = forTests ? ensureChromium() : true;
+if (!natsReady || !postgresReady || !opensslReady || !chromiumReady) process.exit(1);

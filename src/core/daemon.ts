@@ -284,6 +284,9 @@ export class Daemon {
       mountApi: (api) => {
         for (const extension of this.options.extensions ?? []) extension.mountApi?.(api, this.extensionContext());
       },
+      mountApp: (root) => {
+        for (const extension of this.options.extensions ?? []) extension.mountApp?.(root, this.extensionContext());
+      },
     });
     await step(
       'http',

@@ -50,6 +50,8 @@ export interface ExtensionContext {
 /** A module that plugs into the running daemon (the outbound and contacts modules do). */
 export interface DaemonExtension {
   mountApi?(api: Hono, context: ExtensionContext): void;
+  /** Routes outside `/v1` (the console at `/console`), mounted after `/v1` and before the 404. */
+  mountApp?(app: Hono, context: ExtensionContext): void;
   start?(context: ExtensionContext): Promise<void>;
   stop?(): Promise<void>;
 }

@@ -104,6 +104,8 @@ export interface MessageEvent {
   referral?: Record<string, unknown>;
   session: { window: string; expiresAt: string } | null;
   raw: unknown;
+  /** Outbound only: the send's `metadata` (agent id, ticket id, free keys), when it had one. */
+  metadata?: Record<string, unknown>;
   /** Only on a bounded event: `raw` was replaced by null to fit the server's max_payload. */
   rawOmitted?: boolean;
   /** Only on an event too large for the server's max_payload, published shortened. */

@@ -4,6 +4,7 @@
  * suggestions have no NATS subject in the contract, so they are served over HTTP only.
  */
 import type { Context } from 'hono';
+import { z } from 'zod';
 import type { Db } from '../core/storage/db.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
@@ -11,6 +12,7 @@ import type { Operation } from '../core/api/operations.ts';
 import {
   contactFindRequestSchema,
   contactGetRequestSchema,
+  contactListRequestSchema,
   contactMergeRequestSchema,
   contactMergesRequestSchema,
   contactSuggestionsRequestSchema,
@@ -28,6 +30,7 @@ import { unmergeIdentity } from './unmerge.ts';
 import { timeline } from './timeline.ts';
 import { mergeHistory } from './history.ts';
 import { suggestionsFor } from './suggestions.ts';
+import { listContacts } from './contact-list.ts';
 
 /** What the operations need from the daemon. */
 export interface ContactApiDeps {
@@ -73,6 +76,25 @@ export function contactOperations(deps: ContactApiDeps) {
       schema: contactTimelineRequestSchema,
       handle: async (request) => ({ ...(await timeline(deps.db, request)) }),
     } satisfies Operation<ReturnType<typeof contactTimelineRequestSchema.parse>>,
+    list: {
+      endpoint: 'contactList',
+      schema: contactListRequestSchema,
+      handle: async (request) => ({ ...(await listContacts(deps.db, deps.policy(), request)) }),
+    } satisfies Operation<ReturnType<typeof contactListRequestSchema.parse>>,
+  };
+}
+
+/**
+ * `GET /v1/contacts`: a lookup (`find`, answering `{ contacts }`) when the query names an
+ * identity, a phone or an email as before; otherwise the list (`{ items, nextCursor }`).
+ */
+export function contactFindOrListOperation(deps: ContactApiDeps): Operation {
+  const ops = contactOperations(deps);
+  return {
+    endpoint: 'contactList',
+    schema: z.union([contactFindRequestSchema, contactListRequestSchema]),
+    handle: async (request: Record<string, unknown>) =>
+      'externalId' in request || 'phone' in request || 'email' in request ? ops.find.handle(request as never) : ops.list.handle(request as never),
   };
 }
 
@@ -104,7 +126,7 @@ export function contactRoutes(deps: ContactApiDeps): HttpRoute[] {
   const ops = contactOperations(deps);
   const httpOnly = contactHttpOnlyOperations(deps);
   return [
-    ['get', '/contacts', ops.find, findRequest],
+    ['get', '/contacts', contactFindOrListOperation(deps), findOrListRequest],
     ['get', '/contacts/:id', ops.get, idOnly],
     ['patch', '/contacts/:id', ops.update, withId],
     ['get', '/contacts/:id/timeline', ops.timeline, timelineRequest],
@@ -115,10 +137,19 @@ export function contactRoutes(deps: ContactApiDeps): HttpRoute[] {
   ];
 }
 
-/** The query as the request; an unencoded `+` of `?phone=+1...` arrives as a space and is put back. */
-function findRequest(c: Context): unknown {
-  const query = c.req.query();
-  return query.phone !== undefined && /^ \d/.test(query.phone) ? { ...query, phone: `+${query.phone.slice(1)}` } : query;
+/**
+ * The query as the request; an unencoded `+` of `?phone=+1...` (or `?q=+1...`) arrives as a
+ * space and is put back; `limit` becomes a number (a non-numeric one fails validation).
+ */
+function findOrListRequest(c: Context): unknown {
+  const { limit, ...query } = c.req.query();
+  const request: Record<string, unknown> = { ...query };
+  for (const field of ['phone', 'q']) {
+    const value = query[field];
+    if (value !== undefined && /^ \d/.test(value)) request[field] = `+${value.slice(1)}`;
+  }
+  if (limit !== undefined) request.limit = limit === '' ? NaN : Number(limit);
+  return request;
 }
 
 /** `?limit=&before=` as the request; a non-numeric limit fails validation like any bad field. */

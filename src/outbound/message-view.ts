@@ -27,6 +27,19 @@ export async function loadMessage(db: Db, accounts: AccountSource, id: string): 
   if (!row) throw new OmniError('not_found', 'no such message', { details: { id } });
   const { message, identity } = row;
   const contactId = (await survivorOf(db, identity.contactId)) ?? identity.contactId;
+  return messageViewOf(message, identity, contactId, await sessionAt(db, accounts, message.account, message.conversationId, message.timestamp));
+}
+
+/**
+ * The view of one stored message: its event and its delivery. `session` is the window that
+ * covered it (null where none); `contactId` the live contact of its identity.
+ */
+export function messageViewOf(
+  message: typeof messages.$inferSelect,
+  identity: typeof identities.$inferSelect,
+  contactId: string,
+  session: MessageEvent['session'],
+): MessageView {
   const event: MessageEvent = {
     schema: 'omni.message/v1',
     id: message.id,
@@ -46,8 +59,9 @@ export async function loadMessage(db: Db, accounts: AccountSource, id: string): 
     parts: message.parts as Part[],
     ...(message.replyTo !== null ? { replyTo: { externalId: message.replyTo } } : {}),
     ...(message.referral !== null ? { referral: message.referral } : {}),
-    session: await sessionAt(db, accounts, message.account, message.conversationId, message.timestamp),
+    session,
     raw: message.raw ?? null,
+    ...(message.metadata ? { metadata: message.metadata } : {}),
   };
   if (message.direction === 'in') return { message: event, delivery: null };
   const status = (message.status ?? 'queued') as DeliveryStatus;

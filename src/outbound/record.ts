@@ -77,6 +77,7 @@ export async function recordSend(deps: OutboundDeps, plan: SendPlan, source: Sen
           status: 'queued',
           statusAt: at,
           idempotencyKey: key,
+          metadata: command.metadata ?? null,
         })
         .onConflictDoNothing()
         .returning({ id: messages.id });
@@ -129,6 +130,7 @@ export async function recordSend(deps: OutboundDeps, plan: SendPlan, source: Sen
         ...(command.replyTo ? { replyTo: { externalId: command.replyTo.externalId } } : {}),
         session: plan.window?.expiresAt ? { window: sessionRuleOf(entry.adapter.capabilities, entry.window, plan.recipient.sessionKind).window, expiresAt: plan.window.expiresAt.toISOString() } : null,
         raw: rawCommand(plan),
+        ...(command.metadata ? { metadata: command.metadata } : {}),
       };
       const queued: StatusEvent = {
         schema: 'omni.status/v1',

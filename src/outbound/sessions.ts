@@ -165,9 +165,7 @@ export async function sessionOf(deps: OutboundDeps, conversationId: string): Pro
   if (!window?.expiresAt || !conversation.identityId || !entry) return null;
   const [identity] = await deps.db.select({ contactId: identities.contactId }).from(identities).where(eq(identities.id, conversation.identityId)).limit(1);
   if (!identity) return null;
-  const now = deps.clock.now().getTime();
-  const expiresAt = window.expiresAt.getTime();
-  const state = now >= expiresAt ? 'expired' : now >= expiresAt - entry.account.session.expiringNoticeMs ? 'expiring' : 'opened';
+  const state = windowStateAt(entry, window.expiresAt, deps.clock.now());
   return sessionEvent(entry, state, {
     conversationId,
     contactId: (await survivorOf(deps.db, identity.contactId)) ?? identity.contactId,
@@ -177,6 +175,16 @@ export async function sessionOf(deps: OutboundDeps, conversationId: string): Pro
     quotaUsed: window.quotaUsed,
     sessionKind: conversation.sessionKind,
   });
+}
+
+/**
+ * The state at `now` of a window ending at `expiresAt`: what `session.get` answers and the
+ * conversation list shows (`opened` and `expiring` are open, `expired` is closed).
+ */
+export function windowStateAt(entry: AdapterEntry, expiresAt: Date, now: Date): SessionEvent['state'] {
+  const end = expiresAt.getTime();
+  const at = now.getTime();
+  return at >= end ? 'expired' : at >= end - entry.account.session.expiringNoticeMs ? 'expiring' : 'opened';
 }
 
 function sessionEvent(

@@ -91,7 +91,7 @@ describe('configuration JSON Schemas', () => {
   it('describe the daemon file: strict, with the loader defaults', async () => {
     const { daemon } = configSchemas(channels);
     const properties = daemon.properties as Record<string, JsonSchema>;
-    expect(Object.keys(properties)).toEqual(['http', 'nats', 'database', 'dataDir', 'media', 'api', 'merge', 'log', 'sandbox']);
+    expect(Object.keys(properties)).toEqual(['http', 'nats', 'database', 'dataDir', 'media', 'api', 'merge', 'log', 'sandbox', 'console']);
     expect(daemon.additionalProperties).toBe(false);
     expect(daemon.$schema).toBe('http://json-schema.org/draft-07/schema#');
 

@@ -61,6 +61,7 @@ describe('loadConfig: defaults', () => {
       merge: { auto: ['phone', 'chat_member'], defaultRegion: null },
       log: { level: 'info', format: 'auto' },
       sandbox: false,
+      console: { enabled: false, sessionTtlMinutes: 720 },
     });
     expect(config.accounts.size).toBe(0);
   });

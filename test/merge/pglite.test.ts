@@ -1,6 +1,6 @@
 /**
  * The same contact rules on the embedded PGlite (the default when `database.url` is null):
- * automatic merge on inbound, the profile, the timeline, unmerge.
+ * automatic merge on inbound, the profile, the timeline, unmerge, the contact list and search.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
@@ -42,5 +42,17 @@ describe('contacts on PGlite', () => {
     expect(split.body.contact.identities).toHaveLength(1);
     expect(split.body.detached.identities).toHaveLength(1);
     expect((await api(t, 'GET', `/contacts/${contact.id}/merges`)).body.merges.map((m: any) => m.action)).toEqual(['unmerge', 'merge']);
+  });
+
+  it('lists and searches contacts by name word prefix, phone and platform id (no extension needed)', async () => {
+    const digits = '16315559002';
+    expect(await postWa(t, waText({ from: digits, name: 'Zelda Quartermaine' }).body, WA.account)).toBe(200);
+    const all = (await api(t, 'GET', '/contacts?limit=1')).body;
+    expect(all.items).toHaveLength(1);
+    expect(all.nextCursor).not.toBeNull();
+    for (const q of ['quarter', 'ZEL', `%2B${digits}`, digits]) {
+      const found = (await api(t, 'GET', `/contacts?q=${q}`)).body.items;
+      expect(found.map((item: any) => item.displayName), q).toEqual(['Zelda Quartermaine']);
+    }
   });
 });

@@ -53,6 +53,8 @@ export interface StartOptions {
   /** Where the daemon's log lines go, and from which level (tests that read the logs). */
   logDestination?: DaemonOptions['logDestination'];
   logLevel?: string;
+  /** More extensions beside the outbound one (the contacts module). */
+  extensions?: DaemonOptions['extensions'];
 }
 
 /** Starts a daemon with the outbound extension on the WhatsApp sandbox. */
@@ -71,7 +73,7 @@ export async function startOutbound(options: StartOptions = {}): Promise<Outboun
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     extra: {
       ...(options.logDestination ? { logDestination: options.logDestination } : {}),
-      extensions: [outbound],
+      extensions: [outbound, ...(options.extensions ?? [])],
       watch: false,
       channels: new Map([...channels, ['testchan', testChannelDefinition({ quota: options.testQuota ?? null })]]),
     },

@@ -33,6 +33,9 @@ describe('subjects', () => {
         'omni.v1.api.contact.unmerge',
         'omni.v1.api.contact.timeline',
         'omni.v1.api.session.get',
+        'omni.v1.api.contact.list',
+        'omni.v1.api.conversation.list',
+        'omni.v1.api.conversation.messages',
       ].sort(),
     );
     expect(s.api.contactTimeline).toBe('omni.v1.api.contact.timeline');

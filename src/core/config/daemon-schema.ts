@@ -191,6 +191,12 @@ export const daemonSchema = z
         .describe('json (one JSON object a line), pretty (for people), or auto: pretty when stdout is a terminal, else json.'),
     }),
     sandbox: envBoolean().default(false).describe('Start the built-in fake platform APIs (sandbox mode).'),
+    console: section({
+      enabled: envBoolean().default(false).describe('Serve the agent console at /console (always on in sandbox mode).'),
+      sessionTtlMinutes: envInteger(z.int().min(5).max(43_200))
+        .default(720)
+        .describe('Minutes a console login lasts before the API token must be entered again (5 to 43200).'),
+    }),
   })
   .superRefine((config, ctx) => {
     checkNatsAuth(config.nats, ctx);

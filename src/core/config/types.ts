@@ -46,6 +46,8 @@ export interface DaemonConfig {
   merge: { auto: ReadonlyArray<string>; defaultRegion: string | null };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
   sandbox: boolean;
+  /** The agent console at `/console` (always on in sandbox mode). */
+  console: { enabled: boolean; sessionTtlMinutes: number };
 }
 
 /** A parsed duration: milliseconds, or null for `none`. */

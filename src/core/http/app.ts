@@ -36,8 +36,21 @@ export interface AppDeps extends WebhookDeps {
   openapi(): Record<string, unknown>;
   /** Extra `/v1` routes (outbound, contacts) mounted by later modules. */
   mountApi?(api: Hono): void;
+  /** Extra routes outside `/v1` (the console), mounted by later modules. */
+  mountApp?(app: Hono): void;
   /** Bounds of `/v1` work: the limiter shared with NATS request/reply, and `api.bodyLimitBytes`. */
   api: { limiter: ApiLimiter; bodyLimitBytes: number };
+}
+
+/**
+ * Types a browser only ever displays (never runs): others, whatever the bytes said, are served
+ * as `application/octet-stream`. `text/html`, `image/svg+xml` and XML can carry scripts.
+ */
+const DISPLAYABLE_MEDIA = /^(image\/(jpeg|png|gif|webp|avif|bmp)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+|application\/pdf)$/;
+
+/** The type media is served with: the stored one when a browser cannot execute it. */
+export function servedMediaType(mime: string | null): string {
+  return mime && DISPLAYABLE_MEDIA.test(mime) && !/xml|html|script/.test(mime) ? mime : 'application/octet-stream';
 }
 
 /** Streams stored media; rejected media stays quarantined and is never served, whoever asks. */
@@ -51,9 +64,11 @@ async function serveMedia(deps: AppDeps, id: string): Promise<Response> {
   const body = ReadableStream.from(stream as AsyncIterable<Uint8Array>);
   return new Response(body as unknown as ConstructorParameters<typeof Response>[0], {
     headers: {
-      'content-type': row.mime ?? 'application/octet-stream',
+      'content-type': servedMediaType(row.mime),
       'content-disposition': `attachment; filename="${row.id}.${row.ext ?? 'bin'}"`,
       'x-content-type-options': 'nosniff',
+      // Opened directly, the file runs nothing and embeds nothing.
+      'content-security-policy': "default-src 'none'; sandbox",
       ...(row.size !== null ? { 'content-length': String(row.size) } : {}),
       ...(row.sha256 ? { etag: `"${row.sha256}"` } : {}),
     },
@@ -138,6 +153,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   deps.mountApi?.(api);
   app.route('/v1', api);
+  deps.mountApp?.(app);
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: 'no such route' } }, 404));
   app.onError((error, c) => {

@@ -104,6 +104,39 @@ export const sendTemplateSchema = z.strictObject({
     .describe('Template parameters by component, e.g. `{ "body": ["Kerry", "#1234"] }`.'),
 });
 
+/** The caps of a send's `metadata`: serialized size (UTF-8 JSON), number of keys, key length. */
+export const SEND_METADATA_LIMITS = { maxBytes: 4096, maxKeys: 32, maxKeyLength: 64 } as const;
+
+/**
+ * A send's `metadata`: who or what it came from (agent id, ticket id) and free keys, carried
+ * onto the stored message and its `message.out` event as given; never sent to the platform.
+ */
+export const sendMetadataSchema = z
+  .object({
+    agentId: z.string().min(1).max(200).optional().describe('The agent who sent it.'),
+    ticketId: z.string().min(1).max(200).optional().describe('The helpdesk ticket it belongs to.'),
+  })
+  .catchall(z.unknown())
+  .superRefine((metadata, ctx) => {
+    const keys = Object.keys(metadata);
+    if (keys.length > SEND_METADATA_LIMITS.maxKeys) {
+      ctx.addIssue({ code: 'custom', message: `metadata has ${keys.length} keys; the limit is ${SEND_METADATA_LIMITS.maxKeys} keys (metadata.maxKeys)` });
+    }
+    const long = keys.find((key) => key.length === 0 || key.length > SEND_METADATA_LIMITS.maxKeyLength);
+    if (long !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `metadata keys must be 1 to ${SEND_METADATA_LIMITS.maxKeyLength} characters (metadata.maxKeyLength)` });
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(metadata));
+    if (bytes > SEND_METADATA_LIMITS.maxBytes) {
+      ctx.addIssue({ code: 'custom', message: `metadata is ${bytes} bytes as JSON; the limit is ${SEND_METADATA_LIMITS.maxBytes} bytes (metadata.maxBytes)` });
+    }
+  })
+  .meta({
+    maxProperties: SEND_METADATA_LIMITS.maxKeys,
+    propertyNames: { minLength: 1, maxLength: SEND_METADATA_LIMITS.maxKeyLength },
+    description: `At most ${SEND_METADATA_LIMITS.maxKeys} keys and ${SEND_METADATA_LIMITS.maxBytes} bytes as JSON.`,
+  });
+
 /** `omni.send/v1`: send a message; the same idempotencyKey never sends twice. */
 export const sendCommandSchema = z
   .strictObject({
@@ -119,6 +152,9 @@ export const sendCommandSchema = z
     parts: z.array(sendPartSchema).min(1).optional(),
     template: sendTemplateSchema.optional(),
     replyTo: z.strictObject({ externalId }).optional().describe('The platform id of the message answered.'),
+    metadata: sendMetadataSchema
+      .optional()
+      .describe('Agent id, ticket id, free keys: kept on the message and its message.out event, never sent to the platform.'),
   })
   .superRefine((command, ctx) => {
     if ((command.parts === undefined) === (command.template === undefined)) {
@@ -302,6 +338,8 @@ export const sessionGetRequestSchema = z
 /** The answer of session get: the conversation's latest session event, null if it never had one. */
 export const sessionGetAnswerSchema = z
   .object({ ok: z.literal(true), session: sessionEventSchema.nullable() });
+
+export * from './lists.ts';
 
 // ---- types ---------------------------------------------------------------------------------
 

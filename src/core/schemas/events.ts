@@ -25,7 +25,7 @@ export const accountIdSchema = z
 export const timestampSchema = z.iso.datetime().describe('UTC timestamp, ISO 8601 with `Z`.');
 
 /** A daemon id with its type prefix; the rest is opaque to clients. */
-export function daemonIdSchema(prefix: 'msg' | 'cv' | 'ct' | 'med', what: string) {
+export function daemonIdSchema(prefix: 'msg' | 'cv' | 'ct' | 'med' | 'idn', what: string) {
   return z
     .string()
     .max(200)
@@ -183,6 +183,7 @@ export const messageEventSchema = z
       .nullable()
       .describe('The customer-service window; null where the channel has none.'),
     raw: z.unknown().describe('The platform original event, untouched (null when `rawOmitted`).'),
+    metadata: jsonObject.optional().describe('Outbound only: the `metadata` of the send (agent id, ticket id, free keys), as given.'),
     rawOmitted: z.boolean().optional().describe('Only on a bounded event: `raw` was left out to fit the server\'s max_payload.'),
     bounded: boundedNoteSchema.optional(),
   })

@@ -27,6 +27,10 @@ export const API_ENDPOINTS = {
   contactUnmerge: 'contact.unmerge',
   contactTimeline: 'contact.timeline',
   sessionGet: 'session.get',
+  // ---- lists lane ----
+  contactList: 'contact.list',
+  conversationList: 'conversation.list',
+  conversationMessages: 'conversation.messages',
 } as const;
 
 /** A request/reply endpoint name (`contactGet`, ...). */
@@ -61,7 +65,7 @@ export interface Subjects {
     /** `<p>.v1.cmd.send`: `omni.send/v1` commands, work-queue stream. */
     send: string;
   };
-  /** The nine request/reply subjects `<p>.v1.api.*`. */
+  /** The request/reply subjects `<p>.v1.api.*`, one per {@link API_ENDPOINTS} entry. */
   api: Record<ApiEndpoint, string>;
   /** The subject filters of the two streams. */
   streamFilters: { events: string; commands: string };

@@ -178,6 +178,37 @@ const FILES: Record<string, SchemaFile> = {
     title: 'api.contact.timeline answer',
     description: `One page, newest first; pass nextCursor as before for the next page. ${onFailure}`,
   },
+  'api/contact.list.request.json': {
+    schema: api.contactListRequestSchema,
+    title: 'api.contact.list request',
+    description:
+      'List or search contacts, newest activity first, cursor paging. HTTP: GET /v1/contacts?q=&channel=&account=&activeSince=&limit=&cursor=.',
+  },
+  'api/contact.list.answer.json': {
+    schema: api.contactListAnswerSchema,
+    title: 'api.contact.list answer',
+    description: `One page of contact summaries; pass nextCursor as cursor for the next page. ${onFailure}`,
+  },
+  'api/conversation.list.request.json': {
+    schema: api.conversationListRequestSchema,
+    title: 'api.conversation.list request',
+    description: 'List conversations, open service window first, then latest message. HTTP: GET /v1/conversations?contactId=&account=&limit=&cursor=.',
+  },
+  'api/conversation.list.answer.json': {
+    schema: api.conversationListAnswerSchema,
+    title: 'api.conversation.list answer',
+    description: `One page of conversation summaries with their window now; pass nextCursor as cursor for the next page. ${onFailure}`,
+  },
+  'api/conversation.messages.request.json': {
+    schema: api.conversationMessagesRequestSchema,
+    title: 'api.conversation.messages request',
+    description: 'A conversation\'s messages, newest first. HTTP: GET /v1/conversations/{id}/messages?limit=&before=.',
+  },
+  'api/conversation.messages.answer.json': {
+    schema: api.conversationMessagesAnswerSchema,
+    title: 'api.conversation.messages answer',
+    description: `One page of messages as message.get shows them (message and delivery); pass nextCursor as before for the next page. ${onFailure}`,
+  },
   'api/session.get.request.json': {
     schema: api.sessionGetRequestSchema,
     title: 'api.session.get request',

@@ -44,6 +44,8 @@ export const contacts = pgTable(
     index('contacts_phones_idx').using('gin', sql`${t.phones} jsonb_path_ops`),
     index('contacts_emails_idx').using('gin', sql`${t.emails} jsonb_path_ops`),
     index('contacts_name_idx').on(sql`lower(${t.displayName})`).where(sql`merged_into IS NULL`),
+    // Search by any word's prefix of the name (`smi` finds "Kerry Smith"): built in, no extension.
+    index('contacts_name_words_idx').using('gin', sql`to_tsvector('simple', coalesce(${t.displayName}, ''))`).where(sql`merged_into IS NULL`),
   ],
 );
 
@@ -69,10 +71,18 @@ export const identities = pgTable(
   },
   (t) => [
     uniqueIndex('identities_key_idx').on(t.channel, t.account, t.externalId),
-    index('identities_contact_idx').on(t.contactId),
+    // A contact's identities; with last_seen and id, contact lists order and page a contact's
+    // identities from the index alone (no heap visit per candidate of a search).
+    index('identities_contact_idx').on(t.contactId, t.lastSeen, t.id),
     index('identities_phone_idx').on(t.phone),
     // `evidence @> '[{"type":"wechat_unionid","value":"..."}]'` for automatic merge.
     index('identities_evidence_idx').using('gin', sql`${t.evidence} jsonb_path_ops`),
+    // Contact lists, newest activity first (a contact's activity is its identities' latest `last_seen`).
+    index('identities_seen_idx').on(t.lastSeen, t.id),
+    index('identities_account_seen_idx').on(t.account, t.lastSeen, t.id),
+    // Search by a platform id on any account, and by any word's prefix of the identity's name.
+    index('identities_external_id_idx').on(t.externalId),
+    index('identities_name_words_idx').using('gin', sql`to_tsvector('simple', coalesce(${t.displayName}, ''))`),
   ],
 );
 
@@ -85,7 +95,12 @@ export const identityAliases = pgTable(
     alias: text('alias').notNull(),
     identityId: text('identity_id').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.channel, t.account, t.alias] }), index('identity_aliases_identity_idx').on(t.identityId)],
+  (t) => [
+    primaryKey({ columns: [t.channel, t.account, t.alias] }),
+    index('identity_aliases_identity_idx').on(t.identityId),
+    // Search by a platform id on any account.
+    index('identity_aliases_alias_idx').on(t.alias),
+  ],
 );
 
 /**
@@ -164,6 +179,9 @@ export const conversations = pgTable(
   (t) => [
     uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
     index('conversations_identity_idx').on(t.identityId),
+    // Conversation lists, latest activity first, all accounts or one.
+    index('conversations_recent_idx').on(t.lastMessageAt, t.id),
+    index('conversations_account_recent_idx').on(t.account, t.lastMessageAt, t.id),
   ],
 );
 
@@ -192,6 +210,8 @@ export const sessionWindows = pgTable(
   (t) => [
     index('session_windows_conversation_idx').on(t.conversationId, t.openedAt),
     index('session_windows_expiry_idx').on(t.expiresAt).where(sql`expired_notified_at IS NULL`),
+    // Conversation lists put open windows first: the windows open at a moment.
+    index('session_windows_expires_idx').on(t.expiresAt),
   ],
 );
 
@@ -225,6 +245,8 @@ export const messages = pgTable(
     edits: jsonb('edits').$type<Array<{ dedupeKey: string; at: string; previousParts: unknown[] }>>(),
     /** When the customer unsent it: its parts, raw and edits are emptied, its media deleted. */
     deletedAt: ts('deleted_at'),
+    /** Outbound: the send's `metadata` (agent id, ticket id, free keys), as given; null when none. */
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
   },
   (t) => [
     uniqueIndex('messages_dedupe_idx').on(t.channel, t.account, t.dedupeKey),
