@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
 import type { IdentityScope, KnownIdentity } from '../core/ports/identity-resolver.ts';
-import { autoKeys, identityEvidence, normalizePhone, rowsOf, type EvidenceKey, type MergePolicy } from './evidence.ts';
+import { autoKeys, identityEvidence, isPlatformId, normalizePhone, rowsOf, storedEvidence, type EvidenceKey, type MergePolicy } from './evidence.ts';
 
 interface Row {
   id: string;
@@ -65,7 +65,8 @@ function bringsNothingNew(row: Row, who: InboundIdentity): boolean {
   if (phone !== null && phone !== row.phone) return false;
   const verified = phone !== null && (who.phoneVerified ?? false);
   if (verified && !row.phone_verified) return false;
-  const evidence = who.evidence ?? [];
+  // Compared in the form identities store (a platform id under its namespace's name).
+  const evidence = storedEvidence(who.evidence ?? []);
   if (!evidence.every((item) => row.evidence.some((e) => e.type === item.type && e.value === item.value))) return false;
   const known = identityEvidence({ phone: row.phone, phoneVerified: row.phone_verified, evidence: row.evidence });
   return identityEvidence({ phone, phoneVerified: verified, evidence }).every((key) => known.some((k) => sameKey(k, key)));
@@ -85,18 +86,18 @@ async function mergeCandidates(tx: Tx, policy: MergePolicy, checks: ReadonlyArra
         emails: of(facts, 'email'),
         auto_phones: of(auto, 'phone'),
         auto_emails: of(auto, 'email'),
-        auto_unionids: of(auto, 'wechat_unionid').map((value) => [{ type: 'wechat_unionid', value }]),
+        auto_platform_ids: auto.filter(isPlatformId).map((key) => [{ type: key.type, value: key.value }]),
       };
     }),
   );
   const rows = rowsOf<{ id: string }>(
     await tx.execute(sql`select f.id from jsonb_to_recordset(${input}::jsonb)
-        as f(id text, contact_id text, phones jsonb, emails jsonb, auto_phones jsonb, auto_emails jsonb, auto_unionids jsonb)
+        as f(id text, contact_id text, phones jsonb, emails jsonb, auto_phones jsonb, auto_emails jsonb, auto_platform_ids jsonb)
       where exists (select 1 from contacts c where c.id = f.contact_id and not (c.phones @> f.phones and c.emails @> f.emails))
         or exists (select 1 from jsonb_array_elements(f.auto_phones) p(v) join contacts c on c.phones @> jsonb_build_array(p.v) and c.merged_into is null and c.id <> f.contact_id)
         or exists (select 1 from jsonb_array_elements_text(f.auto_phones) p(v) join identities i on i.phone = p.v and i.phone_verified and i.contact_id <> f.contact_id)
         or exists (select 1 from jsonb_array_elements(f.auto_emails) e(v) join contacts c on c.emails @> jsonb_build_array(e.v) and c.merged_into is null and c.id <> f.contact_id)
-        or exists (select 1 from jsonb_array_elements(f.auto_unionids) u(v) join identities i on i.evidence @> u.v and i.contact_id <> f.contact_id)`),
+        or exists (select 1 from jsonb_array_elements(f.auto_platform_ids) u(v) join identities i on i.evidence @> u.v and i.contact_id <> f.contact_id)`),
   );
   return new Set(rows.map((row) => row.id));
 }
