@@ -27,6 +27,10 @@ export const API_ENDPOINTS = {
   contactUnmerge: 'contact.unmerge',
   contactTimeline: 'contact.timeline',
   sessionGet: 'session.get',
+  templateList: 'template.list',
+  costSummary: 'cost.summary',
+  conversationRead: 'conversation.read',
+  conversationTyping: 'conversation.typing',
 } as const;
 
 /** A request/reply endpoint name (`contactGet`, ...). */
@@ -54,6 +58,8 @@ export interface Subjects {
     messageEdited(channel: string, account: string): string;
     /** `<p>.v1.evt.message.deleted.<channel>.<account>`: `omni.message.deleted/v1`. */
     messageDeleted(channel: string, account: string): string;
+    /** `<p>.v1.evt.template.updated.<channel>.<account>`: `omni.template.updated/v1`. */
+    templateUpdated(channel: string, account: string): string;
   };
   cmd: {
     /** `<p>.v1.cmd.send`: `omni.send/v1` commands, work-queue stream. */
@@ -115,6 +121,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       deadletterIn: (channel, account) => `${base}.evt.deadletter.in.${where(channel, account)}`,
       messageEdited: scoped('edited'),
       messageDeleted: scoped('deleted'),
+      templateUpdated: (channel, account) => `${base}.evt.template.updated.${where(channel, account)}`,
       session: (state, channel, account) => `${base}.evt.session.${oneOf(state, SESSION_STATES, 'state')}.${where(channel, account)}`,
       contact: (event) => `${base}.evt.contact.${oneOf(event, CONTACT_EVENTS, 'event')}`,
     },
