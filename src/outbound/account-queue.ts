@@ -18,6 +18,7 @@ import { markSendingWithReply } from './reply-claim.ts';
 import { loadOutbound, recordFailed, recordSent } from './outcomes.ts';
 import { handleSendError } from './retry.ts';
 import { CallGate } from './call-gate.ts';
+import { recordSendCost } from './costs.ts';
 
 /**
  * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
@@ -283,6 +284,7 @@ export class AccountSender extends BackgroundLoop {
       return;
     }
     await this.recordAccepted(job, result.externalId, message.idempotencyKey, result.route);
+    await recordSendCost(this.deps, entry, message, result, this.log);
   }
 
   /**

@@ -17,6 +17,9 @@ import { mountOutboundHttp, natsOperations } from './operations.ts';
 import { createOutboundMetrics } from './metrics.ts';
 import { TemplateSyncer, type TemplateSyncSettings } from './template-sync.ts';
 import { mountTemplateHttp, templateListOperation } from './template-operations.ts';
+import { costSummaryOperation, mountCostHttp } from './cost-operations.ts';
+import { registerCostMetrics } from './costs.ts';
+import { conversationReadOperation, conversationTypingOperation, mountSignalHttp } from './signals.ts';
 
 export type { OutboundSettings } from './deps.ts';
 export type { SendOutcome, SendSource } from './answers.ts';
@@ -48,6 +51,8 @@ export class OutboundExtension implements DaemonExtension {
     const deps = this.wire(context);
     mountOutboundHttp(api, deps, this.acceptor, deps.logger);
     mountTemplateHttp(api, deps, deps.logger);
+    mountCostHttp(api, deps, deps.logger);
+    mountSignalHttp(api, deps, deps.logger);
   }
 
   async start(context: ExtensionContext): Promise<void> {
@@ -92,6 +97,7 @@ export class OutboundExtension implements DaemonExtension {
       notifySender: (account) => this.sender?.notify(account),
     };
     this.deps = deps;
+    registerCostMetrics(context.metrics.registry, context.db, logger);
     this.acceptor = new SendAcceptor(deps);
     this.sender = new OutboundSender(deps);
     this.sessions = new SessionScheduler(deps);
@@ -105,7 +111,7 @@ export class OutboundExtension implements DaemonExtension {
     while (!this.stopped) {
       const bus = context.bus;
       if (bus) {
-        this.api = serveOverNats(bus.nc, bus.subjects.api, [...natsOperations(deps, this.acceptor), templateListOperation(deps)], deps.logger, context.apiLimiter);
+        this.api = serveOverNats(bus.nc, bus.subjects.api, [...natsOperations(deps, this.acceptor), templateListOperation(deps), costSummaryOperation(deps), conversationReadOperation(deps), conversationTypingOperation(deps)], deps.logger, context.apiLimiter);
         const commands = new CommandConsumer(deps, this.acceptor);
         try {
           await commands.start(bus);

@@ -17,6 +17,7 @@ import type { FakeOptions, SandboxDefinition, SandboxFake, SimulateInput, Webhoo
 import { systemClock } from '../../core/clock.ts';
 import type { LineSettings } from './config.ts';
 import { registerApiRoutes } from './sandbox-api.ts';
+import { registerSignalRoutes } from './sandbox-signals.ts';
 import { registerContentRoutes } from './sandbox-content.ts';
 import { FailureQueue } from './sandbox-failures.ts';
 import { FakeMediaStore } from './sandbox-media-store.ts';
@@ -69,6 +70,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
   };
   const app = new Hono().basePath(basePath || '/');
   registerApiRoutes(app, state);
+  registerSignalRoutes(app, state);
   registerContentRoutes(app, state);
   app.post('/_omnibus/observe', async (c) => {
     let spec: WebhookRequestSpec;

@@ -19,6 +19,7 @@ import { fetchWeChatMedia } from './media.ts';
 import { sendMessage } from './outbound.ts';
 import { wechatSandbox } from './sandbox.ts';
 import { accountAesKey, answerHandshake, answerPush, verifyPush } from './verify.ts';
+import { WECHAT_COST, sendWeChatSignal } from './signals.ts';
 
 export type { WeChatSettings } from './config.ts';
 
@@ -62,6 +63,8 @@ export function createWeChatAdapter(context: AdapterContext<WeChatSettings>): We
     platformMessageCount: (parts) =>
       parts.reduce((n, part) => n + 1 + ((part.type === 'image' || part.type === 'voice') && part.caption ? 1 : 0), 0),
     send: (message, signal) => sendMessage(message, { client, shared }, signal),
+    costOf: () => WECHAT_COST,
+    sendSignal: (request, signal) => sendWeChatSignal(client, request, signal),
     async lookupIdentity(openId, signal) {
       const info = await client.userInfo(openId, signal);
       const identity: InboundIdentity = { externalId: openId };
