@@ -29,10 +29,12 @@ export function markAsReadToken(raw: unknown): string | undefined {
 export function createLineSignals(client: LineClient, field: string, now: () => Date) {
   let chatMode: { mode: string; at: number } | null = null;
   const readChatMode = async (signal: AbortSignal): Promise<string> => {
+    // Only Chat on is remembered: an operator who turns it on is heard from at once.
     if (chatMode !== null && Date.now() - chatMode.at < CHAT_MODE_TTL_MS) return chatMode.mode;
     const info = await client.json('/v2/bot/info', { purpose: 'check', signal });
-    chatMode = { mode: typeof info.chatMode === 'string' ? info.chatMode : 'bot', at: Date.now() };
-    return chatMode.mode;
+    const mode = typeof info.chatMode === 'string' ? info.chatMode : 'bot';
+    chatMode = mode === 'chat' ? { mode, at: Date.now() } : null;
+    return mode;
   };
   const post = async (path: string, json: Record<string, unknown>, signal: AbortSignal) => {
     const response = await client.call(path, { json, purpose: 'push', signal });
