@@ -15,6 +15,7 @@ describe('subjects', () => {
     expect(s.evt.deadletterIn('whatsapp', 'acme-wa')).toBe('omni.v1.evt.deadletter.in.whatsapp.acme-wa');
     expect(s.evt.messageEdited('line', 'acme-line')).toBe('omni.v1.evt.message.edited.line.acme-line');
     expect(s.evt.messageDeleted('line', 'acme-line')).toBe('omni.v1.evt.message.deleted.line.acme-line');
+    expect(s.evt.templateUpdated('whatsapp', 'acme-wa')).toBe('omni.v1.evt.template.updated.whatsapp.acme-wa');
   });
 
   it('builds the command, request/reply and stream filter subjects', () => {
@@ -31,6 +32,10 @@ describe('subjects', () => {
         'omni.v1.api.contact.unmerge',
         'omni.v1.api.contact.timeline',
         'omni.v1.api.session.get',
+        'omni.v1.api.template.list',
+        'omni.v1.api.cost.summary',
+        'omni.v1.api.conversation.read',
+        'omni.v1.api.conversation.typing',
       ].sort(),
     );
     expect(s.api.contactTimeline).toBe('omni.v1.api.contact.timeline');
