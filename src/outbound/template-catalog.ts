@@ -31,7 +31,8 @@ export async function applySync(db: Db, subjects: Subjects, entry: AdapterEntry,
   const { channel, id: account } = entry.account;
   return db.transaction(async (tx) => {
     const counts: CatalogChanges = { added: 0, changed: 0, removed: 0 };
-    const existing = new Map((await tx.select().from(messageTemplates).where(eq(messageTemplates.account, account))).map((row) => [keyOf(row), row]));
+    // Locked: a webhook applied by another replica meanwhile must not reuse the version this sync gives.
+    const existing = new Map((await tx.select().from(messageTemplates).where(eq(messageTemplates.account, account)).for('update')).map((row) => [keyOf(row), row]));
     const listed = new Set<string>();
     for (const template of templates) {
       const key = keyOf(template);
