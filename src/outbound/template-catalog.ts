@@ -27,7 +27,15 @@ export interface CatalogChanges {
 export const DELETED = 'DELETED';
 
 /** Replaces an account's catalog with a full listing; changed rows are announced. */
-export async function applySync(db: Db, subjects: Subjects, entry: AdapterEntry, templates: ReadonlyArray<CatalogTemplate>, at: Date, requestedBefore: Date): Promise<CatalogChanges> {
+export async function applySync(
+  db: Db,
+  subjects: Subjects,
+  entry: AdapterEntry,
+  templates: ReadonlyArray<CatalogTemplate>,
+  at: Date,
+  requestedBefore: Date,
+  versionsBefore: ReadonlyMap<string, number> = new Map(),
+): Promise<CatalogChanges> {
   const { channel, id: account } = entry.account;
   return db.transaction(async (tx) => {
     const counts: CatalogChanges = { added: 0, changed: 0, removed: 0 };
@@ -39,6 +47,9 @@ export async function applySync(db: Db, subjects: Subjects, entry: AdapterEntry,
       if (listed.has(key)) continue;
       listed.add(key);
       const row = existing.get(key);
+      // A webhook changed this row while the listing was fetched: the listing may be older than
+      // the change, so the row stays as the webhook left it until the sync that change asked for.
+      if (row !== undefined && versionsBefore.has(key) && versionsBefore.get(key) !== row.version) continue;
       const values = {
         externalId: template.externalId ?? null,
         status: template.status,
@@ -61,6 +72,7 @@ export async function applySync(db: Db, subjects: Subjects, entry: AdapterEntry,
     }
     for (const row of existing.values()) {
       if (listed.has(keyOf(row)) || row.status === DELETED) continue;
+      if (!versionsBefore.has(keyOf(row)) || versionsBefore.get(keyOf(row)) !== row.version) continue;
       await tx.update(messageTemplates).set({ status: DELETED, version: row.version + 1, updatedAt: at }).where(rowKey(account, row));
       await announce(tx, subjects, { ...row, status: DELETED, version: row.version + 1 }, row, 'sync', at);
       counts.removed++;
@@ -82,6 +94,12 @@ export async function applySync(db: Db, subjects: Subjects, entry: AdapterEntry,
   });
 }
 
+/** The version of every template row of an account, read before a listing is fetched. */
+export async function catalogVersions(db: Db, account: string): Promise<Map<string, number>> {
+  const rows = await db.select({ name: messageTemplates.name, language: messageTemplates.language, version: messageTemplates.version }).from(messageTemplates).where(eq(messageTemplates.account, account));
+  return new Map(rows.map((row) => [keyOf(row), row.version]));
+}
+
 /** Notes a failed sync (the error's code and message only: no platform text with secrets). */
 export async function noteSyncFailure(db: Db, account: string, reason: string): Promise<void> {
   await db.insert(templateSyncs).values({ account, lastError: reason }).onConflictDoUpdate({ target: templateSyncs.account, set: { lastError: reason } });
@@ -94,11 +112,15 @@ export async function noteSyncFailure(db: Db, account: string, reason: string): 
 export async function applyChange(db: Db, subjects: Subjects, entry: AdapterEntry, change: TemplateChange, at: Date): Promise<boolean> {
   const account = entry.account.id;
   return db.transaction(async (tx) => {
-    await tx.insert(templateSyncs).values({ account, requestedAt: at }).onConflictDoUpdate({ target: templateSyncs.account, set: { requestedAt: at } });
+    // Rows first, then the sync request: the order a sync takes its locks in, so the two never deadlock.
+    const requestSync = () => tx.insert(templateSyncs).values({ account, requestedAt: at }).onConflictDoUpdate({ target: templateSyncs.account, set: { requestedAt: at } });
     const byId = change.externalId !== undefined ? eq(messageTemplates.externalId, change.externalId) : undefined;
     const byName = change.name !== undefined && change.language !== undefined ? and(eq(messageTemplates.name, change.name), eq(messageTemplates.language, change.language)) : undefined;
     const match = byId && byName ? or(byId, byName) : (byId ?? byName);
-    if (match === undefined) return false;
+    if (match === undefined) {
+      await requestSync();
+      return false;
+    }
     const rows = await tx.select().from(messageTemplates).where(and(eq(messageTemplates.account, account), match)).for('update');
     let announced = false;
     for (const row of rows) {
@@ -112,6 +134,7 @@ export async function applyChange(db: Db, subjects: Subjects, entry: AdapterEntr
         announced = true;
       }
     }
+    await requestSync();
     return announced;
   });
 }

@@ -10,7 +10,7 @@ import { toOmniError } from '../core/errors.ts';
 import { acquireLease } from '../core/storage/lease.ts';
 import type { AdapterEntry } from '../core/registry.ts';
 import type { OutboundDeps } from './deps.ts';
-import { applyChange, applySync, noteSyncFailure, syncState } from './template-catalog.ts';
+import { applyChange, applySync, catalogVersions, noteSyncFailure, syncState } from './template-catalog.ts';
 
 /** Tuning of the catalog sync. */
 export interface TemplateSyncSettings {
@@ -93,8 +93,9 @@ export class TemplateSyncer {
     if (!(await acquireLease(this.deps.db, `templates:${account}`, this.deps.holder, leaseMs))) return false;
     const startedAt = this.deps.clock.now();
     try {
+      const versions = await catalogVersions(this.deps.db, account);
       const templates = await entry.adapter.fetchTemplates!(AbortSignal.timeout(leaseMs));
-      const changes = await applySync(this.deps.db, this.deps.subjects, entry, templates, this.deps.clock.now(), startedAt);
+      const changes = await applySync(this.deps.db, this.deps.subjects, entry, templates, this.deps.clock.now(), startedAt, versions);
       this.failedAt.delete(account);
       if (changes.changed + changes.removed > 0) this.deps.notifyRelay();
       this.log.info({ account, templates: templates.length, ...changes }, 'template catalog synced');
