@@ -142,7 +142,68 @@ export interface InboundStatus {
   recipient?: string;
   /** `code` is the platform's; `contractCode` what it means in the contract's terms, when known. */
   error?: { code: string; message: string; details?: Record<string, unknown>; contractCode?: ErrorCode };
+  /** What the platform says the message costs, where the receipt carries it (WhatsApp `pricing`). */
+  cost?: CostFacts;
   raw: unknown;
+}
+
+/**
+ * What a platform says one outbound message costs, for the cost ledger. `category` is the
+ * platform's (`marketing`, `utility`, `service`, `push`, `reply`, `free`); the amount is
+ * estimated from the account's configured `prices` for that category, times `units`.
+ */
+export interface CostFacts {
+  category: string;
+  billable: boolean;
+  /** Messages the platform counts (a LINE push to a group counts each member); default 1. */
+  units?: number;
+  /** The platform's pricing model (`PMP`, `CBP`). */
+  pricingModel?: string;
+  /** The platform's pricing type (`regular`, `free_customer_service`, `free_entry_point`). */
+  pricingType?: string;
+  /** Facts behind an estimate (`{ membersUnknown: true }`); never personal data. */
+  note?: Record<string, unknown>;
+}
+
+/** One template of an account's platform catalog, as its adapter reads it. */
+export interface CatalogTemplate {
+  name: string;
+  language: string;
+  externalId?: string;
+  /** The platform's status word (`APPROVED`, `PAUSED`, ...). Only `APPROVED` may be sent. */
+  status: string;
+  category?: string;
+  quality?: string;
+  /** What a send must give, as the adapter summarises it (header kind, body parameters, buttons). */
+  parameters: Record<string, unknown>;
+  /** The platform's components, untouched. */
+  components: unknown[];
+}
+
+/** A change to a template the platform announced by webhook; the core applies it and resyncs. */
+export interface TemplateChange {
+  /** The webhook field that carried it (`message_template_status_update`, ...). */
+  field: string;
+  name?: string;
+  language?: string;
+  externalId?: string;
+  status?: string;
+  category?: string;
+  quality?: string;
+}
+
+/** Signals a helpdesk can show the customer: their messages were read, an agent is typing. */
+export type SignalKind = 'read' | 'typing';
+
+/** A read or typing signal for one conversation, with what the platform may need from it. */
+export interface SignalRequest {
+  kind: SignalKind;
+  conversation: { externalId: string; kind: 'direct' | 'group'; via?: string };
+  /** The newest customer message of the conversation (its platform id, time and raw event). */
+  lastInbound: { externalId: string; at: Date; raw: unknown } | null;
+  /** How long to show typing, where the platform takes one (LINE 5-60 s); the adapter rounds. */
+  seconds?: number;
+  now: Date;
 }
 
 /** Something happened to a customer identity rather than a conversation. */
@@ -289,6 +350,8 @@ export interface ChannelCapabilities {
     inboundMaxBytes: number;
   };
   templates: { maxBodyParams: number; maxNameLength: number } | null;
+  /** The signals `sendSignal` supports; a missing kind is refused as `invalid_request` (`unsupported`). */
+  signals?: ReadonlyArray<SignalKind>;
   /** The statuses the platform reports after `sent`. */
   receipts: ReadonlyArray<Exclude<DeliveryStatus, 'queued' | 'failed'>>;
   rateLimit: {
@@ -478,6 +541,28 @@ export interface ChannelAdapter {
   fetchUpdates?(cursor: string | null, signal: AbortSignal): Promise<PolledUpdates>;
   /** Called after events are durably recorded (Telegram answers callback queries here). */
   afterRecorded?(events: ReadonlyArray<InboundEvent>, signal: AbortSignal): Promise<void>;
+  /**
+   * What a message just sent costs, for the ledger; null when the platform says it later (a
+   * WhatsApp status webhook's `pricing`, as `InboundStatus.cost`). Without it nothing is recorded.
+   */
+  costOf?(message: OutboundMessage, result: SendResult): CostFacts | null;
+  /**
+   * The account's whole template catalog from the platform (every page). Present only when
+   * the account has one (WhatsApp with a `wabaId`); the core syncs it under a lease.
+   */
+  fetchTemplates?(signal: AbortSignal): Promise<CatalogTemplate[]>;
+  /**
+   * Checks a send's template against the synced catalog entries of that name (every language);
+   * throws `template_invalid` naming the problem. Only called once the catalog has synced.
+   */
+  validateTemplate?(template: NonNullable<OutboundMessage['template']>, catalog: ReadonlyArray<CatalogTemplate>): void;
+  /** Subscribes to template changes announced by webhook; returns the unsubscribe. */
+  watchTemplates?(listener: (change: TemplateChange) => void): () => void;
+  /**
+   * Shows a read or typing signal (`capabilities.signals`); throws OmniError (`invalid_request`
+   * with a `reason` when the platform's own rule forbids it now).
+   */
+  sendSignal?(request: SignalRequest, signal: AbortSignal): Promise<void>;
   /** Read an account-level quota named in `capabilities.accountQuotas`. */
   accountQuota?(name: string, signal: AbortSignal): Promise<AccountQuotaReading>;
   close?(): Promise<void>;

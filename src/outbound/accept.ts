@@ -14,6 +14,7 @@ import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, la
 import { checkQuota, checkSession, checkTemplate } from './rules.ts';
 import { checkParts } from './part-rules.ts';
 import { prepareAttachment } from './attachments.ts';
+import { checkCatalog } from './template-catalog.ts';
 import { recordSend, type PlannedPart, type SendPlan } from './record.ts';
 
 /** Accepts sends; one instance per daemon. */
@@ -82,6 +83,7 @@ export class SendAcceptor {
     const window = checkSession(entry, command, latest, at, recipient.sessionKind);
     checkQuota(window);
     checkTemplate(entry, command);
+    await checkCatalog(db, entry, command);
     const parts: PlannedPart[] = [];
     // One at a time: bounded memory and sockets, and the first bad attachment ends the work.
     for (const part of command.parts ?? []) {

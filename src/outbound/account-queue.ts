@@ -23,6 +23,7 @@ import { CallGate } from './call-gate.ts';
 import { AccountQuotas } from './account-quotas.ts';
 import { OmniError } from '../core/errors.ts';
 import { GroupSendWindows, recordAccountPause, remainingAccountPause } from './shared-throttle.ts';
+import { recordSendCost } from './costs.ts';
 
 /**
  * The rate a p-queue enforces: `cap` calls per rolling `intervalMs`. A fifth of the per-second
@@ -354,6 +355,7 @@ export class AccountSender extends BackgroundLoop {
     // A send that claimed a reply context and still reports `push` fell back and paid.
     const viaReply = message.replyContext !== undefined && result.route !== 'push';
     await this.quotas.spent(viaReply, platformMessages).catch((error: unknown) => this.log.warn({ err: error }, 'could not count an account quota'));
+    await recordSendCost(this.deps, entry, message, result, this.log);
   }
 
   /**

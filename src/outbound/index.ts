@@ -15,6 +15,11 @@ import { CommandConsumer } from './commands.ts';
 import { SessionScheduler } from './sessions.ts';
 import { mountOutboundHttp, natsOperations } from './operations.ts';
 import { createOutboundMetrics } from './metrics.ts';
+import { TemplateSyncer, type TemplateSyncSettings } from './template-sync.ts';
+import { mountTemplateHttp, templateListOperation } from './template-operations.ts';
+import { costSummaryOperation, mountCostHttp } from './cost-operations.ts';
+import { registerCostMetrics } from './costs.ts';
+import { conversationReadOperation, conversationTypingOperation, mountSignalHttp } from './signals.ts';
 
 export type { OutboundSettings } from './deps.ts';
 export type { SendOutcome, SendSource } from './answers.ts';
@@ -24,6 +29,8 @@ export interface OutboundOptions {
   settings?: Partial<OutboundSettings>;
   /** The client attachments are fetched with (default: a guarded client, public addresses only). */
   http?: HttpClient;
+  /** How often template catalogs are synced (tests shorten it). */
+  templates?: Partial<TemplateSyncSettings>;
 }
 
 /** The running outbound module of one daemon. */
@@ -32,6 +39,7 @@ export class OutboundExtension implements DaemonExtension {
   acceptor!: SendAcceptor;
   sender!: OutboundSender;
   sessions!: SessionScheduler;
+  templates!: TemplateSyncer;
   private commands: CommandConsumer | null = null;
   private api: { stop(): Promise<void> } | null = null;
   private attach: Promise<void> | null = null;
@@ -42,12 +50,16 @@ export class OutboundExtension implements DaemonExtension {
   mountApi(api: Hono, context: ExtensionContext): void {
     const deps = this.wire(context);
     mountOutboundHttp(api, deps, this.acceptor, deps.logger);
+    mountTemplateHttp(api, deps, deps.logger);
+    mountCostHttp(api, deps, deps.logger);
+    mountSignalHttp(api, deps, deps.logger);
   }
 
   async start(context: ExtensionContext): Promise<void> {
     this.wire(context);
     this.sender.start();
     this.sessions.start();
+    this.templates.start();
     this.attach = this.attachNats(context);
   }
 
@@ -58,6 +70,7 @@ export class OutboundExtension implements DaemonExtension {
     await this.api?.stop().catch(() => undefined);
     await this.sender?.stop();
     await this.sessions?.stop();
+    await this.templates?.stop();
   }
 
   /** Builds the module once; both `mountApi` (before start) and `start` need it. */
@@ -84,9 +97,11 @@ export class OutboundExtension implements DaemonExtension {
       notifySender: (account) => this.sender?.notify(account),
     };
     this.deps = deps;
+    registerCostMetrics(context.metrics.registry, context.db, logger);
     this.acceptor = new SendAcceptor(deps);
     this.sender = new OutboundSender(deps);
     this.sessions = new SessionScheduler(deps);
+    this.templates = new TemplateSyncer(deps, this.options.templates);
     return deps;
   }
 
@@ -96,7 +111,7 @@ export class OutboundExtension implements DaemonExtension {
     while (!this.stopped) {
       const bus = context.bus;
       if (bus) {
-        this.api = serveOverNats(bus.nc, bus.subjects.api, natsOperations(deps, this.acceptor), deps.logger, context.apiLimiter);
+        this.api = serveOverNats(bus.nc, bus.subjects.api, [...natsOperations(deps, this.acceptor), templateListOperation(deps), costSummaryOperation(deps), conversationReadOperation(deps), conversationTypingOperation(deps)], deps.logger, context.apiLimiter);
         const commands = new CommandConsumer(deps, this.acceptor);
         try {
           await commands.start(bus);

@@ -54,12 +54,15 @@ export function checkTemplate(entry: AdapterEntry, command: SendCommand): void {
     });
   }
   const body = template.params['body'];
-  if (body !== undefined && !Array.isArray(body)) {
-    throw new OmniError('template_invalid', 'template.params.body must be a list of parameters', { details: { field: 'template.params.body' } });
+  // A list of positional parameters, or an object of named ones (WhatsApp `{{first_name}}`).
+  const named = typeof body === 'object' && body !== null && !Array.isArray(body);
+  if (body !== undefined && !Array.isArray(body) && !named) {
+    throw new OmniError('template_invalid', 'template.params.body must be a list of parameters (or an object of named ones)', { details: { field: 'template.params.body' } });
   }
-  if (Array.isArray(body) && body.length > limits.maxBodyParams) {
+  const count = Array.isArray(body) ? body.length : named ? Object.keys(body as object).length : 0;
+  if (count > limits.maxBodyParams) {
     throw new OmniError('template_invalid', `more than ${limits.maxBodyParams} body parameters`, {
-      details: { field: 'template.params.body', maxParams: limits.maxBodyParams, given: body.length },
+      details: { field: 'template.params.body', maxParams: limits.maxBodyParams, given: count },
     });
   }
 }

@@ -126,7 +126,7 @@ describe('configuration JSON Schemas', () => {
     expect(chat.additionalProperties).toBe(false);
     expect(chat.required).toEqual(['id', 'channel', 'token']);
     const chatProperties = chat.properties as Record<string, JsonSchema>;
-    expect(Object.keys(chatProperties)).toEqual(['id', 'channel', 'enabled', 'apiBase', 'session', 'attachments', 'rateLimit', 'token', 'mode']);
+    expect(Object.keys(chatProperties)).toEqual(['id', 'channel', 'enabled', 'apiBase', 'session', 'attachments', 'rateLimit', 'prices', 'token', 'mode']);
     expect(String(chatProperties.token?.description)).toMatch(/^Secret: .*\$\{ENV_NAME\}/);
     const session = (chatProperties.session as JsonSchema).properties as Record<string, JsonSchema>;
     expect(session.window?.default).toBe(chatChannel.defaults.window);

@@ -84,6 +84,7 @@ describe('loadConfig: defaults', () => {
       session: { windowMs: 86_400_000, window: '24h', expiringNoticeMs: 3_600_000 },
       attachments: { allow: ['pdf', 'jpg', 'png'], maxBytes: null },
       rateLimit: { perSecond: 80, perRecipientPerSecond: null, perGroupPerMinute: null },
+      prices: null,
       settings: { token: 't', mode: 'a' },
     });
     const bot = config.accounts.get('acme-bot');

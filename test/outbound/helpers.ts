@@ -9,6 +9,7 @@ import type { WhatsAppFake } from '../../src/channels/whatsapp/sandbox.ts';
 import { ManualClock, type Clock } from '../../src/core/clock.ts';
 import { createOutbound, type OutboundExtension, type OutboundSettings } from '../../src/outbound/index.ts';
 import type { HttpClient } from '../../src/core/http-client.ts';
+import type { TemplateSyncSettings } from '../../src/outbound/template-sync.ts';
 import { channels } from '../../src/channels/index.ts';
 import { API_TOKEN, WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
@@ -55,11 +56,13 @@ export interface StartOptions {
   logLevel?: string;
   /** More extensions beside the outbound one (the contacts module). */
   extensions?: DaemonOptions['extensions'];
+  /** Template catalog sync tuning (tests shorten the tick). */
+  templates?: Partial<TemplateSyncSettings>;
 }
 
 /** Starts a daemon with the outbound extension on the WhatsApp sandbox. */
 export async function startOutbound(options: StartOptions = {}): Promise<OutboundTest> {
-  const outbound = createOutbound({ settings: { ...FAST, ...options.settings }, ...(options.http ? { http: options.http } : {}) });
+  const outbound = createOutbound({ settings: { ...FAST, ...options.settings }, ...(options.http ? { http: options.http } : {}), ...(options.templates ? { templates: options.templates } : {}) });
   const clock = options.clock ?? new ManualClock(Date.now());
   const t = await startTestDaemon({
     clock,

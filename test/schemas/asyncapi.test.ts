@@ -97,6 +97,7 @@ describe('docs/asyncapi.yaml', () => {
           s.evt.deadletterIn(channel, account),
           s.evt.messageEdited(channel, account),
           s.evt.messageDeleted(channel, account),
+          s.evt.templateUpdated(channel, account),
           ...SESSION_STATES.map((state) => s.evt.session(state, channel, account)),
           ...ACCOUNT_EVENTS.map((event) => s.evt.account(event, channel, account)),
         );

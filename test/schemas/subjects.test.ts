@@ -17,6 +17,7 @@ describe('subjects', () => {
     expect(s.evt.messageDeleted('line', 'acme-line')).toBe('omni.v1.evt.message.deleted.line.acme-line');
     expect(s.evt.account('quota_exhausted', 'line', 'acme-line')).toBe('omni.v1.evt.account.quota_exhausted.line.acme-line');
     expect(() => s.evt.account('online' as never, 'line', 'acme-line')).toThrow(OmniError);
+    expect(s.evt.templateUpdated('whatsapp', 'acme-wa')).toBe('omni.v1.evt.template.updated.whatsapp.acme-wa');
   });
 
   it('builds the command, request/reply and stream filter subjects', () => {
@@ -36,6 +37,10 @@ describe('subjects', () => {
         'omni.v1.api.contact.list',
         'omni.v1.api.conversation.list',
         'omni.v1.api.conversation.messages',
+        'omni.v1.api.template.list',
+        'omni.v1.api.cost.summary',
+        'omni.v1.api.conversation.read',
+        'omni.v1.api.conversation.typing',
       ].sort(),
     );
     expect(s.api.contactTimeline).toBe('omni.v1.api.contact.timeline');

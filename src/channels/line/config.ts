@@ -123,6 +123,7 @@ export function lineCapabilities(account: AccountConfig<LineSettings>, mediaLink
     },
     templates: null,
     // LINE reports nothing after a send (read receipts exist only with Chat mode in the OA manager).
+    signals: ['read', 'typing'],
     receipts: [],
     rateLimit: account.rateLimit,
     ordering: 'conversation',

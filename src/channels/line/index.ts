@@ -16,6 +16,7 @@ import { lineSandbox } from './sandbox.ts';
 import { lineWebhookDoc } from './webhook-doc.ts';
 import { SharedTokens, staticToken, type TokenSource } from './token.ts';
 import { verifySignature } from './verify.ts';
+import { createLineSignals, lineCostOf } from './signals.ts';
 
 export type { LineSettings } from './config.ts';
 
@@ -54,6 +55,8 @@ export function createLineAdapter(context: AdapterContext<LineSettings>): Channe
       return { externalId, ...(profile.displayName !== undefined ? { displayName: profile.displayName } : {}) };
     },
     accountQuota: (name, signal) => readQuota(client, name, clock.now(), signal),
+    costOf: lineCostOf,
+    sendSignal: createLineSignals(client, tokens.field, () => clock.now()),
   } satisfies ChannelAdapter);
 }
 

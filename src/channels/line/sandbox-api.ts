@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { readJsonObject, sameSecret } from '../../sandbox/index.ts';
 import { LINE_MAX_MESSAGES, LINE_MAX_TEXT } from './config.ts';
+import { sandboxChatMode } from './sandbox-signals.ts';
 import {
   RETRY_KEY_MS, accountByToken, friendsOf, lineError, lineJson, newMessageId, quotaOf, scripted, type CallKind, type FakeState, type LineAccount,
 } from './sandbox-state.ts';
@@ -45,7 +46,7 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
   app.get('/v2/bot/info', (c) => {
     const account = authorize(state, c, 'info');
     if (account instanceof Response) return account;
-    return lineJson({ userId: botUserId(account), basicId: '@sandbox', displayName: account.id, chatMode: 'bot', markAsReadMode: 'auto' });
+    return lineJson({ userId: botUserId(account), basicId: '@sandbox', displayName: account.id, chatMode: sandboxChatMode(account.id), markAsReadMode: 'auto' });
   });
 
   app.post('/v2/bot/message/reply', async (c) => {

@@ -20,6 +20,7 @@ import { systemClock } from '../../core/clock.ts';
 import { AccountIndex, FailureQueue, MediaStore, createFakeApp, registerObserveRoute } from '../../sandbox/index.ts';
 import type { LineSettings } from './config.ts';
 import { registerApiRoutes } from './sandbox-api.ts';
+import { registerSignalRoutes } from './sandbox-signals.ts';
 import { registerContentRoutes } from './sandbox-content.ts';
 import { observeWebhook, type Observed } from './sandbox-observe.ts';
 import {
@@ -84,6 +85,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     lateAnswers: [],
   };
   registerApiRoutes(app, state);
+  registerSignalRoutes(app, state);
   registerContentRoutes(app, state);
   registerObserveRoute(app, (spec) => {
     const observed = observeWebhook(state, spec);

@@ -119,6 +119,7 @@ export function telegramCapabilities(account: AccountConfig<TelegramSettings>): 
     },
     templates: null,
     // Telegram reports nothing after a send: no delivered, no read for bots.
+    signals: ['typing'],
     receipts: [],
     rateLimit: { ...account.rateLimit, perGroupPerMinute: account.rateLimit.perGroupPerMinute === undefined ? GROUP_SENDS_PER_MINUTE : account.rateLimit.perGroupPerMinute },
     ordering: 'conversation',

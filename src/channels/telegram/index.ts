@@ -24,6 +24,7 @@ import { telegramSandbox } from './sandbox.ts';
 import { telegramWebhookDoc } from './webhook-doc.ts';
 import { deleteWebhook, fetchUpdates, setWebhook, webhookInfo } from './updates.ts';
 import { verifySecretToken } from './verify.ts';
+import { TELEGRAM_COST, sendTelegramSignal } from './signals.ts';
 
 export type { TelegramSettings } from './config.ts';
 export { TelegramPollConflictError } from './updates.ts';
@@ -55,6 +56,8 @@ export function createTelegramAdapter(context: AdapterContext<TelegramSettings>)
     },
     fetchMedia: (ref, signal) => fetchTelegramMedia(ref, { client, maxBytes: capabilities.attachments.inboundMaxBytes, now }, signal),
     send,
+    costOf: () => TELEGRAM_COST,
+    sendSignal: (request, signal) => sendTelegramSignal(client, request, signal, now),
     async prepareWebhook(signal) {
       if (settings.mode !== 'webhook' || !settings.registerWebhook) return;
       const { url } = await setWebhook(client, { settings, accountId: account.id, publicUrl: context.publicUrl }, signal, now);

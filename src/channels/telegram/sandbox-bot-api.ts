@@ -9,6 +9,7 @@ import { DEFAULT_ALLOWED_UPDATES } from './config.ts';
 import { jsonParam, type DecodedParams } from './sandbox-routing.ts';
 import { badRequest, fail, ok, type FakeBot, type FakeState, type SentRecord } from './sandbox-state.ts';
 import { botUser } from './sandbox-webhooks.ts';
+import { sendChatAction } from './sandbox-signals.ts';
 
 /** The failure queue's key for a failure meant for the next call of any method. */
 export const ANY_METHOD = '*';
@@ -40,6 +41,7 @@ export async function callMethod(method: string, bot: FakeBot, params: DecodedPa
 }
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
+  sendChatAction: (bot, params) => sendChatAction(bot, params),
   getMe: (bot) => ok({ ...botUser(bot.botId), can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: true, has_main_web_app: false }),
   setWebhook(bot, { values }) {
     const url = typeof values.url === 'string' ? values.url : '';

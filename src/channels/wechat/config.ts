@@ -132,6 +132,7 @@ export function wechatCapabilities(account: AccountConfig<WeChatSettings>): Chan
     },
     templates: null,
     // WeChat reports nothing after a customer-service send: statuses stop at `sent`.
+    signals: ['typing'],
     receipts: [],
     rateLimit: account.rateLimit,
     ordering: 'conversation',

@@ -20,6 +20,7 @@ import { sendMessage } from './outbound.ts';
 import { wechatSandbox } from './sandbox.ts';
 import { wechatWebhookDoc } from './webhook-doc.ts';
 import { accountAesKey, answerHandshake, answerPush, verifyPush } from './verify.ts';
+import { WECHAT_COST, sendWeChatSignal } from './signals.ts';
 
 export type { WeChatSettings } from './config.ts';
 
@@ -63,6 +64,8 @@ export function createWeChatAdapter(context: AdapterContext<WeChatSettings>): We
     platformMessageCount: (parts) =>
       parts.reduce((n, part) => n + 1 + ((part.type === 'image' || part.type === 'voice') && part.caption ? 1 : 0), 0),
     send: (message, signal) => sendMessage(message, { client, shared }, signal),
+    costOf: () => WECHAT_COST,
+    sendSignal: (request, signal) => sendWeChatSignal(client, request, signal),
     async lookupIdentity(openId, signal) {
       const info = await client.userInfo(openId, signal);
       const identity: InboundIdentity = { externalId: openId };

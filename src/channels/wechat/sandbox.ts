@@ -19,6 +19,7 @@ import { systemClock } from '../../core/clock.ts';
 import { FailureQueue, createFakeApp, registerObserveRoute } from '../../sandbox/index.ts';
 import type { WeChatSettings } from './config.ts';
 import { authorize, registerApiRoutes } from './sandbox-api.ts';
+import { registerSignalRoutes } from './sandbox-signals.ts';
 import { MEDIA_RETENTION_MS, createMediaStore, mediaTypeOf, registerMediaRoutes } from './sandbox-media.ts';
 import { observePush, type Observed } from './sandbox-observe.ts';
 import {
@@ -86,6 +87,7 @@ export function createFake(options: WeChatFakeOptions): WeChatFake {
   };
 
   registerApiRoutes(app, state);
+  registerSignalRoutes(app, state);
   registerMediaRoutes(app, state, (c) => authorize(state, c));
   registerObserveRoute(app, (spec) => {
     const observed = observePush(state, spec);

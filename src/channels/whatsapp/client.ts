@@ -25,11 +25,13 @@ export interface MediaLocation {
 }
 
 /** Which call failed, so a platform error maps to the config field or the attachment at fault. */
-type Purpose = 'media' | 'credentials' | 'send';
+type Purpose = 'media' | 'credentials' | 'send' | 'catalog';
 
 /** Graph error codes (reference 1.6) that mean "slow down". */
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80007, 130429, 131056]);
 const SMALL_BODY_BYTES = 64 * 1024;
+// One catalog page: up to 100 templates with their components.
+const CATALOG_PAGE_BYTES = 8 * 1024 * 1024;
 // Uploads may be 100 MB: give them the time a slow uplink needs, not the 15 s default.
 const UPLOAD_TIMEOUT_MS = 300_000;
 
@@ -107,6 +109,18 @@ export class GraphClient {
     form.append('file', new Blob([file.bytes], { type: file.mime }), file.filename);
     form.append('type', file.mime);
     return this.#post(this.#url(`${phoneNumberId}/media`, {}), form, {}, signal, UPLOAD_TIMEOUT_MS);
+  }
+
+  /**
+   * `GET /{version}/{path}?…` of a management call (the template catalog pages, reference 1.6);
+   * a non-200 answer becomes an OmniError naming `wabaId` or `accessToken` where one is at fault.
+   */
+  async getJson(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const response = await this.#get(this.#url(path, query), 'catalog', { trustedHosts: [this.apiHost], maxBytes: CATALOG_PAGE_BYTES, signal });
+    if (response.status !== 200) throw await rejection(response, 'catalog');
+    const body = await readJson(response, 'catalog');
+    if (body === undefined) throw new OmniError('channel_unavailable', 'WhatsApp answered the catalog request with something other than JSON');
+    return body;
   }
 
   /** Rejects a failed response the same way the built-in calls do. */
@@ -187,6 +201,10 @@ async function rejection(response: HttpResponse, purpose: Purpose): Promise<Omni
     if (permission) return fail('channel_rejected', 'WhatsApp access token lacks permission for this phone number', 'accessToken');
     if (response.status === 404 || platformCode === 100) return fail('channel_rejected', 'WhatsApp does not know this phone number id', 'phoneNumberId');
     return fail('channel_rejected', 'WhatsApp refused the credential check');
+  }
+  if (purpose === 'catalog') {
+    if (permission || response.status === 403) return fail('channel_rejected', 'WhatsApp access token lacks permission for the template catalog (whatsapp_business_management)', 'accessToken');
+    return fail('channel_rejected', 'WhatsApp refused the template catalog request', 'wabaId');
   }
   if (permission || response.status === 403) return fail('channel_rejected', 'WhatsApp access token lacks permission for this media', 'accessToken');
   return fail('attachment_unreachable', 'WhatsApp media not found or expired');

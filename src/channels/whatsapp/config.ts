@@ -98,6 +98,7 @@ export function whatsappCapabilities(account: AccountConfig<WhatsAppSettings>): 
     // Meta publishes no parameter count: the 1024-character body bounds it (about 200 bare
     // `{{n}}`) and review rejects templates whose parameters outweigh their text, so 100 it is.
     templates: { maxBodyParams: 100, maxNameLength: 512 },
+    signals: ['read', 'typing'],
     receipts: ['sent', 'delivered', 'read'],
     rateLimit: account.rateLimit,
     ordering: 'conversation',

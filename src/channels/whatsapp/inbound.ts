@@ -5,12 +5,14 @@
  * with an id but a value no database should take (a timestamp in year 33658, an id of 10 kB)
  * becomes an `invalid` event with its own bytes, which the core dead-letters.
  */
-import type { InboundEvent, InboundInvalid, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus } from '../../core/adapter.ts';
+import type { InboundEvent, InboundInvalid, InboundIdentity, InboundIdentityEvent, InboundIgnored, InboundMessage, InboundStatus, TemplateChange } from '../../core/adapter.ts';
 import { WebhookPayloadError } from '../../core/errors.ts';
 import { decodeJsonBody, invalidItem, isBoundedId, unixSeconds } from '../../core/inbound/edge.ts';
 import { FREE_ENTRY_POINT_MS } from './config.ts';
 import { contractCodeOf } from './outbound-errors.ts';
 import { arr, isRecord, label, messageParts, str, type JsonObject } from './inbound-parts.ts';
+import { TEMPLATE_FIELDS, templateChange } from './inbound-templates.ts';
+import { costOfPricing } from './costs.ts';
 
 /** What parsing needs to know about the account. */
 export interface ParseOptions {
@@ -18,6 +20,10 @@ export interface ParseOptions {
   phoneNumberId: string;
   /** Called for each app- or account-level error Meta reports in `value.errors`. */
   onAccountError?(error: { code: string; title: string }): void;
+  /** The account's WABA id: template webhooks of this WABA are handed to `onTemplateChange`. */
+  wabaId?: string;
+  /** Called for each template change a webhook announces (status, quality, category). */
+  onTemplateChange?(change: TemplateChange): void;
 }
 
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
@@ -38,6 +44,10 @@ export function parseWebhook(body: Uint8Array, options: ParseOptions): InboundEv
       continue;
     }
     for (const change of entry.changes) {
+      if (isRecord(change) && typeof change.field === 'string' && TEMPLATE_FIELDS.has(change.field)) {
+        events.push(parseTemplateChange(entry, change, options));
+        continue;
+      }
       for (const event of parseChange(change, options)) {
         // Meta does not repeat an update inside one POST, but a repeat must not be recorded twice.
         if (event.kind !== 'ignored' && seen.has(event.dedupeKey)) events.push(ignored('duplicate_in_batch'));
@@ -47,6 +57,16 @@ export function parseWebhook(body: Uint8Array, options: ParseOptions): InboundEv
     }
   }
   return events;
+}
+
+/** A template webhook: nothing to record, but the catalog hears of it (only this WABA's). */
+function parseTemplateChange(entry: JsonObject, change: JsonObject, options: ParseOptions): InboundEvent {
+  const field = change.field as string;
+  if (options.wabaId === undefined || str(entry.id) !== options.wabaId) return ignored(`field:${field}`);
+  const parsed = templateChange(field, change.value);
+  if (parsed === null) return ignored('malformed_template_change');
+  options.onTemplateChange?.(parsed);
+  return ignored(`template:${field}`);
 }
 
 function parseChange(change: unknown, options: ParseOptions): InboundEvent[] {
@@ -196,6 +216,8 @@ function parseStatus(status: unknown, contacts: JsonObject[], metadata: JsonObje
     raw: rawItem(metadata, contact, 'statuses', status),
   };
   if (recipient !== undefined) event.recipient = recipient;
+  const cost = costOfPricing(status.pricing);
+  if (cost !== undefined) event.cost = cost;
   const error = arr(status.errors).find(isRecord);
   if (error !== undefined) {
     const code = typeof error.code === 'number' || typeof error.code === 'string' ? String(error.code) : 'unknown';

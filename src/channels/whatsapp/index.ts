@@ -3,7 +3,7 @@
  * Webhooks, media download, the credential check, `send` (text, media, interactive,
  * templates) and the sandbox fake of the Graph API.
  */
-import type { AdapterContext, ChannelAdapter, ChannelDefinition } from '../../core/adapter.ts';
+import type { AdapterContext, ChannelAdapter, ChannelDefinition, TemplateChange } from '../../core/adapter.ts';
 import { GraphClient } from './client.ts';
 import {
   GRAPH_API_BASE,
@@ -20,6 +20,9 @@ import { createWhatsAppSender } from './outbound.ts';
 import { answerHandshake, verifySignature } from './verify.ts';
 import { whatsappSandbox } from './sandbox.ts';
 import { whatsappWebhookDoc } from './webhook-doc.ts';
+import { fetchCatalog } from './templates-catalog.ts';
+import { validateAgainstCatalog } from './templates-validate.ts';
+import { sendWhatsAppSignal } from './signals.ts';
 
 export type { WhatsAppSettings } from './config.ts';
 
@@ -44,7 +47,23 @@ export function createWhatsAppAdapter(context: AdapterContext<WhatsAppSettings>)
     logger,
   });
 
+  const templateListeners = new Set<(change: TemplateChange) => void>();
+  const wabaId = settings.wabaId;
+  // Only an account with a WABA id has a catalog; without one, templates are checked as before.
+  const catalog =
+    wabaId === undefined
+      ? {}
+      : {
+          fetchTemplates: (signal: AbortSignal) => fetchCatalog(graph, wabaId, signal),
+          validateTemplate: validateAgainstCatalog,
+          watchTemplates(listener: (change: TemplateChange) => void) {
+            templateListeners.add(listener);
+            return () => void templateListeners.delete(listener);
+          },
+        };
+
   return Object.freeze({
+    ...catalog,
     channel: 'whatsapp',
     account: account.id,
     capabilities,
@@ -54,11 +73,18 @@ export function createWhatsAppAdapter(context: AdapterContext<WhatsAppSettings>)
       parseWebhook(webhook.body, {
         phoneNumberId: settings.phoneNumberId,
         onAccountError: ({ code, title }) => logger.warn({ code, title }, 'whatsapp account-level webhook error'),
+        ...(wabaId !== undefined ? { wabaId } : {}),
+        onTemplateChange: (change) => {
+          for (const listener of templateListeners) listener(change);
+        },
       }),
     checkCredentials: (signal) => graph.checkCredentials(settings.phoneNumberId, signal),
     fetchMedia: (ref, signal) =>
       fetchWhatsAppMedia(ref, { graph, phoneNumberId: settings.phoneNumberId, maxBytes: capabilities.attachments.inboundMaxBytes, logger }, signal),
     send,
+    // The price is only known from the status webhooks' `pricing` (InboundStatus.cost).
+    costOf: () => null,
+    sendSignal: (request, signal) => sendWhatsAppSignal(graph, settings.phoneNumberId, request, signal),
   } satisfies ChannelAdapter);
 }
 

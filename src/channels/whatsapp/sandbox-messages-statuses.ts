@@ -15,6 +15,8 @@ export interface PendingStatus {
   recipientId: string;
   status: StatusInput['status'];
   error?: StatusInput['error'];
+  /** What Meta bills for the message (per-message pricing). */
+  pricing?: StatusInput['pricing'];
 }
 
 /** A status webhook the fake built, and what became of it. */
@@ -38,6 +40,7 @@ export function createStatusPump(state: FakeState, delayMs: number): CallbackPum
     build(item) {
       const input: StatusInput = { wamid: item.wamid, status: item.status, recipientId: item.recipientId, timestamp: state.clock.now() };
       if (item.error !== undefined) input.error = item.error;
+      if (item.pricing !== undefined) input.pricing = item.pricing;
       return buildStatusWebhook(item.account, input);
     },
   });

@@ -18,6 +18,7 @@ import { checkSendRequest, normaliseCustomer } from './sandbox-messages-shape.ts
 import { DEFAULT_TEMPLATES, type FakeTemplate } from './sandbox-messages-templates.ts';
 import { createStatusPump, statusRecords, type StatusRecord } from './sandbox-messages-statuses.ts';
 import { newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
+import { pricingOf, type SignalLog } from './sandbox-signals.ts';
 
 export { DEFAULT_TEMPLATES, type FakeTemplate } from './sandbox-messages-templates.ts';
 export type { StatusRecord } from './sandbox-messages-statuses.ts';
@@ -35,6 +36,10 @@ export interface FakeMessagesOptions {
   statusDelayMs?: number;
   /** Receipts after `sent` (default delivered and read; reactions only ever get `sent`). */
   receipts?: ReadonlyArray<'delivered' | 'read'>;
+  /** The category Meta bills a template under (the catalog's); default `utility`. */
+  templateCategory?(account: WhatsAppAccount, name: string, language: string): string | undefined;
+  /** Where mark-as-read and typing requests are recorded. */
+  signals?: SignalLog;
 }
 
 /** A send the fake accepted (HTTP 200), with the request body exactly as parsed. */
@@ -128,7 +133,7 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalidParameter('The parameter messaging_product is required.');
     const request = body as Record<string, unknown>;
-    if (request.status === 'read' && typeof request.message_id === 'string') return graphJson({ success: true });
+    if (request.status === 'read' && typeof request.message_id === 'string') return options.signals?.record(phoneNumberId, request, state.clock.now()) ?? graphJson({ success: true });
 
     const checked = checkSendRequest(request, {
       templates,
@@ -149,7 +154,10 @@ export function registerMessageRoutes(app: Hono, state: FakeState, versionPatter
 
     const base = { account, wamid, recipientId: checked.customer };
     if (failed !== undefined) pump.push({ ...base, status: 'failed', error: { code: failed.code, title: failed.title, details: failed.details } });
-    else pump.push(...['sent' as const, ...(checked.type === 'reaction' ? [] : receipts)].map((status) => ({ ...base, status })));
+    else {
+      const pricing = pricingOf(checked.type, request, (name, language) => options.templateCategory?.(account, name, language));
+      pump.push(...['sent' as const, ...(checked.type === 'reaction' ? [] : receipts)].map((status) => ({ ...base, status, pricing })));
+    }
 
     const contact = checked.byUserId ? { input: checked.input, user_id: checked.customer } : { input: checked.input, wa_id: checked.customer };
     const message = checked.type === 'template' ? { id: wamid, message_status: 'accepted' } : { id: wamid };

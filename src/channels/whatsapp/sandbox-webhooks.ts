@@ -162,6 +162,11 @@ export interface StatusInput {
   timestamp: Date;
   /** For `failed`: Meta's error (e.g. 131047 "Re-engagement message"). */
   error?: { code: number; title: string; message?: string; details?: string };
+  /**
+   * Per-message pricing (reference 1.6): the template's category with type `regular`, or
+   * `service` / `free_customer_service` for a reply inside the window. Default: the latter.
+   */
+  pricing?: { category: string; type: string };
 }
 
 /** A signed status webhook in Meta's shape (fixture `status-delivered.json`), for `deliverWebhook`. */
@@ -181,7 +186,8 @@ export function buildStatusWebhook(account: WhatsAppAccount, input: StatusInput)
       ...(input.status === 'sent' ? { expiration_timestamp: unixSeconds(new Date(input.timestamp.getTime() + 86_400_000)) } : {}),
       origin: { type: 'service' },
     };
-    status['pricing'] = { billable: true, pricing_model: 'CBP', category: 'service' };
+    const pricing = input.pricing ?? { category: 'service', type: 'free_customer_service' };
+    status['pricing'] = { billable: pricing.type === 'regular', pricing_model: 'PMP', category: pricing.category, type: pricing.type };
   }
   if (input.status === 'failed' && input.error !== undefined) {
     const { code, title, message, details } = input.error;

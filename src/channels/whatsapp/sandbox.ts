@@ -25,15 +25,21 @@ import {
   unknownError,
   unknownObject,
   unknownPath,
+  wabaIdOf,
   type FakeState,
+  type WhatsAppAccount,
 } from './sandbox-graph.ts';
 import { INBOUND_RETENTION_MS, createMediaStore, lookupMedia, registerMediaRoutes } from './sandbox-media.ts';
 import { registerMessageRoutes, type FakeMessagesOptions, type WhatsAppFakeMessages } from './sandbox-messages.ts';
 import { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound } from './sandbox-webhooks.ts';
+import { createSignalLog, type SignalLog } from './sandbox-signals.ts';
+import { registerCatalogRoutes, type FakeCatalogOptions, type WhatsAppFakeCatalog } from './sandbox-templates-catalog.ts';
 
 export { buildStatusWebhook, newWamid, signWhatsAppBody, simulateInbound };
 export type { StatusInput } from './sandbox-webhooks.ts';
+export type { RecordedSignal } from './sandbox-signals.ts';
 export { DEFAULT_TEMPLATES } from './sandbox-messages.ts';
+export { defaultCatalog, graphTemplate, templateWebhook, type GraphTemplate, type FakeCatalogOptions, type WhatsAppFakeCatalog } from './sandbox-templates-catalog.ts';
 export type { FakeFailure, FakeMessagesOptions, FakeTemplate, SentMessage, StatusRecord, WhatsAppFakeMessages } from './sandbox-messages.ts';
 
 /** Graph versions look like `v23.0`; anything else is an unknown path, as on Graph. */
@@ -45,10 +51,15 @@ export interface WhatsAppFakeOptions extends FakeOptions<WhatsAppSettings> {
   basePath?: string;
   /** How the send endpoint behaves (window failures, throughput, receipts, templates). */
   messages?: FakeMessagesOptions;
+  /** The WABA template catalog the fake serves. */
+  catalog?: FakeCatalogOptions;
 }
 
 /** The WhatsApp fake: the common fake plus hooks to steer and inspect the send endpoint. */
-export interface WhatsAppFake extends SandboxFake<WhatsAppSettings>, WhatsAppFakeMessages {}
+export interface WhatsAppFake extends SandboxFake<WhatsAppSettings>, WhatsAppFakeMessages, WhatsAppFakeCatalog {
+  /** Mark-as-read and typing requests the fake accepted, exactly as sent. */
+  signals: SignalLog['signals'];
+}
 
 // The fields Graph returns for a phone number node; with no `fields` the default set is the
 // first seven, as on Graph.
@@ -105,7 +116,13 @@ export function createFake(options: WhatsAppFakeOptions): WhatsAppFake {
   };
 
   registerMediaRoutes(app, state, VERSION);
-  const messages = registerMessageRoutes(app, state, VERSION, options.messages);
+  const signals = createSignalLog();
+  // Late-bound: the catalog is registered after the send route, which bills by its categories.
+  let catalog: WhatsAppFakeCatalog | undefined;
+  const templateCategory = (account: WhatsAppAccount, name: string, language: string) =>
+    catalog?.catalog(wabaIdOf(account.settings)).find((template) => template.name === name && template.language === language)?.category;
+  const messages = registerMessageRoutes(app, state, VERSION, { templateCategory, signals, ...options.messages });
+  catalog = registerCatalogRoutes(app, state, VERSION, options.catalog);
 
   // Graph has one node route for every object type; the id decides what it is.
   app.get(`/${VERSION}/:id`, (c) => {
@@ -119,6 +136,8 @@ export function createFake(options: WhatsAppFakeOptions): WhatsAppFake {
 
   return {
     ...messages,
+    ...catalog,
+    signals: signals.signals,
     fetch,
     putMedia(bytes, mime, filename) {
       const media = state.media.put(bytes.slice(), mime, { filename, owner: null, retentionMs: INBOUND_RETENTION_MS });

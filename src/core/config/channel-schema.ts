@@ -9,7 +9,7 @@ import { durationField, envBoolean, envInteger, envNumber, httpUrl, section, win
 import type { AccountCommon } from './types.ts';
 
 /** The top-level keys that are common to every channel; any other key is the channel's. */
-export const COMMON_KEYS: ReadonlyArray<string> = ['id', 'channel', 'enabled', 'apiBase', 'session', 'attachments', 'rateLimit'];
+export const COMMON_KEYS: ReadonlyArray<string> = ['id', 'channel', 'enabled', 'apiBase', 'session', 'attachments', 'rateLimit', 'prices'];
 
 /** Account ids (docs/configuration.md): also used in webhook paths and NATS subjects. */
 export const ACCOUNT_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -88,5 +88,16 @@ export function commonSchema(defaults: ChannelDefaults) {
         .default(defaults.rateLimit.perGroupPerMinute ?? null)
         .describe('Platform messages per minute into one group conversation; null = no separate limit.'),
     }),
+    prices: z
+      .strictObject({
+        currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').describe('Currency of every price of this table.'),
+        categories: z
+          .record(z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be a platform category such as marketing'), envNumber(z.number().nonnegative()))
+          .default({})
+          .describe('Price of one billable message (one unit) per platform category: marketing, utility, authentication, service, push, ...'),
+      })
+      .nullable()
+      .default(null)
+      .describe('Price table for cost estimates (docs/outbound.md, Costs); null = counts only, no amounts.'),
   }) satisfies z.ZodType<AccountCommon, unknown>;
 }

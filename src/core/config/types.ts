@@ -68,6 +68,8 @@ export interface AccountCommon {
   };
   attachments: { allow: ReadonlyArray<string>; maxBytes: number | null };
   rateLimit: { perSecond: number; perRecipientPerSecond: number | null; perGroupPerMinute?: number | null };
+  /** Prices per platform category for the cost ledger's estimates; null = counts only. */
+  prices?: { currency: string; categories: Readonly<Record<string, number>> } | null;
 }
 
 /** A channel file: common fields plus the channel's own (`C`), frozen. */

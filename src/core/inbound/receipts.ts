@@ -7,6 +7,7 @@ import type { Tx } from '../storage/db.ts';
 import { messages, outbox, statusReceipts } from '../storage/schema.ts';
 import type { StatusEvent } from '../model.ts';
 import type { Subjects } from '../schemas/subjects.ts';
+import { recordCost } from '../cost-ledger.ts';
 
 const RANK_SQL = (column: unknown) =>
   sql`(case ${column} when 'queued' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 when 'failed' then 4 else -1 end)`;
@@ -29,6 +30,8 @@ export async function applyReceipt(
     .limit(1);
   if (!target) return;
   await tx.update(statusReceipts).set({ messageId: target.id }).where(eq(statusReceipts.id, input.receiptId));
+  // The price the platform reports (WhatsApp `pricing`) goes to the ledger whatever the status does.
+  if (event.cost) await recordCost(tx, target.id, event.cost, 'receipt', event.timestamp);
   const allowed =
     event.status === 'failed'
       ? sql`coalesce(${messages.status}, 'queued') in ('queued', 'sent')`

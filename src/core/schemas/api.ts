@@ -340,6 +340,83 @@ export const sessionGetAnswerSchema = z
   .object({ ok: z.literal(true), session: sessionEventSchema.nullable() });
 
 export * from './lists.ts';
+// ---- templates, costs, signals (issue 14) --------------------------------------------------
+
+const conversationId = daemonIdSchema('cv', 'Conversation id');
+
+/** `api.template.list` / `GET /v1/templates?account=`. */
+export const templateListRequestSchema = z.strictObject({
+  account: accountIdSchema,
+  name: z.string().min(1).max(512).optional().describe('Only templates of this name.'),
+  status: z.string().min(1).max(32).optional().describe('Only templates in this status (APPROVED, PAUSED, ...).'),
+});
+
+/** One template of the catalog as the API shows it. */
+export const catalogTemplateSchema = z.object({
+  name: z.string(),
+  language: z.string(),
+  externalId: z.string().nullable(),
+  status: z.string(),
+  category: z.string().nullable(),
+  quality: z.string().nullable(),
+  parameters: z.record(z.string(), z.unknown()).describe('What a send must give: header kind, body parameters, buttons.'),
+  components: z.array(z.unknown()).describe("The platform's components, untouched."),
+  version: z.int(),
+  updatedAt: timestampSchema,
+});
+
+/** The answer of template list: `syncedAt` null = the catalog never synced (sends are checked for shape only). */
+export const templateListAnswerSchema = z.object({
+  ok: z.literal(true),
+  account: accountIdSchema,
+  syncedAt: timestampSchema.nullable(),
+  templates: z.array(catalogTemplateSchema),
+});
+
+/** `api.cost.summary` / `GET /v1/costs?from=&to=&groupBy=`. */
+export const costSummaryRequestSchema = z.strictObject({
+  from: timestampSchema.describe('Start, inclusive.'),
+  to: timestampSchema.describe('End, exclusive.'),
+  groupBy: z.enum(['account', 'category', 'contact', 'conversation']).default('account'),
+  account: accountIdSchema.optional().describe('Only this account.'),
+});
+
+/** One group of the cost summary; amounts are estimates (docs/outbound.md, Costs). */
+export const costGroupSchema = z.object({
+  key: z.string().describe('The account id, category, contact id or conversation id.'),
+  messages: z.int().describe('Outbound messages recorded.'),
+  billable: z.int().describe('Of which the platform bills.'),
+  units: z.int().describe('Billable units (a LINE push to a group counts each member).'),
+  amounts: z.record(z.string(), z.number()).describe('Estimated amount per currency, from the configured prices; empty without prices.'),
+  unpriced: z.int().describe('Billable units whose category has no configured price.'),
+});
+
+/** The answer of cost summary. */
+export const costSummaryAnswerSchema = z.object({
+  ok: z.literal(true),
+  from: timestampSchema,
+  to: timestampSchema,
+  groupBy: z.enum(['account', 'category', 'contact', 'conversation']),
+  groups: z.array(costGroupSchema),
+  totals: costGroupSchema.omit({ key: true }),
+});
+
+/** `api.conversation.read` / `POST /v1/conversations/{id}/read`. */
+export const conversationReadRequestSchema = z.strictObject({ conversationId });
+
+/** `api.conversation.typing` / `POST /v1/conversations/{id}/typing`. */
+export const conversationTypingRequestSchema = z.strictObject({
+  conversationId,
+  seconds: z.int().min(1).max(60).optional().describe('How long to show typing where the platform takes a duration (LINE: 5-60 s, rounded up to 5).'),
+});
+
+/** The answer of a signal: it reached the platform. */
+export const signalAnswerSchema = z.object({ ok: z.literal(true), signal: z.enum(['read', 'typing']), conversationId });
+
+/** `api.template.list` request. */
+export type TemplateListRequest = z.infer<typeof templateListRequestSchema>;
+/** `api.cost.summary` request after defaults. */
+export type CostSummaryRequest = z.infer<typeof costSummaryRequestSchema>;
 
 // ---- types ---------------------------------------------------------------------------------
 

@@ -404,6 +404,30 @@ export const accountEventSchema = z
     at: timestampSchema,
   })
   .meta({ title: 'omni.account/v1', description: 'An account-level quota ran low, was exhausted, or has room again.' });
+// ---- templates (issue 14) -----------------------------------------------------------------
+
+/** `omni.template.updated/v1`: a catalog template's status or category changed. */
+export const templateUpdatedEventSchema = z
+  .object({
+    schema: z.literal('omni.template.updated/v1'),
+    channel: channelIdSchema,
+    account: accountIdSchema,
+    name: z.string(),
+    language: z.string(),
+    externalId: z.string().nullable().describe('The platform id of the template.'),
+    status: z.string().describe('The status now (APPROVED, PAUSED, DISABLED, REJECTED, PENDING, DELETED, ...).'),
+    previousStatus: z.string().nullable(),
+    category: z.string().nullable(),
+    previousCategory: z.string().nullable(),
+    quality: z.string().nullable(),
+    version: z.int().positive().describe('Grows by one with every change of this template.'),
+    source: z.enum(['sync', 'webhook']).describe('A catalog sync saw it, or a platform webhook announced it.'),
+    at: timestampSchema,
+  })
+  .meta({ title: 'omni.template.updated/v1', description: 'A message template changed status or category (a WhatsApp template was paused, approved, recategorised).' });
+
+/** `omni.template.updated/v1` */
+export type TemplateUpdatedEvent = z.infer<typeof templateUpdatedEventSchema>;
 
 // ---- types ---------------------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ export const API_ENDPOINTS = {
   contactList: 'contact.list',
   conversationList: 'conversation.list',
   conversationMessages: 'conversation.messages',
+  templateList: 'template.list',
+  costSummary: 'cost.summary',
+  conversationRead: 'conversation.read',
+  conversationTyping: 'conversation.typing',
 } as const;
 
 /** A request/reply endpoint name (`contactGet`, ...). */
@@ -60,6 +64,8 @@ export interface Subjects {
     messageDeleted(channel: string, account: string): string;
     /** `<p>.v1.evt.account.<event>.<channel>.<account>`: `omni.account/v1` (quota_low, quota_exhausted, quota_restored). */
     account(event: AccountEvent['event'], channel: string, account: string): string;
+    /** `<p>.v1.evt.template.updated.<channel>.<account>`: `omni.template.updated/v1`. */
+    templateUpdated(channel: string, account: string): string;
   };
   cmd: {
     /** `<p>.v1.cmd.send`: `omni.send/v1` commands, work-queue stream. */
@@ -121,6 +127,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       deadletterIn: (channel, account) => `${base}.evt.deadletter.in.${where(channel, account)}`,
       messageEdited: scoped('edited'),
       messageDeleted: scoped('deleted'),
+      templateUpdated: (channel, account) => `${base}.evt.template.updated.${where(channel, account)}`,
       session: (state, channel, account) => `${base}.evt.session.${oneOf(state, SESSION_STATES, 'state')}.${where(channel, account)}`,
       contact: (event) => `${base}.evt.contact.${oneOf(event, CONTACT_EVENTS, 'event')}`,
       account: (event, channel, account) => `${base}.evt.account.${oneOf(event, ACCOUNT_EVENTS, 'event')}.${where(channel, account)}`,

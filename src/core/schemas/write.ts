@@ -219,6 +219,46 @@ const FILES: Record<string, SchemaFile> = {
     title: 'api.session.get answer',
     description: `The latest omni.session/v1 event of the conversation; null if it never had a window. ${onFailure}`,
   },
+  'omni.template.updated.v1.json': {
+    schema: events.templateUpdatedEventSchema,
+    title: 'omni.template.updated/v1',
+    description: 'A message template changed status or category. Subject: <prefix>.v1.evt.template.updated.<channel>.<account>.',
+  },
+  'api/template.list.request.json': {
+    schema: api.templateListRequestSchema,
+    title: 'api.template.list request',
+    description: 'The synced template catalog of one account (HTTP: GET /v1/templates?account=).',
+  },
+  'api/template.list.answer.json': {
+    schema: api.templateListAnswerSchema,
+    title: 'api.template.list answer',
+    description: `The catalog; syncedAt null when it never synced. ${onFailure}`,
+  },
+  'api/cost.summary.request.json': {
+    schema: api.costSummaryRequestSchema,
+    title: 'api.cost.summary request',
+    description: 'The cost ledger between from and to, grouped (HTTP: GET /v1/costs?from=&to=&groupBy=).',
+  },
+  'api/cost.summary.answer.json': {
+    schema: api.costSummaryAnswerSchema,
+    title: 'api.cost.summary answer',
+    description: `Counts and estimated amounts per group and in total. ${onFailure}`,
+  },
+  'api/conversation.read.request.json': {
+    schema: api.conversationReadRequestSchema,
+    title: 'api.conversation.read request',
+    description: 'Mark the newest customer message of a conversation read (HTTP: POST /v1/conversations/{id}/read).',
+  },
+  'api/conversation.typing.request.json': {
+    schema: api.conversationTypingRequestSchema,
+    title: 'api.conversation.typing request',
+    description: 'Show the customer that an agent is typing (HTTP: POST /v1/conversations/{id}/typing).',
+  },
+  'api/conversation.signal.answer.json': {
+    schema: api.signalAnswerSchema,
+    title: 'api.conversation.read / typing answer',
+    description: `The signal reached the platform. ${onFailure}`,
+  },
 };
 
 function toJsonSchema(path: string, file: SchemaFile): Record<string, unknown> {

@@ -474,3 +474,71 @@ export const pollCursors = pgTable(
   },
   (t) => [primaryKey({ columns: [t.channel, t.account] })],
 );
+
+/**
+ * The message templates of each account that has a platform catalog (WhatsApp: the WABA's
+ * templates), one row per (account, name, language), synced from the platform. `version` grows
+ * on every status or category change and names the `template.updated` event of that change.
+ */
+export const messageTemplates = pgTable(
+  'message_templates',
+  {
+    account: text('account').notNull(),
+    name: text('name').notNull(),
+    language: text('language').notNull(),
+    channel: text('channel').notNull(),
+    /** The platform's id of the template. */
+    externalId: text('external_id'),
+    /** APPROVED, PAUSED, DISABLED, REJECTED, PENDING, ... as the platform spells it. */
+    status: text('status').notNull(),
+    category: text('category'),
+    quality: text('quality'),
+    /** The template's parameters as the adapter reads them (header kind, body count, buttons). */
+    parameters: jsonb('parameters').$type<Record<string, unknown>>().notNull(),
+    /** The platform's components, untouched. */
+    components: jsonb('components').$type<unknown[]>().notNull(),
+    version: integer('version').notNull().default(1),
+    /** When the last sync (or webhook) saw it; a row a full sync no longer lists is `DELETED`. */
+    seenAt: ts('seen_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.account, t.name, t.language] })],
+);
+
+/** Per account: when its template catalog was last synced, and whether a sync is wanted now. */
+export const templateSyncs = pgTable('template_syncs', {
+  account: text('account').primaryKey(),
+  syncedAt: ts('synced_at'),
+  /** Set by a template webhook on any replica; the syncing replica clears it when it syncs. */
+  requestedAt: ts('requested_at'),
+  lastError: text('last_error'),
+  templates: integer('templates').notNull().default(0),
+});
+
+/**
+ * The cost ledger: one row per billable outbound message, with what the platform says about
+ * its price (category, billable, pricing model and type) and the units it counts (a LINE push
+ * to a group counts each member). Amounts are estimated at query time from the account's
+ * configured prices.
+ */
+export const costEntries = pgTable(
+  'cost_entries',
+  {
+    messageId: text('message_id').primaryKey(),
+    channel: text('channel').notNull(),
+    account: text('account').notNull(),
+    conversationId: text('conversation_id').notNull(),
+    identityId: text('identity_id').notNull(),
+    category: text('category').notNull(),
+    billable: boolean('billable').notNull(),
+    pricingModel: text('pricing_model'),
+    pricingType: text('pricing_type'),
+    units: integer('units').notNull(),
+    /** Where the figures came from: `send` (known when sent) or `receipt` (the platform's status webhook). */
+    source: text('source').notNull(),
+    /** Facts behind an estimate, e.g. `{ membersUnknown: true }` for a group push counted as 1. */
+    note: jsonb('note').$type<Record<string, unknown>>(),
+    at: ts('at').notNull(),
+  },
+  (t) => [index('cost_entries_account_time_idx').on(t.account, t.at), index('cost_entries_time_idx').on(t.at)],
+);

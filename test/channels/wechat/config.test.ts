@@ -80,6 +80,7 @@ describe('wechat capabilities', () => {
         inboundMaxBytes: 104_857_600,
       },
       templates: null,
+      signals: ['typing'],
       receipts: [],
       rateLimit: { perSecond: 20, perRecipientPerSecond: null },
       ordering: 'conversation',

@@ -61,6 +61,7 @@ describe('whatsapp capabilities', () => {
         inboundMaxBytes: 104_857_600,
       },
       templates: { maxBodyParams: 100, maxNameLength: 512 },
+      signals: ['read', 'typing'],
       receipts: ['sent', 'delivered', 'read'],
       rateLimit: { perSecond: 80, perRecipientPerSecond: null },
       ordering: 'conversation',
@@ -107,7 +108,9 @@ describe('config/channels/acme-wa.yaml', () => {
       appSecret: 'sandbox-app-secret',
       verifyToken: 'sandbox-verify-token',
       apiVersion: 'v23.0',
+      wabaId: '102290129340398',
     });
+    expect(account.prices).toMatchObject({ currency: 'USD', categories: { marketing: 0.0625, utility: 0.02 } });
   });
 
   it('takes the real secrets from the environment', async () => {

@@ -162,6 +162,8 @@ describe('whatsapp fixtures', () => {
       status: 'delivered',
       timestamp: at(1750263773),
       recipient: '16505551234',
+      // The fixture's conversation-based pricing, read into the cost ledger's facts.
+      cost: { category: 'service', billable: true, units: 1, pricingModel: 'CBP' },
       raw: { metadata: source.metadata, statuses: source.statuses },
     });
   });

@@ -368,6 +368,11 @@ describe('WhatsApp customer simulator', () => {
     const delivered = buildStatusWebhook(acme, { wamid: 'wamid.abc', status: 'delivered', recipientId: '16505551234', timestamp: at });
     expect(signatureMatches(delivered.body, delivered.headers['x-hub-signature-256'], 'secret-acme')).toBe(true);
     const body = JSON.parse(bodyText(delivered.body));
+    // Per-message pricing (since July 2025) adds `type` to the fixture's older CBP shape.
+    const pricing = body.entry[0].changes[0].value.statuses[0].pricing;
+    expect(pricing).toEqual({ billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' });
+    const { type: _type, ...olderPricing } = pricing;
+    body.entry[0].changes[0].value.statuses[0].pricing = olderPricing;
     expect(shapeOf(body)).toEqual(shapeOf(fixture('status-delivered.json')));
     expect(body.entry[0].changes[0].value.statuses[0]).toMatchObject({ id: 'wamid.abc', status: 'delivered', timestamp: String(at.getTime() / 1000), recipient_id: '16505551234' });
 
