@@ -4,11 +4,24 @@
  * validates with; `test/schemas/openapi.test.ts` fails for a mounted route missing here.
  * See docs/api.md, "Adding an HTTP route".
  */
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import {
   contactAnswerSchema,
   contactFindAnswerSchema,
   contactFindRequestSchema,
+  contactListAnswerSchema,
+  contactListRequestSchema,
+  conversationListAnswerSchema,
+  conversationListRequestSchema,
+  conversationMessagesAnswerSchema,
+  conversationMessagesRequestSchema,
+  conversationReadRequestSchema,
+  conversationTypingRequestSchema,
+  costSummaryAnswerSchema,
+  costSummaryRequestSchema,
+  signalAnswerSchema,
+  templateListAnswerSchema,
+  templateListRequestSchema,
   contactGetRequestSchema,
   contactMergeRequestSchema,
   contactMergesAnswerSchema,
@@ -141,10 +154,71 @@ export const ROUTES: RouteDoc[] = [
     path: '/v1/contacts',
     operationId: 'findContacts',
     tag: 'contacts',
-    summary: 'Contacts by identity (channel, account, externalId), by phone, or by email.',
-    description: 'Give exactly one of the three forms; none found is an empty list.',
-    request: contactFindRequestSchema,
-    answer: contactFindAnswerSchema,
+    summary: 'List and search contacts, newest activity first; or look one up by identity, phone or email.',
+    description:
+      'With exactly one lookup form (channel + account + externalId, phone, or email) the answer is `{ contacts }`, none found an empty list. ' +
+      'Any other query, or none, lists contacts: `q` searches names, phones, emails, platform ids and contact ids; cursor paging.',
+    query: contactListRequestSchema,
+    answer: z.union([contactListAnswerSchema, contactFindAnswerSchema]),
+  },
+  {
+    method: 'get',
+    path: '/v1/conversations',
+    operationId: 'listConversations',
+    tag: 'conversations',
+    summary: "Conversations, open window first, then latest activity; each with its window's state now.",
+    request: conversationListRequestSchema,
+    answer: conversationListAnswerSchema,
+  },
+  {
+    method: 'get',
+    path: '/v1/conversations/:id/messages',
+    operationId: 'conversationMessages',
+    tag: 'conversations',
+    summary: "A conversation's messages, newest first, with cursor paging.",
+    request: conversationMessagesRequestSchema,
+    params: { id: 'conversationId' },
+    answer: conversationMessagesAnswerSchema,
+  },
+  {
+    method: 'post',
+    path: '/v1/conversations/:id/read',
+    operationId: 'markConversationRead',
+    tag: 'conversations',
+    summary: "Tell the customer their messages were read, where the channel can (capabilities.signals).",
+    request: conversationReadRequestSchema,
+    params: { id: 'conversationId' },
+    answer: signalAnswerSchema,
+    errors: [422, 502],
+  },
+  {
+    method: 'post',
+    path: '/v1/conversations/:id/typing',
+    operationId: 'showTyping',
+    tag: 'conversations',
+    summary: 'Show the customer that an agent is typing, where the channel can (capabilities.signals).',
+    request: conversationTypingRequestSchema,
+    params: { id: 'conversationId' },
+    answer: signalAnswerSchema,
+    errors: [422, 502],
+  },
+  {
+    method: 'get',
+    path: '/v1/templates',
+    operationId: 'listTemplates',
+    tag: 'templates',
+    summary: "An account's message-template catalog as last synced from the platform.",
+    request: templateListRequestSchema,
+    answer: templateListAnswerSchema,
+  },
+  {
+    method: 'get',
+    path: '/v1/costs',
+    operationId: 'costSummary',
+    tag: 'costs',
+    summary: 'Counts and estimated amounts of outbound messages, grouped by account, category, contact or conversation.',
+    request: costSummaryRequestSchema,
+    answer: costSummaryAnswerSchema,
   },
   {
     method: 'get',
@@ -246,7 +320,8 @@ export const ROUTES: RouteDoc[] = [
 ];
 
 /** Mounted routes that are not API: the test accepts them, the document leaves them out. */
-export const UNDOCUMENTED_ROUTES: ReadonlyArray<{ method: string; path: string; why: string }> = [
+export const UNDOCUMENTED_ROUTES: ReadonlyArray<{ method: string; path: string; why: string; prefix?: boolean }> = [
+  { method: '*', path: '/console', prefix: true, why: "the agent console's pages, assets and same-origin session API (docs/console.md); its data comes from the /v1 routes documented here" },
   { method: 'ALL', path: '/v1/*', why: 'middleware of every /v1 route: bearer auth and request bounds' },
   { method: 'ALL', path: '/sandbox/:channel/*', why: "sandbox mode's fake of a platform API; the platform documents it" },
 ];
