@@ -423,6 +423,12 @@ export interface SendResult {
   raw?: unknown;
   /** Which way it went where a channel has more than one (`reply` or `push` on LINE). */
   route?: string;
+  /**
+   * What the send spent of the account's quotas and the cost ledger's units, where the platform
+   * counts more than its messages (a LINE push to a group counts each message once per member).
+   * Default: `platformMessageCount` of the parts.
+   */
+  quotaUnits?: number;
 }
 
 /** What an account has left of a platform-wide quota (`capabilities.accountQuotas`). */

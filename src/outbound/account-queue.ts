@@ -339,7 +339,7 @@ export class AccountSender extends BackgroundLoop {
     if (perRecipient) this.holdRecipient(job.conversationId, Date.now() + 1000 / perRecipient);
     if (perGroup !== null && perGroup > 0) await this.groups.note(job.conversationId, platformMessages);
     const deadline = AbortSignal.timeout(sendTimeoutMs);
-    let result: { externalId: string; route?: string };
+    let result: { externalId: string; route?: string; quotaUnits?: number };
     try {
       result = await entry.adapter.send(message, deadline);
     } catch (error) {
@@ -354,7 +354,7 @@ export class AccountSender extends BackgroundLoop {
     await this.recordAccepted(job, result.externalId, message.idempotencyKey, result.route);
     // A send that claimed a reply context and still reports `push` fell back and paid.
     const viaReply = message.replyContext !== undefined && result.route !== 'push';
-    await this.quotas.spent(viaReply, platformMessages).catch((error: unknown) => this.log.warn({ err: error }, 'could not count an account quota'));
+    await this.quotas.spent(viaReply, platformMessages, result.quotaUnits).catch((error: unknown) => this.log.warn({ err: error }, 'could not count an account quota'));
     await recordSendCost(this.deps, entry, message, result, this.log);
   }
 

@@ -132,8 +132,12 @@ export class AccountQuotas {
     return null;
   }
 
-  /** An accepted send: counts what it spent. */
-  async spent(viaReply: boolean, cost: number): Promise<void> {
+  /**
+   * An accepted send: counts what it spent, `cost` platform messages unless the adapter reported
+   * its `quotaUnits` (a LINE push to a group spends each message once per member).
+   */
+  async spent(viaReply: boolean, cost: number, quotaUnits?: number): Promise<void> {
+    cost = spentUnits(quotaUnits, cost);
     for (const quota of this.declared()) {
       if (!applies(quota, viaReply)) continue;
       const state = this.states.get(quota.name);
@@ -256,6 +260,11 @@ export class AccountQuotas {
       if (state) await upsert(this.deps.db, this.key(quota.name), state);
     }
   }
+}
+
+/** What a send spent: the adapter's `quotaUnits` when it reported a sane figure, else `fallback`. */
+export function spentUnits(quotaUnits: number | undefined, fallback: number): number {
+  return quotaUnits !== undefined && Number.isSafeInteger(quotaUnits) && quotaUnits >= 0 ? quotaUnits : fallback;
 }
 
 /** Whether a quota is spent by a send that does (or does not) go through a reply context. */

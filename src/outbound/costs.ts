@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { OutboundMessage, SendResult } from '../core/adapter.ts';
 import { recordCost } from '../core/cost-ledger.ts';
+import { spentUnits } from './account-quotas.ts';
 import type { AdapterEntry } from '../core/registry.ts';
 import type { Db } from '../core/storage/db.ts';
 import { rowsOf } from '../core/storage/lease.ts';
@@ -20,7 +21,10 @@ export async function recordSendCost(deps: OutboundDeps, entry: AdapterEntry, me
   if (!entry.adapter.costOf) return;
   try {
     const facts = entry.adapter.costOf(message, result);
-    if (facts !== null) await recordCost(deps.db, message.messageId, facts, 'send', deps.clock.now());
+    if (facts === null) return;
+    // Units the adapter reported spending count where its cost facts name none.
+    const units = facts.units ?? (result.quotaUnits !== undefined ? spentUnits(result.quotaUnits, 1) : undefined);
+    await recordCost(deps.db, message.messageId, units !== undefined ? { ...facts, units } : facts, 'send', deps.clock.now());
   } catch (error) {
     log.warn({ err: error, message: message.messageId }, 'could not record the cost of a sent message');
   }

@@ -9,6 +9,7 @@ import { LineClient } from './client.ts';
 import { LINE_DEFAULTS, LINE_SECRET_FIELDS, LINE_SAMPLE_SECRETS, lineBases, lineCapabilities, lineSettingsSchema, type LineSettings } from './config.ts';
 import { parseWebhook } from './inbound.ts';
 import { STICKER_CDN, fetchLineMedia } from './media.ts';
+import { MemberCounts, membershipChanges } from './members.ts';
 import { messageCount } from './outbound-messages.ts';
 import { sendMessage } from './outbound.ts';
 import { readQuota } from './quota.ts';
@@ -32,6 +33,7 @@ export function createLineAdapter(context: AdapterContext<LineSettings>): Channe
       ? staticToken(settings.channelAccessToken)
       : new SharedTokens({ shared, clock, issue: (signal) => client.issueToken(settings.channelId!, settings.channelSecret, signal) });
   client = new LineClient({ http, apiBase: bases.api, dataBase: bases.data, tokens, clock });
+  const members = new MemberCounts(client, shared, logger);
   const stickers = account.apiBase !== null ? { base: bases.api, trusted: true } : { base: STICKER_CDN, trusted: false };
 
   return Object.freeze({
@@ -46,13 +48,17 @@ export function createLineAdapter(context: AdapterContext<LineSettings>): Channe
     // LINE media has no captions: each caption is one more message of the five a send may carry.
     platformMessageCount: (parts) => messageCount(parts),
     send: (message, signal) =>
-      sendMessage(message, { client, shared, clock, logger, accountId: account.id, links: mediaLinks, videoPreviewUrl: settings.videoPreviewUrl }, signal),
+      sendMessage(message, { client, shared, clock, logger, accountId: account.id, links: mediaLinks, videoPreviewUrl: settings.videoPreviewUrl, members }, signal),
     async lookupIdentity(externalId, signal): Promise<InboundIdentity | null> {
       // Groups and rooms have no profile; a user without consent has none either (404).
       if (externalId.includes(':')) return null;
       const profile = await client.profile(externalId, signal);
       if (profile === null) return null;
       return { externalId, ...(profile.displayName !== undefined ? { displayName: profile.displayName } : {}) };
+    },
+    // Members joined or left (or the bot joined): the group's cached member count is stale.
+    async afterRecorded(events) {
+      for (const conversation of membershipChanges(events)) await members.forget(conversation);
     },
     accountQuota: (name, signal) => readQuota(client, name, clock.now(), signal),
     costOf: lineCostOf,

@@ -17,6 +17,7 @@ import type { Logger } from '../../core/logger.ts';
 import { isInvalidReplyToken, lineError, readError } from './api-errors.ts';
 import type { LineClient } from './client.ts';
 import { buildMessages, type LineMessage } from './outbound-messages.ts';
+import { chatOf, type MemberCounts } from './members.ts';
 
 /** What sending needs besides the message. */
 export interface SendOptions {
@@ -28,6 +29,8 @@ export interface SendOptions {
   accountId: string;
   links: MediaLinks | undefined;
   videoPreviewUrl: string | null;
+  /** Member counts of groups and rooms: a push there counts once per member. */
+  members?: MemberCounts;
 }
 
 /** A reply token this close to its expiry is not worth the round trip: push at once. */
@@ -119,15 +122,35 @@ async function sendPush(message: OutboundMessage, messages: LineMessage[], optio
     signal,
   });
   if (response.status === 200) {
-    return { externalId: await firstMessageId(response, `push:${retryKey}`), route: 'push', raw: { messages: messages.length } };
+    return { externalId: await firstMessageId(response, `push:${retryKey}`), route: 'push', ...(await pushSpend(message, messages.length, options, signal)) };
   }
   const body = await readError(response);
   if (response.status === 409) {
     // The retry key was accepted before (another attempt or replica): the message went out once.
+    // That attempt's answer never arrived, so what it spent is counted now, once.
     const externalId = body.sentMessages[0]?.id ?? (body.acceptedRequestId !== undefined ? `request:${body.acceptedRequestId}` : `push:${retryKey}`);
-    return { externalId, route: 'push', raw: { messages: messages.length, alreadyAccepted: true } };
+    const spend = await pushSpend(message, messages.length, options, signal);
+    return { externalId, route: 'push', ...spend, raw: { ...spend.raw, alreadyAccepted: true } };
   }
   throw lineError(body, 'push', options.client.tokens.field, options.clock.now());
+}
+
+/**
+ * What an accepted push spent: each message once per recipient. A group or room has as many
+ * recipients as members; when LINE did not say how many in time, 1, noted `membersUnknown`.
+ */
+async function pushSpend(
+  message: OutboundMessage,
+  count: number,
+  options: SendOptions,
+  signal: AbortSignal,
+): Promise<{ quotaUnits: number; raw: { messages: number; members?: number; membersUnknown?: true } }> {
+  if (message.to.conversationKind !== 'group' && chatOf(message.to.conversationExternalId) === null) {
+    return { quotaUnits: count, raw: { messages: count } };
+  }
+  const members = options.members === undefined ? null : await options.members.count(message.to.conversationExternalId, signal);
+  if (members === null) return { quotaUnits: count, raw: { messages: count, membersUnknown: true } };
+  return { quotaUnits: count * members, raw: { messages: count, members } };
 }
 
 /** The id of the first message LINE reports sent, else `fallback`. */

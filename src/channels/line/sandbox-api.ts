@@ -1,8 +1,9 @@
 /**
  * The fake's Messaging API routes: token issue, bot info, reply (single-use tokens that expire,
  * 400 on a retry key), push (honouring `X-Line-Retry-Key`: 409 on reuse, never a second
- * message; the monthly quota, 429 when spent), profile, quota and consumption. Errors come in
- * LINE's wire format; scripted failures (`FailureQueue`) are answered first.
+ * message; the monthly quota counted per recipient, 429 when spent), profile, group and room
+ * member counts, quota and consumption. Errors come in LINE's wire format; scripted failures
+ * (`FailureQueue`) are answered first.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
@@ -10,7 +11,7 @@ import { readJsonObject, sameSecret } from '../../sandbox/index.ts';
 import { LINE_MAX_MESSAGES, LINE_MAX_TEXT } from './config.ts';
 import { sandboxChatMode } from './sandbox-signals.ts';
 import {
-  RETRY_KEY_MS, accountByToken, friendsOf, lineError, lineJson, newMessageId, quotaOf, scripted, type CallKind, type FakeState, type LineAccount,
+  RETRY_KEY_MS, accountByToken, friendsOf, lineError, lineJson, memberCount, newMessageId, quotaOf, recipientsOf, scripted, type CallKind, type FakeState, type LineAccount,
 } from './sandbox-state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -80,10 +81,12 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     if (problem !== undefined) return problem;
     const messages = body.messages as Array<Record<string, unknown>>;
     const quota = quotaOf(state, account.id);
-    if (quota.limit !== null && quota.used + messages.length > quota.limit) return lineError(429, 'You have reached your monthly limit.');
+    // LINE counts a push once per message and recipient: a group's or room's every member.
+    const spends = messages.length * recipientsOf(state, account.id, body.to);
+    if (quota.limit !== null && quota.used + spends > quota.limit) return lineError(429, 'You have reached your monthly limit.');
     // A push to someone who is not a friend is answered 200 and not delivered (nor counted).
     const delivered = friendsOf(state, account.id).has(body.to);
-    if (delivered) quota.used += messages.length;
+    if (delivered) quota.used += spends;
     const sentMessages = record(state, account, 'push', body.to, messages, delivered, retryKey);
     const requestId = randomBytes(16).toString('hex');
     if (retryKey !== undefined) state.retryKeys.set(key, { requestId, ids: sentMessages.map((message) => message.id), at: now() });
@@ -101,6 +104,16 @@ export function registerApiRoutes(app: Hono, state: FakeState): void {
     if (friend === undefined || /^(group|room):/.test(userId)) return lineError(404, 'Not found');
     return lineJson({ userId, displayName: friend.displayName ?? `LINE user ${userId.slice(-4)}`, language: 'en' });
   });
+
+  for (const kind of ['group', 'room'] as const) {
+    app.get(`/v2/bot/${kind}/:chatId/members/count`, (c) => {
+      const account = authorize(state, c, 'members');
+      if (account instanceof Response) return account;
+      const chatId = c.req.param('chatId');
+      const count = friendsOf(state, account.id).has(chatId) ? memberCount(state, account.id, chatId) : undefined;
+      return count === undefined ? lineError(404, 'Not found') : lineJson({ count });
+    });
+  }
 
   app.get('/v2/bot/message/quota', (c) => {
     const account = authorize(state, c, 'quota');

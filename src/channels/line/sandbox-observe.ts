@@ -2,13 +2,13 @@
  * How the fake learns what users did. The real LINE knows, since every webhook starts there;
  * the fake only sees webhooks a simulator shows it. `observeWebhook` verifies and parses one as
  * the adapter would, then registers each event's reply token (single use, one minute) and the
- * friends it reveals (a user who wrote or followed, a group the bot is in); an unfollow or a
- * leave removes them.
+ * friends it reveals (a user who wrote or followed, a group the bot is in) and a group's members
+ * (who wrote there, joined or left); an unfollow or a leave removes them.
  */
-import type { WebhookRequestSpec } from '../../core/adapter.ts';
+import type { InboundMessage, WebhookRequestSpec } from '../../core/adapter.ts';
 import { REPLY_TOKEN_MS } from './config.ts';
 import { parseWebhook } from './inbound.ts';
-import { friendsOf, type FakeState } from './sandbox-state.ts';
+import { chatOf, friendsOf, type FakeState } from './sandbox-state.ts';
 import { verifySignature } from './verify.ts';
 
 /** What was learned, or why nothing was. */
@@ -42,6 +42,7 @@ export function observeWebhook(state: FakeState, spec: WebhookRequestSpec): Obse
     }
     if (event.kind !== 'message') continue;
     const to = rawTarget(event.conversation.externalId);
+    if (event.conversation.kind === 'group') noteMembers(state, account.id, to, event);
     for (const id of [to, rawTarget(event.sender.externalId)]) {
       if (!friends.has(id)) friends.set(id, {});
       noted.add(id);
@@ -53,6 +54,20 @@ export function observeWebhook(state: FakeState, spec: WebhookRequestSpec): Obse
     }
   }
   return { ok: true, replyTokens, friends: [...noted] };
+}
+
+/** The members a group event reveals: whoever writes there, and those who join or leave. */
+function noteMembers(state: FakeState, accountId: string, chatId: string, event: InboundMessage): void {
+  const chat = chatOf(state, accountId, chatId);
+  const part = event.parts[0] as { type: string; reason?: string; meta?: { members?: unknown } } | undefined;
+  const listed = Array.isArray(part?.meta?.members) ? (part.meta.members as unknown[]).filter((id): id is string => typeof id === 'string') : [];
+  if (part?.type === 'unsupported' && part.reason === 'event:memberLeft') {
+    for (const id of listed) chat.members.delete(id);
+  } else if (part?.type === 'unsupported' && part.reason === 'event:memberJoined') {
+    for (const id of listed) chat.members.add(id);
+  } else if (part?.type !== 'unsupported' || (part.reason !== 'event:join' && part.reason !== 'event:leave')) {
+    chat.members.add(event.sender.externalId);
+  }
 }
 
 /** `group:C…` → `C…`: what a push names. */

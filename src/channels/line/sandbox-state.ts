@@ -15,7 +15,7 @@ import type { LineSettings } from './config.ts';
 export type LineAccount = AccountConfig<LineSettings>;
 
 /** The kinds of call a test can script a failure for. */
-export type CallKind = 'token' | 'reply' | 'push' | 'content' | 'profile' | 'quota' | 'info';
+export type CallKind = 'token' | 'reply' | 'push' | 'content' | 'profile' | 'quota' | 'info' | 'members';
 
 /** A message the fake accepted. */
 export interface SentMessage {
@@ -71,6 +71,11 @@ export interface FakeState {
   retryKeys: Map<string, { requestId: string; ids: string[]; at: number }>;
   /** Per account: users, groups and rooms that can be pushed to, with display names. */
   friends: Map<string, Map<string, { displayName?: string }>>;
+  /**
+   * Per account: the groups and rooms (raw `C…`/`R…` id) with the members the fake saw write or
+   * join there, and a count a test set (it wins over what was seen).
+   */
+  chats: Map<string, Map<string, { members: Set<string>; count?: number }>>;
   /** Per account: the monthly limit (null = none) and what pushes used. */
   quota: Map<string, { limit: number | null; used: number }>;
   sent: SentMessage[];
@@ -109,6 +114,26 @@ export function friendsOf(state: FakeState, accountId: string): Map<string, { di
   let friends = state.friends.get(accountId);
   if (friends === undefined) state.friends.set(accountId, (friends = new Map()));
   return friends;
+}
+
+/** The group or room record of an account (created on first sight). */
+export function chatOf(state: FakeState, accountId: string, chatId: string): { members: Set<string>; count?: number } {
+  let chats = state.chats.get(accountId);
+  if (chats === undefined) state.chats.set(accountId, (chats = new Map()));
+  let chat = chats.get(chatId);
+  if (chat === undefined) chats.set(chatId, (chat = { members: new Set() }));
+  return chat;
+}
+
+/** The members of a group or room as LINE counts them (the bot excluded); undefined for a chat the fake never saw. */
+export function memberCount(state: FakeState, accountId: string, chatId: string): number | undefined {
+  const chat = state.chats.get(accountId)?.get(chatId);
+  return chat === undefined ? undefined : (chat.count ?? chat.members.size);
+}
+
+/** How many recipients a push to `to` reaches: a group's or room's members, else the one user. */
+export function recipientsOf(state: FakeState, accountId: string, to: string): number {
+  return /^[CR]/.test(to) ? Math.max(1, memberCount(state, accountId, to) ?? 1) : 1;
 }
 
 /** The quota record of an account. */

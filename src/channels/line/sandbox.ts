@@ -1,8 +1,9 @@
 /**
  * The LINE sandbox: a fake of the Messaging API (token issue, reply with single-use expiring
- * tokens, push honouring `X-Line-Retry-Key`, content with its 202 phase, profile, quota and
- * consumption, scriptable failures such as both kinds of 429) and the customer simulator,
- * which builds signed webhook batches exactly as LINE sends them.
+ * tokens, push honouring `X-Line-Retry-Key` and counted per recipient, content with its 202
+ * phase, profile, group and room member counts, quota and consumption, scriptable failures
+ * such as both kinds of 429) and the customer simulator, which builds signed webhook batches
+ * exactly as LINE sends them.
  *
  * The real LINE knows which reply tokens it handed out and who is a friend; the fake is shown:
  * `observe(webhook)` (or `POST {basePath}/_omnibus/observe` with the simulator's request, from
@@ -24,7 +25,7 @@ import { registerSignalRoutes } from './sandbox-signals.ts';
 import { registerContentRoutes } from './sandbox-content.ts';
 import { observeWebhook, type Observed } from './sandbox-observe.ts';
 import {
-  CONTENT_RETENTION_MS, friendsOf, lineError, newMessageId, quotaOf, type CallKind, type FakeState, type LineAccount, type ScriptedAnswer, type SentMessage,
+  CONTENT_RETENTION_MS, chatOf, friendsOf, lineError, memberCount, newMessageId, quotaOf, type CallKind, type FakeState, type LineAccount, type ScriptedAnswer, type SentMessage,
 } from './sandbox-state.ts';
 import { buildWebhook, simulateInbound, type LineEvent } from './sandbox-webhooks.ts';
 
@@ -46,6 +47,10 @@ export interface LineFake extends SandboxFake<LineSettings> {
   failNext(on: CallKind | 'any', status: number, message: string, headers?: Record<string, string>): void;
   /** Sets the monthly limit (null = none) and, optionally, what was used. */
   setQuota(accountId: string, limit: number | null, used?: number): void;
+  /** Sets a group's or room's member count (raw `C…`/`R…` id), over the members the fake saw. */
+  setMemberCount(accountId: string, chatId: string, count: number): void;
+  /** The member count `/members/count` answers for a group or room; undefined for one never seen. */
+  memberCount(accountId: string, chatId: string): number | undefined;
   /** Gives a friend a display name for `/v2/bot/profile`. */
   setProfile(accountId: string, userId: string, displayName: string): void;
   /** Marks media gone (410), as when the user unsent the message. */
@@ -80,6 +85,7 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
     retryKeys: new Map(),
     friends: new Map(),
     quota: new Map(),
+    chats: new Map(),
     sent: [],
     calls: new Map(),
     lateAnswers: [],
@@ -129,6 +135,10 @@ export function createFake(options: FakeOptions<LineSettings>): LineFake {
       quota.limit = limit;
       if (used !== undefined) quota.used = used;
     },
+    setMemberCount(accountId, chatId, count) {
+      chatOf(state, accountId, chatId).count = count;
+    },
+    memberCount: (accountId, chatId) => memberCount(state, accountId, chatId),
     setProfile(accountId, userId, displayName) {
       friendsOf(state, accountId).set(userId, { displayName });
     },

@@ -64,11 +64,14 @@ export function createLineSignals(client: LineClient, field: string, now: () => 
 }
 
 /**
- * A reply is free; a push counts against the monthly quota per recipient, so a push to a group
- * counts each member. The daemon does not know a group's member count, so it counts 1 and says so.
+ * A reply is free; a push counts against the monthly quota once per message and recipient, so
+ * a push to a group counts each member (the send reports the figure as `quotaUnits`). When LINE
+ * did not tell the group's member count in time, the push counts 1 per message and says so.
  */
-export function lineCostOf(message: OutboundMessage, result: SendResult): CostFacts {
+export function lineCostOf(_message: OutboundMessage, result: SendResult): CostFacts {
   if (result.route === 'reply') return { category: 'reply', billable: false, units: 1 };
-  if (message.to.conversationKind === 'group') return { category: 'push', billable: true, units: 1, note: { membersUnknown: true } };
-  return { category: 'push', billable: true, units: 1 };
+  const raw = (result.raw ?? {}) as { members?: unknown; membersUnknown?: unknown };
+  const units = Number.isSafeInteger(result.quotaUnits) && (result.quotaUnits as number) >= 0 ? (result.quotaUnits as number) : 1;
+  const note = raw.membersUnknown === true ? { membersUnknown: true } : typeof raw.members === 'number' ? { members: raw.members } : undefined;
+  return { category: 'push', billable: true, units, ...(note !== undefined ? { note } : {}) };
 }
