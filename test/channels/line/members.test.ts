@@ -67,6 +67,15 @@ describe('member counts', () => {
 
   it('a 1:1 push spends its messages; a reply spends nothing and is free', async () => {
     const { fake, adapter } = setup();
+    const spec = await fake.deliver(account.id, { from: user(1), text: 'hi', group: GROUP });
+    const token = JSON.parse(spec.body as string).events[0].replyToken as string;
+    const reply = { ...groupMessage(GROUP, 2), replyContext: { token, expiresAt: new Date(NOW.getTime() + 60_000), inboundExternalId: 'x' } };
+    const replied = await adapter.send!(reply, signal);
+    expect(replied.route).toBe('reply');
+    expect(replied.quotaUnits).toBeUndefined();
+    expect(adapter.costOf!(reply, replied)).toMatchObject({ category: 'reply', billable: false });
+    expect((await adapter.accountQuota!('monthly_push', signal)).used).toBe(0);
+
     await fake.deliver(account.id, { from: user(1), text: 'hi' });
     const direct: OutboundMessage = { messageId: 'm1', idempotencyKey: 'k1', to: { externalId: user(1), conversationExternalId: user(1), conversationKind: 'direct' }, parts: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] };
     const result = await adapter.send!(direct, signal);
