@@ -7,6 +7,7 @@
  * reaches a fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
 import { simulateInbound, type TelegramFake } from '../../src/channels/telegram/sandbox.ts';
 import type { LineFake } from '../../src/channels/line/sandbox.ts';
 import type { WebhookRequestSpec } from '../../src/core/adapter.ts';
@@ -21,6 +22,7 @@ const TELEGRAM_YAML =
 const LINE_YAML = ['id: grp-line', 'channel: line', `channelSecret: ${LINE.channelSecret}`, `channelAccessToken: ${LINE.channelAccessToken}`].join('\n') + '\n';
 const telegram = telegramAccount({ id: 'grp-telegram' });
 const TG_GROUP = '-1001234567890';
+const TG_OTHER_GROUP = '-987654321';
 const LINE_GROUP = `C${'4f'.repeat(16)}`;
 
 describe('sending to a conversation by its id', () => {
@@ -80,6 +82,16 @@ describe('sending to a conversation by its id', () => {
       { timeoutMs: 20_000, intervalMs: 200, description: 'third deferred to the next minute' },
     );
     expect(sentTo(Number(TG_GROUP)).map((call) => call.params.text)).toEqual(keys.slice(0, PER_GROUP));
+  });
+
+  it('NATS request/reply and the command stream take to.conversationId too', { timeout: 60_000 }, async () => {
+    const conversationId = await telegramWrites('7200000004', 'hello small group', TG_OTHER_GROUP);
+    const command = (key: string) => ({ idempotencyKey: key, to: { conversationId }, parts: [{ type: 'text', text: key }] });
+    const answer = (await t.nc.request(`${t.prefix}.v1.api.send`, JSON.stringify(command('tg-nats-1')), { timeout: 10_000 })).json<any>();
+    expect(answer).toMatchObject({ ok: true, status: 'queued' });
+    await jetstream(t.nc).publish(`${t.prefix}.v1.cmd.send`, JSON.stringify({ schema: 'omni.send/v1', ...command('tg-cmd-1') }));
+    await waitFor(() => sentTo(Number(TG_OTHER_GROUP)).length >= 2 || null, { timeoutMs: 20_000, intervalMs: 100, description: 'both sent into the group' });
+    expect(sentTo(Number(TG_OTHER_GROUP)).map((call) => call.params.text).sort()).toEqual(['tg-cmd-1', 'tg-nats-1']);
   });
 
   it("a direct conversation's id sends like to.externalId", { timeout: 60_000 }, async () => {
