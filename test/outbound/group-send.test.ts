@@ -107,6 +107,20 @@ describe('sending to a conversation by its id', () => {
     expect(byId).toEqual(byExternal);
   });
 
+  it("refuses a direct conversation whose customer is unreachable, as to.externalId does; a group member's state does not block the group", { timeout: 60_000 }, async () => {
+    const direct = await telegramWrites('7200000005', 'bye soon');
+    const group = await telegramWrites('7200000005', 'also in a group', '-555000111');
+    // As the inbound side records a `my_chat_member` kick: the identity is marked unreachable.
+    await t.sql!`update identities set unreachable_at = now() where account = 'grp-telegram' and external_id = '7200000005'`;
+    const byId = await send({ idempotencyKey: 'tg-gone-1', to: { conversationId: direct }, parts: [{ type: 'text', text: 'x' }] });
+    const byExternal = await send({ idempotencyKey: 'tg-gone-2', account: 'grp-telegram', to: { externalId: '7200000005' }, parts: [{ type: 'text', text: 'x' }] });
+    expect(byId).toMatchObject({ status: 409, body: { ok: false, error: { code: 'recipient_unreachable' } } });
+    expect(byExternal.body.error.code).toBe(byId.body.error.code);
+    expect((await send({ idempotencyKey: 'tg-gone-group-1', to: { conversationId: group }, parts: [{ type: 'text', text: 'to the rest of the group' }] })).status).toBe(200);
+    await waitFor(() => sentTo(-555000111).some((call) => call.params.text === 'to the rest of the group'), { timeoutMs: 20_000, intervalMs: 100, description: 'group send' });
+    expect(sentTo(7200000005)).toHaveLength(0);
+  });
+
   it('refuses an unknown conversation and one of another account at acceptance; neither reaches a fake', { timeout: 60_000 }, async () => {
     const conversationId = await telegramWrites('7200000003', 'anyone?');
     const before = telegramFake().sentMessages('grp-telegram').length;
