@@ -10,7 +10,7 @@ import { MEDIA_PART_TYPES, type MediaPartType } from '../core/model.ts';
 import type { AdapterEntry } from '../core/registry.ts';
 import type { OutboundDeps } from './deps.ts';
 import { findAnswer, isRemembered, publishRefusal, rememberRefusal, type RefusalScope, type SendOutcome, type SendSource } from './answers.ts';
-import { byContactAnywhere, byContactOnAccount, byExternalId, checkReachable, latestWindow, type Recipient } from './recipients.ts';
+import { byContactAnywhere, byContactOnAccount, byConversation, byExternalId, checkReachable, latestWindow, type Recipient } from './recipients.ts';
 import { checkQuota, checkSession, checkTemplate } from './rules.ts';
 import { checkParts } from './part-rules.ts';
 import { prepareAttachment } from './attachments.ts';
@@ -64,7 +64,16 @@ export class SendAcceptor {
     const at = clock.now();
     let entry: AdapterEntry;
     let recipient: Recipient;
-    if (command.account !== undefined) {
+    if ('conversationId' in command.to) {
+      const found = await byConversation(db, accounts, command.to.conversationId);
+      if (command.account !== undefined && command.account !== found.account) {
+        throw new OmniError('invalid_request', 'account is not the account of to.conversationId', { details: { field: 'account' } });
+      }
+      if (!found.entry) throw new OmniError('unknown_account', 'the account of this conversation is not configured', { details: { account: found.account } });
+      ({ entry, recipient } = { entry: found.entry, recipient: found.recipient });
+      Object.assign(scope, { channel: entry.account.channel, account: entry.account.id });
+      requireSend(entry);
+    } else if (command.account !== undefined) {
       const found = accounts.get(command.account);
       if (!found) throw new OmniError('unknown_account', 'no such account', { details: { account: command.account } });
       entry = found;

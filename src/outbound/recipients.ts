@@ -1,11 +1,12 @@
 /**
- * Who a send goes to: a contact (aliases of merged contacts resolve to the survivor) or a
- * platform id on an account, down to the identity and the conversation the message joins.
+ * Who a send goes to: a contact (aliases of merged contacts resolve to the survivor), a
+ * platform id on an account or a conversation (direct or group), down to the identity and the
+ * conversation the message joins.
  * Read-only: a conversation that does not exist yet is created in the acceptance transaction.
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../core/storage/db.ts';
-import { contacts, conversations, identities, identityAliases, sessionWindows } from '../core/storage/schema.ts';
+import { contacts, conversations, identities, identityAliases, messages, sessionWindows } from '../core/storage/schema.ts';
 import { rowsOf } from '../core/storage/lease.ts';
 import { OmniError } from '../core/errors.ts';
 import type { AdapterEntry } from '../core/registry.ts';
@@ -163,6 +164,46 @@ export async function byContactAnywhere(
     return { entry, recipient: toRecipient(identity, survivor, conversation) };
   }
   throw new OmniError('no_open_session', 'the contact has no conversation with an open session', { details: { contactId } });
+}
+
+/**
+ * Resolves `to.conversationId`: the conversation's account and, for a direct conversation, its
+ * customer as `to.externalId` would. A group has no customer of its own: its message is filed
+ * under the member who wrote last (every stored message has an identity), and one member's
+ * state never blocks the group.
+ */
+export async function byConversation(
+  db: Db,
+  accounts: AccountSource,
+  conversationId: string,
+): Promise<{ entry: AdapterEntry | undefined; account: string; recipient: Recipient }> {
+  const [conversation] = await db.select().from(conversations).where(eq(conversations.id, conversationId)).limit(1);
+  if (!conversation) throw new OmniError('unknown_contact', 'no such conversation', { details: { conversationId } });
+  const entry = accounts.get(conversation.account);
+  const usable = entry !== undefined && entry.account.channel === conversation.channel ? entry : undefined;
+  const identity = conversation.identityId !== null ? await identityById(db, conversation.identityId) : await lastWriterOf(db, conversation.id);
+  if (!identity) throw new OmniError('unknown_contact', 'the conversation has no one to write to', { details: { conversationId } });
+  const contactId = (await survivorOf(db, identity.contactId)) ?? identity.contactId;
+  const recipient = toRecipient(identity, contactId, conversation);
+  if (conversation.kind === 'group') recipient.unreachableSince = null;
+  return { entry: usable, account: conversation.account, recipient };
+}
+
+async function identityById(db: Db, id: string): Promise<IdentityRow | undefined> {
+  const [row] = await db.select().from(identities).where(eq(identities.id, id)).limit(1);
+  return row;
+}
+
+/** The identity of the newest inbound message of a conversation. */
+async function lastWriterOf(db: Db, conversationId: string): Promise<IdentityRow | undefined> {
+  const [row] = await db
+    .select({ identity: identities })
+    .from(messages)
+    .innerJoin(identities, eq(identities.id, messages.identityId))
+    .where(and(eq(messages.conversationId, conversationId), eq(messages.direction, 'in')))
+    .orderBy(desc(messages.timestamp))
+    .limit(1);
+  return row?.identity;
 }
 
 async function requireContact(db: Db, contactId: string): Promise<string> {

@@ -5,6 +5,8 @@
  * message is sent again once, never twice; a group conversation's `perGroupPerMinute` budget
  * spent on one replica is still spent on the next. The engine reads only the conversation kind
  * and the capability data: the test channel declares the group rate in its channel file.
+ * The same rate through a real group conversation (Telegram, `to.conversationId`) is in
+ * group-send.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.ts';

@@ -24,6 +24,7 @@ import { MEDIA_PART_TYPES } from '../model.ts';
 
 const messageId = daemonIdSchema('msg', 'Message id');
 const contactId = daemonIdSchema('ct', 'Contact id');
+const conversationId = daemonIdSchema('cv', 'Conversation id');
 const externalId = z.string().min(1).max(512);
 
 // ---- omni.send/v1 --------------------------------------------------------------------------
@@ -142,13 +143,16 @@ export const sendCommandSchema = z
   .strictObject({
     schema: z.literal('omni.send/v1').optional().describe('May be left out over HTTP.'),
     idempotencyKey: z.string().min(1).max(200).describe('The same key never sends twice.'),
-    account: accountIdSchema.optional().describe('Required with `to.externalId`; optional with `to.contactId`.'),
+    account: accountIdSchema
+      .optional()
+      .describe("Required with `to.externalId`; optional with `to.contactId` and `to.conversationId` (then it must be the conversation's)."),
     to: z
       .union([
         z.strictObject({ contactId }),
         z.strictObject({ externalId: externalId.describe('The platform id of the customer on `account`.') }),
+        z.strictObject({ conversationId: conversationId.describe('A direct or group conversation (Telegram group, LINE group or room).') }),
       ])
-      .describe('A contact (answered on its open, most recently active conversation) or a platform id on `account`.'),
+      .describe('A contact (answered on its open, most recently active conversation), a platform id on `account`, or a conversation.'),
     parts: z.array(sendPartSchema).min(1).optional(),
     template: sendTemplateSchema.optional(),
     replyTo: z.strictObject({ externalId }).optional().describe('The platform id of the message answered.'),
@@ -341,8 +345,6 @@ export const sessionGetAnswerSchema = z
 
 export * from './lists.ts';
 // ---- templates, costs, signals (issue 14) --------------------------------------------------
-
-const conversationId = daemonIdSchema('cv', 'Conversation id');
 
 /** `api.template.list` / `GET /v1/templates?account=`. */
 export const templateListRequestSchema = z.strictObject({
