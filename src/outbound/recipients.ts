@@ -232,7 +232,8 @@ function toRecipient(identity: IdentityRow, contactId: string, conversation: typ
     conversationId: conversation?.id ?? null,
     // A direct conversation is keyed by the customer's platform id on every channel.
     conversationExternalId: conversation?.externalId ?? identity.externalId,
-    unreachableSince: identity.unreachableAt,
+    // The customer gone (blocked, unfollowed), or only this chat's connection revoked.
+    unreachableSince: identity.unreachableAt ?? conversation?.unreachableAt ?? null,
     sessionKind: conversation?.sessionKind ?? null,
   };
 }

@@ -30,15 +30,16 @@ describe('telegram conversation changes', () => {
     expect(response.status).toBe(200);
   };
   const postUpdate = (update: Record<string, unknown>) => post(webhookRequest(account, { update_id: ++updateId, ...update }));
-  const send = async (key: string, to: string) => {
+  const send = async (key: string, to: string | { conversationId: string }) => {
     const response = await fetch(`${t.daemon.url}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ idempotencyKey: key, account: 'acme-telegram', to: { externalId: to }, parts: [{ type: 'text', text: key }] }),
+      body: JSON.stringify({ idempotencyKey: key, account: 'acme-telegram', to: typeof to === 'string' ? { externalId: to } : to, parts: [{ type: 'text', text: key }] }),
     });
     return { status: response.status, json: (await response.json()) as any };
   };
   const conversationOf = async (externalId: string) => (await t.sql!`select id, kind from conversations where account = 'acme-telegram' and external_id = ${externalId}`)[0];
+  const chatClosed = async (externalId: string) => (await t.sql!`select unreachable_at from conversations where account = 'acme-telegram' and external_id = ${externalId}`)[0]?.unreachable_at ?? null;
   const unreachable = async (externalId: string) => (await t.sql!`select unreachable_at from identities where account = 'acme-telegram' and external_id = ${externalId}`)[0]?.unreachable_at ?? null;
 
   beforeAll(async () => {
@@ -67,8 +68,12 @@ describe('telegram conversation changes', () => {
     expect(new Set(events.filter((e) => e.data.parts?.[0]?.text?.startsWith('hello ')).map((e) => e.data.conversationId))).toEqual(new Set([before.id]));
   });
 
-  it('a revoked Business connection makes its chats unreachable until it is enabled again', async () => {
+  it('a revoked Business connection makes its chats unreachable until it is enabled again; the customer\'s own chat with the bot stays open', async () => {
     const customer = '7400000002';
+    // The same person also writes to the bot directly: that chat does not run through the connection.
+    await post(simulateInbound(account, { from: customer, text: 'hello bot', timestamp: clock().now() }));
+    const privateChat = await waitFor(() => conversationOf(customer), { timeoutMs: 20_000, description: 'private conversation' });
+    clock().advance(1_000);
     const spec = simulateInbound(account, { from: customer, text: 'open today?', timestamp: clock().now() });
     const { message, ...rest } = JSON.parse(spec.body as string);
     await post({ ...spec, body: JSON.stringify({ ...rest, business_message: { ...message, business_connection_id: CONNECTION } }) });
@@ -77,13 +82,19 @@ describe('telegram conversation changes', () => {
 
     const connection = (enabled: boolean) => ({ business_connection: { id: CONNECTION, user: { id: 7400000999, is_bot: false, first_name: 'Owner' }, user_chat_id: 7400000999, date: unix(), can_reply: true, is_enabled: enabled } });
     await postUpdate(connection(false));
-    await waitFor(() => unreachable(customer), { timeoutMs: 20_000, description: 'customer unreachable' });
-    const refused = await send('biz-revoked', customer);
+    await waitFor(() => chatClosed(`business:${CONNECTION}:${customer}`), { timeoutMs: 20_000, description: 'business chat closed' });
+    const business = await conversationOf(`business:${CONNECTION}:${customer}`);
+    const refused = await send('biz-revoked', { conversationId: business!.id });
     expect(refused.json.error).toMatchObject({ code: 'recipient_unreachable' });
+    // The customer is not gone: their own chat with the bot still takes sends.
+    expect(await unreachable(customer)).toBeNull();
+    expect(await chatClosed(customer)).toBeNull();
+    expect((await send('private-while-revoked', { conversationId: privateChat.id })).status).toBe(200);
+    await waitFor(() => fake().sentMessages('acme-telegram').find((call) => call.params.text === 'private-while-revoked' && String(call.params.chat_id) === customer), { timeoutMs: 20_000, description: 'sent to the private chat' });
 
     clock().advance(1_000);
     await postUpdate(connection(true));
-    await waitFor(async () => (await unreachable(customer)) === null, { timeoutMs: 20_000, description: 'customer reachable' });
+    await waitFor(async () => (await chatClosed(`business:${CONNECTION}:${customer}`)) === null, { timeoutMs: 20_000, description: 'business chat open again' });
     expect((await send('biz-again', customer)).status).toBe(200);
     await waitFor(() => fake().sentMessages('acme-telegram').find((call) => call.params.text === 'biz-again'), { timeoutMs: 20_000, description: 'sent through the connection' });
     expect(fake().sentMessages('acme-telegram').some((call) => call.params.text === 'biz-revoked')).toBe(false);

@@ -1,13 +1,13 @@
 /**
  * Conversation events (`InboundConversationEvent`): a conversation that moved to a new
  * platform id keeps its history and is found under the new id from now on; a platform
- * connection revoked (or restored) marks the customers of every conversation through it
- * unreachable (or reachable). Each is one idempotent update, so a redelivery changes nothing.
+ * connection revoked (or restored) marks every conversation through it unreachable (or
+ * reachable) — those chats only: the customer's own chat with the bot stays open. Each is one idempotent update, so a redelivery changes nothing.
  */
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { InboundConversationEvent } from '../adapter.ts';
 import type { Tx } from '../storage/db.ts';
-import { conversations, identities } from '../storage/schema.ts';
+import { conversations } from '../storage/schema.ts';
 
 /** Applies the event; false when it changed nothing (a redelivery, an unknown conversation). */
 export async function recordConversationEvent(tx: Tx, scope: { channel: string; account: string }, event: InboundConversationEvent): Promise<boolean> {
@@ -30,11 +30,11 @@ export async function recordConversationEvent(tx: Tx, scope: { channel: string; 
     return moved.length > 0;
   }
   if (!event.via) return false;
-  const through = tx.select({ id: conversations.identityId }).from(conversations).where(and(onAccount, eq(conversations.via, event.via), isNotNull(conversations.identityId)));
+  const unreachableAt = event.change === 'via_revoked' ? event.timestamp : null;
   const changed = await tx
-    .update(identities)
-    .set({ unreachableAt: event.change === 'via_revoked' ? event.timestamp : null })
-    .where(inArray(identities.id, through))
-    .returning({ id: identities.id });
+    .update(conversations)
+    .set({ unreachableAt })
+    .where(and(onAccount, eq(conversations.via, event.via), unreachableAt === null ? isNotNull(conversations.unreachableAt) : isNull(conversations.unreachableAt)))
+    .returning({ id: conversations.id });
   return changed.length > 0;
 }

@@ -175,6 +175,11 @@ export const conversations = pgTable(
     sessionKind: text('session_kind'),
     /** The platform connection the conversation runs through (Telegram business_connection_id). */
     via: text('via'),
+    /**
+     * Set while the connection the conversation runs through is revoked: only this conversation
+     * is closed to sends, not the customer's other chats (their identity stays reachable).
+     */
+    unreachableAt: ts('unreachable_at'),
   },
   (t) => [
     uniqueIndex('conversations_key_idx').on(t.channel, t.account, t.externalId),
