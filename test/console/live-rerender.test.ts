@@ -11,6 +11,15 @@ import { API_TOKEN, metaSignature, startTestDaemon, type TestDaemon } from '../s
 import { whatsappText } from '../support/inbound-whatsapp.ts';
 import { openBrowser } from './browser.ts';
 
+/** The little of a text field the test reads (the test code compiles without the DOM types). */
+interface Field {
+  value: string;
+  selectionStart: number | null;
+  selectionEnd: number | null;
+  ownerDocument: { activeElement: unknown };
+  setSelectionRange(start: number, end: number): void;
+}
+
 const OPEN = { wa: '15551240001', name: 'Olive Open' };
 const CLOSED = { wa: '15551240002', name: 'Carl Closed' };
 
@@ -47,23 +56,25 @@ describe('console pages keep what the agent typed across live updates', () => {
 
   /** A window-change event as the session tracker publishes it; returns once the page re-rendered its windows. */
   const windowChanges = async (page: Page, contactId: string) => {
-    await page.evaluate(() => document.querySelectorAll('#identities tbody tr').forEach((row) => row.setAttribute('data-probe', 'before')));
+    await page.locator('#identities tbody tr').evaluateAll((rows) => rows.forEach((row) => row.setAttribute('data-probe', 'before')));
     const expiresAt = new Date(Date.now() + 24 * 3_600_000).toISOString();
     t.nc.publish(`${t.prefix}.v1.evt.session.opened.whatsapp.acme-wa`, JSON.stringify({ schema: 'omni.session/v1', contactId, channel: 'whatsapp', account: 'acme-wa', state: 'open', window: '24h', expiresAt }));
     await page.locator('#identities tbody tr:not([data-probe])').first().waitFor({ timeout: 15_000 });
   };
   /** A contact-change event (another agent edited the profile); returns once the page was rebuilt. */
   const contactChanges = async (page: Page, contactId: string) => {
-    await page.evaluate(() => document.getElementById('contact-name')!.setAttribute('data-probe', 'before'));
+    await page.locator('#contact-name').evaluate((node) => node.setAttribute('data-probe', 'before'));
     t.nc.publish(`${t.prefix}.v1.evt.contact.updated`, JSON.stringify({ schema: 'omni.contact/v1', event: 'updated', contact: { id: contactId } }));
     await page.locator('#contact-name:not([data-probe])').waitFor({ timeout: 15_000 });
     await waitLive(page);
   };
   const caret = (page: Page, selector: string) =>
-    page.evaluate((s) => {
-      const field = document.querySelector(s) as HTMLTextAreaElement | HTMLInputElement;
-      return { focused: document.activeElement === field, start: field.selectionStart, end: field.selectionEnd, value: field.value };
-    }, selector);
+    page.locator(selector).evaluate((node) => {
+      const field = node as unknown as Field;
+      return { focused: field.ownerDocument.activeElement === node, start: field.selectionStart, end: field.selectionEnd, value: field.value };
+    });
+  const selectRange = (page: Page, selector: string, start: number, end: number) =>
+    page.locator(selector).evaluate((node, [from, to]) => (node as unknown as Field).setSelectionRange(from!, to!), [start, end]);
 
   beforeAll(async () => {
     t = await startTestDaemon({ clock: systemClock });
@@ -95,7 +106,7 @@ describe('console pages keep what the agent typed across live updates', () => {
     const page = await openContact(contactId);
     const draft = 'Your parcel left the depot this morn';
     await page.fill('#reply-form textarea', draft);
-    await page.evaluate(() => (document.querySelector('#reply-form textarea') as HTMLTextAreaElement).setSelectionRange(5, 11));
+    await selectRange(page, '#reply-form textarea', 5, 11);
 
     await windowChanges(page, contactId);
     expect(await caret(page, '#reply-form textarea')).toEqual({ focused: true, start: 5, end: 11, value: draft });
@@ -136,7 +147,7 @@ describe('console pages keep what the agent typed across live updates', () => {
     await page.fill('#templates input[name=template]', 'order_upd');
     await page.fill('#templates input[name=params]', 'Carl | #99');
     await page.fill('#merge-form input[name=otherId]', 'ct_half');
-    await page.evaluate(() => (document.querySelector('#merge-form input[name=otherId]') as HTMLInputElement).setSelectionRange(3, 3));
+    await selectRange(page, '#merge-form input[name=otherId]', 3, 3);
 
     await windowChanges(page, contactId);
     expect(await page.inputValue('#templates input[name=template]')).toBe('order_upd');
