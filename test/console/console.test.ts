@@ -160,8 +160,8 @@ describe('the agent console in Chromium', () => {
     // The merged profile: both identities, each with its window right now, both channels in the timeline.
     await expect.poll(() => page.locator('#identities tbody tr').count(), { timeout: 15_000 }).toBe(2);
     // The merge rebuilds the page; its outcome is still said, and the used id is cleared.
-    expect(await page.textContent('#contact-notice')).toBe('Merged.');
-    expect(await page.inputValue('#merge-form input[name=otherId]')).toBe('');
+    await expect.poll(() => page.textContent('#contact-notice'), { timeout: 15_000 }).toBe('Merged.');
+    await expect.poll(() => page.inputValue('#merge-form input[name=otherId]')).toBe('');
     await expect.poll(() => page.locator('#identities [data-window="open"]').count(), { timeout: 15_000 }).toBe(2);
     const windows = await page.locator('#identities [data-window]').allTextContents();
     expect(windows.join(' ')).toMatch(/open until/);

@@ -80,6 +80,7 @@ export async function showContact(view, id, { rebuild = false } = {}) {
     moveDraft(id, contact.id);
     if (pages.has(id) && !pages.has(contact.id)) pages.set(contact.id, pages.get(id));
     pages.delete(id);
+    pageOf(contact.id).followed = true;
     location.replace(`#/contacts/${contact.id}`);
     return () => undefined;
   }
@@ -94,7 +95,8 @@ export async function showContact(view, id, { rebuild = false } = {}) {
   };
   // The outcome of the last merge or unmerge stays said on every rebuild, until the next one
   // or until the page is opened afresh. It is said by whichever page is shown now.
-  if (!rebuild) state.notice = null;
+  if (!rebuild && !state.followed) state.notice = null;
+  state.followed = false;
   if (state.notice) showNotice(state.notice);
   state.say = (said) => {
     state.notice = said;
