@@ -34,12 +34,12 @@ describe('console pages keep what the agent typed across live updates', () => {
     expect(noted.status).toBe(200);
   };
   const contactOf = async (phone: string) => {
-    for (;;) {
+    const find = async () => {
       const response = await fetch(`${t.daemon.url}/v1/contacts?phone=%2B${phone}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
-      const id = ((await response.json()) as any).contacts?.[0]?.id as string | undefined;
-      if (id) return id;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return ((await response.json()) as any).contacts?.[0]?.id as string | undefined;
+    };
+    await expect.poll(find, { timeout: 15_000 }).toMatch(/^ct_/);
+    return (await find())!;
   };
   const openContact = async (contactId: string) => {
     const page = await browser.context.newPage();
