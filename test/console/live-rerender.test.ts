@@ -140,10 +140,14 @@ describe('console pages keep what the agent typed across live updates', () => {
     await page.close();
   });
 
-  it('keeps an open template picker and a half-typed merge id when a window changes or the page is rebuilt', async () => {
+  it('keeps an open template picker, a refusal and a half-typed merge id when a window changes or the page is rebuilt', async () => {
     const contactId = await contactOf(CLOSED.wa);
     const page = await openContact(contactId);
     await page.locator('#templates .template-form').waitFor({ timeout: 15_000 });
+    await page.fill('#reply-form textarea', 'Hello?');
+    await page.click('#send');
+    await page.locator('#reply-outcome[data-code="session_expired"]').waitFor({ timeout: 15_000 });
+    const refusal = await page.textContent('#reply-outcome');
     await page.fill('#templates input[name=template]', 'order_upd');
     await page.fill('#templates input[name=params]', 'Carl | #99');
     await page.fill('#merge-form input[name=otherId]', 'ct_half');
@@ -155,6 +159,8 @@ describe('console pages keep what the agent typed across live updates', () => {
     expect(await caret(page, '#merge-form input[name=otherId]')).toEqual({ focused: true, start: 3, end: 3, value: 'ct_half' });
 
     await contactChanges(page, contactId);
+    // The refusal in words is still said on the rebuilt page.
+    expect(await page.textContent('#reply-outcome[data-code="session_expired"]')).toBe(refusal);
     await page.locator('#templates .template-form').waitFor({ timeout: 15_000 });
     expect(await page.inputValue('#templates input[name=template]')).toBe('order_upd');
     expect(await page.inputValue('#templates input[name=params]')).toBe('Carl | #99');

@@ -170,6 +170,7 @@ export async function showContact(view, id, { rebuild = false } = {}) {
 
   const reply = createReplyBox(replyBox, {
     contactId: contact.id,
+    rebuild,
     onSent: async (messageId) => {
       const answer = await get(`/messages/${encodeURIComponent(messageId)}`).catch(() => null);
       if (answer?.message) addMessage(answer.message, answer.delivery?.status);

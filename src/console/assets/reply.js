@@ -19,7 +19,7 @@ const drafts = new Map();
 function draftOf(contactId) {
   let draft = drafts.get(contactId);
   if (!draft) {
-    draft = { text: '', key: null, keyText: '', target: null, template: { name: '', language: 'en_US', params: '' }, focus: null };
+    draft = { text: '', key: null, keyText: '', target: null, template: { name: '', language: 'en_US', params: '' }, focus: null, outcome: null, refusedOn: null };
     drafts.set(contactId, draft);
   }
   return draft;
@@ -64,10 +64,10 @@ function restoreFocus(field, focus) {
 
 /**
  * Mounts the reply box of contact `contactId` in `container` (already in the page) and returns
- * { update(targets), save() }. `targets` are { channel, account, externalId, label, window }
+ * { update(targets), save() }. On a `rebuild` of the page the last outcome is said again. `targets` are { channel, account, externalId, label, window }
  * (window as the conversations API gives it); `onSent(messageId)` is told of each accepted send.
  */
-export function createReplyBox(container, { contactId, onSent }) {
+export function createReplyBox(container, { contactId, onSent, rebuild = false }) {
   const draft = draftOf(contactId);
   const readOnly = currentSession()?.readOnly === true;
   let targets = [];
@@ -113,21 +113,32 @@ export function createReplyBox(container, { contactId, onSent }) {
 
   const target = () => targets.find((t) => targetKey(t) === select.value) ?? targets[0];
 
+  const say = (said) => {
+    draft.outcome = said;
+    outcome.className = said.code ? 'outcome error' : 'outcome';
+    if (said.code) outcome.setAttribute('data-code', said.code);
+    else outcome.removeAttribute('data-code');
+    outcome.textContent = said.text;
+  };
+  if (rebuild && draft.outcome) say(draft.outcome);
+
   const submit = async (body, describe) => {
-    outcome.className = 'outcome';
-    outcome.removeAttribute('data-code');
-    outcome.textContent = 'Sending…';
+    say({ text: 'Sending…' });
     send.disabled = true;
     try {
       const answer = await post('/messages', body);
-      outcome.textContent = `${describe} accepted (${answer.status}).`;
+      say({ text: `${describe} accepted (${answer.status}).` });
       onSent(answer.messageId);
       return true;
     } catch (error) {
-      outcome.className = 'outcome error';
-      outcome.setAttribute('data-code', error.code ?? 'internal');
-      outcome.textContent = refusalInWords(error, { window: target()?.windowName });
-      if (error.code === 'session_expired') void offerTemplates(true);
+      say({ text: refusalInWords(error, { window: target()?.windowName }), code: error.code ?? 'internal' });
+      if (error.code === 'session_expired') {
+        // The daemon knows better than the page: templates stay offered for this identity until
+        // the page learns of a new window.
+        const refused = target();
+        draft.refusedOn = refused ? { key: targetKey(refused), expiresAt: refused.window?.expiresAt ?? null } : null;
+        void offerTemplates();
+      }
       return false;
     } finally {
       send.disabled = readOnly;
@@ -158,16 +169,17 @@ export function createReplyBox(container, { contactId, onSent }) {
   // What the template pane was built for: rebuilt only when the identity or its window changes.
   let offeredFor = null;
   let offering = 0;
-  const offerTemplates = async (forced = false) => {
+  const offerTemplates = async () => {
     const current = target();
     if (!current) return;
     const { account, externalId, window } = current;
-    const state = windowInWords(window).state;
-    const shownFor = `${targetKey(current)}|${state === 'open' && !forced ? 'open' : 'closed'}`;
+    const refused = draft.refusedOn?.key === targetKey(current) && draft.refusedOn.expiresAt === (window?.expiresAt ?? null);
+    const open = windowInWords(window).state === 'open' && !refused;
+    const shownFor = `${targetKey(current)}|${open ? 'open' : 'closed'}`;
     if (shownFor === offeredFor) return;
     offeredFor = shownFor;
     const mine = ++offering;
-    if (state === 'open' && !forced) {
+    if (open) {
       replace(templates);
       return;
     }
