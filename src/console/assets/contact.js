@@ -146,7 +146,7 @@ export async function showContact(view, id, { rebuild = false } = {}) {
     otherId.value = '';
     state.otherId = '';
   };
-  const otherIdFocus = state.otherIdFocus;
+  const otherIdFocus = rebuild ? state.otherIdFocus : null;
   if (!readOnly && otherIdFocus) {
     otherId.focus();
     otherId.setSelectionRange(otherIdFocus.start ?? 0, otherIdFocus.end ?? otherIdFocus.start ?? 0);

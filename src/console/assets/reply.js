@@ -64,8 +64,9 @@ function restoreFocus(field, focus) {
 
 /**
  * Mounts the reply box of contact `contactId` in `container` (already in the page) and returns
- * { update(targets), save() }. On a `rebuild` of the page the last outcome is said again. `targets` are { channel, account, externalId, label, window }
+ * { update(targets), save() }. `targets` are { channel, account, externalId, label, window }
  * (window as the conversations API gives it); `onSent(messageId)` is told of each accepted send.
+ * On a `rebuild` of the page the last outcome is said again and the focus comes back.
  */
 export function createReplyBox(container, { contactId, onSent, rebuild = false }) {
   const draft = draftOf(contactId);
@@ -92,6 +93,9 @@ export function createReplyBox(container, { contactId, onSent, rebuild = false }
   templateFields.language.value = draft.template.language;
   templateFields.params.value = draft.template.params;
 
+  // A focus that was on a field before a rebuild comes back once the field is in the page,
+  // once, and only if the agent has not gone on in the box meanwhile.
+  let pendingFocus = rebuild ? draft.focus : null;
   /** Records the draft and the focus; called as the agent types and before the page is rebuilt. */
   const save = () => {
     // Only while this box is in the page: a replaced box must not overwrite a newer draft.
@@ -99,16 +103,16 @@ export function createReplyBox(container, { contactId, onSent, rebuild = false }
     draft.text = text.value;
     draft.template = { name: templateFields.template.value, language: templateFields.language.value, params: templateFields.params.value };
     draft.focus = focusIn(fields);
+    pendingFocus = null;
   };
   // Not on blur: Chrome blurs a focused field while removing it, before it leaves the page.
   for (const field of Object.values(fields)) for (const type of ['input', 'keyup', 'mouseup', 'select', 'focus']) field.addEventListener(type, save);
-  // A focus that was on a field before a rebuild comes back once the field is in the page.
-  const pendingFocus = draft.focus;
   const focusIfPending = (name) => {
-    if (pendingFocus?.name === name && fields[name].isConnected && document.activeElement !== fields[name]) {
-      restoreFocus(fields[name], pendingFocus);
-      save();
-    }
+    const focus = pendingFocus;
+    if (focus?.name !== name || !fields[name].isConnected) return;
+    pendingFocus = null;
+    restoreFocus(fields[name], focus);
+    save();
   };
 
   const target = () => targets.find((t) => targetKey(t) === select.value) ?? targets[0];
