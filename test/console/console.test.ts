@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Page } from 'playwright-core';
 import { simulateInbound } from '../../src/channels/wechat/sandbox.ts';
 import { systemClock } from '../../src/core/clock.ts';
@@ -56,13 +56,9 @@ describe('the agent console in Chromium', () => {
     await Promise.all([page.waitForURL(/\/console$/), page.click('button[type=submit]')]);
     await page.waitForSelector('h1');
   };
-  const waitForRows = async (count: number) => {
-    for (let i = 0; i < 200; i++) {
-      const [row] = await t.sql!`select count(*)::int as n from messages`;
-      if (row!.n >= count) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  // Fails, instead of going on with fewer messages, if they are not all recorded in time.
+  const waitForRows = (count: number) =>
+    vi.waitFor(async () => expect((await t.sql!`select count(*)::int as n from messages`)[0]!.n).toBeGreaterThanOrEqual(count), { timeout: 20_000, interval: 50 });
 
   beforeAll(async () => {
     const dir = await tempDir();
@@ -159,6 +155,9 @@ describe('the agent console in Chromium', () => {
     await page.click('#merge-form button[type=submit]');
     // The merged profile: both identities, each with its window right now, both channels in the timeline.
     await expect.poll(() => page.locator('#identities tbody tr').count(), { timeout: 15_000 }).toBe(2);
+    // The merge rebuilds the page; its outcome is still said, and the used id is cleared.
+    await expect.poll(() => page.textContent('#contact-notice'), { timeout: 15_000 }).toBe('Merged.');
+    await expect.poll(() => page.inputValue('#merge-form input[name=otherId]')).toBe('');
     await expect.poll(() => page.locator('#identities [data-window="open"]').count(), { timeout: 15_000 }).toBe(2);
     const windows = await page.locator('#identities [data-window]').allTextContents();
     expect(windows.join(' ')).toMatch(/open until/);

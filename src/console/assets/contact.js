@@ -3,10 +3,21 @@
 import { ApiError, currentSession, get, post, query } from './api.js';
 import { el, relative, replace, when } from './dom.js';
 import { createTimeline, showStatus } from './timeline.js';
-import { createReplyBox } from './reply.js';
+import { createReplyBox, moveDraft } from './reply.js';
 import { refusalInWords, windowInWords, windowOfSession } from './words.js';
 
 const keyOf = (i) => `${i.channel}|${i.account}|${i.externalId}`;
+
+/**
+ * contactId → what the page holds beside the reply box that a rebuild must not lose: the
+ * half-typed merge id (and whether it had the focus, with its caret) and the outcome of the
+ * last merge or unmerge, which rebuilds the page itself.
+ */
+const pages = new Map();
+const pageOf = (id) => {
+  if (!pages.has(id)) pages.set(id, { otherId: '', otherIdFocus: null, notice: null, say: () => undefined, mergedAway: () => undefined });
+  return pages.get(id);
+};
 
 /**
  * The conversations of the contact with their window now: the conversations API where the
@@ -60,21 +71,51 @@ function identityRow(identity, window, canUnmerge, onUnmerge) {
 }
 
 /** Renders contact `id` into `view`; returns a clean-up function. */
-export async function showContact(view, id) {
-  replace(view, el('p', { class: 'muted', text: 'Loading…' }));
+export async function showContact(view, id, { rebuild = false } = {}) {
+  // A rebuild keeps the old page in view until the new one is ready.
+  if (!rebuild) replace(view, el('p', { class: 'muted', text: 'Loading…' }));
   const { contact } = await get(`/contacts/${encodeURIComponent(id)}`);
   if (contact.id !== id) {
+    // Merged into another contact: what was typed here goes along.
+    moveDraft(id, contact.id);
+    if (pages.has(id) && !pages.has(contact.id)) pages.set(contact.id, pages.get(id));
+    pages.delete(id);
+    pageOf(contact.id).followed = true;
     location.replace(`#/contacts/${contact.id}`);
     return () => undefined;
   }
   const readOnly = currentSession()?.readOnly === true;
+  const state = pageOf(contact.id);
   const notice = el('p', { class: 'outcome', attrs: { role: 'status', id: 'contact-notice' } });
+  const showNotice = ({ text, error, code }) => {
+    notice.className = error ? 'outcome error' : 'outcome';
+    if (code) notice.setAttribute('data-code', code);
+    else notice.removeAttribute('data-code');
+    notice.textContent = text;
+  };
+  // The outcome of the last merge or unmerge stays said on every rebuild, until the next one
+  // or until the page is opened afresh. It is said by whichever page is shown now.
+  if (!rebuild && !state.followed) state.notice = null;
+  state.followed = false;
+  if (state.notice) showNotice(state.notice);
+  state.say = (said) => {
+    state.notice = said;
+    showNotice(said);
+  };
   const identitiesBody = el('tbody');
   const merges = el('ol', { class: 'merges', attrs: { id: 'merges' } });
   const suggestions = el('ul', { class: 'suggestions', attrs: { id: 'suggestions' } });
   const replyBox = el('div', { attrs: { id: 'reply' } });
   const otherId = el('input', { attrs: { name: 'otherId', placeholder: 'ct_… of the same person', 'aria-label': 'Contact id to merge', pattern: 'ct_[A-Za-z0-9]+', required: true } });
   const mergeForm = el('form', { class: 'template-form write', attrs: { id: 'merge-form' } }, otherId, el('button', { class: 'secondary', text: 'Merge', attrs: { type: 'submit' } }));
+  otherId.value = state.otherId;
+  // Only while this page is the one shown: a replaced page must not overwrite a newer state.
+  const saveOtherId = () => {
+    if (!otherId.isConnected) return;
+    state.otherId = otherId.value;
+    state.otherIdFocus = document.activeElement === otherId ? { start: otherId.selectionStart, end: otherId.selectionEnd } : null;
+  };
+  for (const type of ['input', 'keyup', 'mouseup', 'select', 'focus']) otherId.addEventListener(type, saveOtherId);
   mergeForm.addEventListener('submit', (event) => {
     event.preventDefault();
     void act(`/contacts/${encodeURIComponent(contact.id)}/merge`, { otherId: otherId.value.trim() }, 'Merged.');
@@ -99,27 +140,53 @@ export async function showContact(view, id) {
     ),
   );
 
+  // The typed id is used up once that contact is merged (told to the page shown now).
+  state.mergedAway = (mergedId) => {
+    if (mergedId !== state.otherId.trim()) return;
+    otherId.value = '';
+    state.otherId = '';
+  };
+  const otherIdFocus = rebuild ? state.otherIdFocus : null;
+  if (!readOnly && otherIdFocus) {
+    otherId.focus();
+    otherId.setSelectionRange(otherIdFocus.start ?? 0, otherIdFocus.end ?? otherIdFocus.start ?? 0);
+    saveOtherId();
+  }
+
+  /** A merge or unmerge; its outcome is shown on the rebuilt page. Resolves to whether it was done. */
   const act = async (path, body, done) => {
-    notice.className = 'outcome';
-    notice.textContent = 'Working…';
+    state.say({ text: 'Working…' });
     try {
       await post(path, body);
-      notice.textContent = done;
-      await reload();
     } catch (error) {
-      notice.className = 'outcome error';
-      notice.setAttribute('data-code', error.code ?? 'internal');
-      notice.textContent = refusalInWords(error);
+      state.say({ text: refusalInWords(error), error: true, code: error.code ?? 'internal' });
+      return false;
     }
+    if (body.otherId) state.mergedAway(body.otherId);
+    state.say({ text: done });
+    await reload();
+    return true;
   };
 
+  const reply = createReplyBox(replyBox, {
+    contactId: contact.id,
+    rebuild,
+    onSent: async (messageId) => {
+      const answer = await get(`/messages/${encodeURIComponent(messageId)}`).catch(() => null);
+      if (answer?.message) addMessage(answer.message, answer.delivery?.status);
+    },
+  });
   const statuses = new Map();
   const timeline = createTimeline(timelineList, contact.id, (messages) => void renderWindows(messages));
   let firstMessages = [];
 
+  let windowsAsked = 0;
   async function renderWindows(messages = firstMessages) {
     firstMessages = messages;
+    const mine = ++windowsAsked;
     const conversations = await conversationsOf(contact, messages).catch(() => []);
+    // An answer overtaken by a newer one is dropped: the newest windows win.
+    if (mine !== windowsAsked) return;
     const multiple = contact.identities.length > 1;
     const targets = [];
     identitiesBody.replaceChildren(
@@ -133,13 +200,8 @@ export async function showContact(view, id) {
     );
     // Open windows first, then the most recently seen.
     targets.sort((a, b) => (b.window.state === 'open') - (a.window.state === 'open') || String(b.lastSeen).localeCompare(String(a.lastSeen)));
-    createReplyBox(replyBox, {
-      targets,
-      onSent: async (messageId) => {
-        const answer = await get(`/messages/${encodeURIComponent(messageId)}`).catch(() => null);
-        if (answer?.message) addMessage(answer.message, answer.delivery?.status);
-      },
-    });
+    // Updated in place: what the agent is typing stays as it is.
+    reply.update(targets);
   }
 
   async function renderSide() {
@@ -178,8 +240,12 @@ export async function showContact(view, id) {
     if (known) showStatus(timelineList, message.id, known.status, known.error);
   }
 
+  /** Rebuilds the page (a merge changed the profile); drafts, the merge id and the focus are kept. */
   async function reload() {
-    await showContact(view, contact.id).then((cleanup) => {
+    if (!replyBox.isConnected) return;
+    reply.save();
+    saveOtherId();
+    await showContact(view, contact.id, { rebuild: true }).then((cleanup) => {
       stop();
       stop = cleanup;
     });

@@ -65,13 +65,16 @@ export async function showContactList(view, params) {
 
   let cursor = null;
   let token = 0;
+  // The search last submitted: a live refresh or "More" repeats it, never a half-typed query.
+  let shown = { q: input.value.trim(), account: accountSelect.value };
   const load = async (append) => {
     const mine = ++token;
+    const { q, account } = shown;
     status.textContent = 'Searching…';
-    const page = await search(input.value.trim(), '', accountSelect.value, append ? cursor : undefined).catch((error) => ({ items: [], nextCursor: null, hint: error.message }));
+    const page = await search(q, '', account, append ? cursor : undefined).catch((error) => ({ items: [], nextCursor: null, hint: error.message }));
     if (mine !== token) return;
     if (!append) list.replaceChildren();
-    list.setAttribute('data-query', input.value.trim());
+    list.setAttribute('data-query', q);
     list.append(...page.items.map(row));
     cursor = page.nextCursor;
     more.hidden = !cursor;
@@ -79,7 +82,8 @@ export async function showContactList(view, params) {
   };
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    history.replaceState(null, '', `#/?${new URLSearchParams({ q: input.value.trim(), account: accountSelect.value })}`);
+    shown = { q: input.value.trim(), account: accountSelect.value };
+    history.replaceState(null, '', `#/?${new URLSearchParams(shown)}`);
     void load(false);
   });
   more.addEventListener('click', () => void load(true));
