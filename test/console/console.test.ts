@@ -159,9 +159,10 @@ describe('the agent console in Chromium', () => {
     await expect.poll(() => page.textContent('#contact-notice'), { timeout: 15_000 }).toBe('Merged.');
     await expect.poll(() => page.inputValue('#merge-form input[name=otherId]')).toBe('');
     await expect.poll(() => page.locator('#identities [data-window="open"]').count(), { timeout: 15_000 }).toBe(2);
-    const windows = await page.locator('#identities [data-window]').allTextContents();
-    expect(windows.join(' ')).toMatch(/open until/);
-    expect(windows.join(' ')).toMatch(/5 messages left/);
+    // A live update may rebuild the rows between two reads: wait for the words, not just the cells.
+    const windowWords = async () => (await page.locator('#identities [data-window]').allTextContents()).join(' ');
+    await expect.poll(windowWords, { timeout: 15_000 }).toMatch(/open until/);
+    await expect.poll(windowWords, { timeout: 15_000 }).toMatch(/5 messages left/);
     await page.locator('#timeline [data-channel="wechat"]').first().waitFor();
     await page.locator('#timeline [data-channel="whatsapp"]').first().waitFor();
     expect(await page.locator('#merges li').first().textContent()).toContain('merge');
