@@ -21,6 +21,7 @@ import type { EventRecorder, ErasedMedia } from './record.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
 import { hasTombstones, lockConversations, storedDedupeKeys, writeBatch, type BatchWrite, type StoredConversation } from './record-batch-sql.ts';
 import { mintParts } from './record-parts.ts';
+import { inboundMessageEvent } from './message-event.ts';
 
 /** One webhook (or poll) of the batch: its scope, its screened events and its result draft. */
 export interface BatchEntry {
@@ -246,23 +247,10 @@ export class BatchRecorder {
       referral: event.referral ?? null,
       raw: event.raw ?? null,
     });
-    const payload: MessageEvent = {
-      schema: 'omni.message/v1',
-      id: messageId,
-      direction: 'in',
-      channel,
-      account,
-      externalId: event.externalId,
-      conversationId: conversation.id,
-      contact: { id: who.contactId, identity: { channel, account, externalId: who.externalId }, displayName: who.displayName, phone: who.phone },
-      timestamp: event.timestamp.toISOString(),
-      receivedAt: receivedAt.toISOString(),
-      parts,
-      ...(event.replyTo ? { replyTo: event.replyTo } : {}),
-      ...(event.referral ? { referral: event.referral } : {}),
-      session,
-      raw: event.raw,
-    };
+    const payload = inboundMessageEvent({
+      messageId, scope: { channel, account }, event, conversationId: conversation.id,
+      sender: { contactId: who.contactId, externalId: who.externalId, displayName: who.displayName, phone: who.phone }, receivedAt, parts, session,
+    });
     this.outbox(write, this.subjects.evt.messageIn(channel, account), `${messageId}:in`, payload, conversation.id, receivedAt.getTime(), messageId);
     return messageId;
   }

@@ -13,7 +13,7 @@ import { applyReceipt } from './receipts.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { newId } from '../ids.ts';
 import { WebhookVerificationError } from '../errors.ts';
-import type { MessageEvent } from '../model.ts';
+import { inboundMessageEvent } from './message-event.ts';
 import { mintParts } from './record-parts.ts';
 import { storeReplyContext } from './reply-context.ts';
 import { recordDelete, recordEdit } from './record-edits.ts';
@@ -153,28 +153,10 @@ export class EventRecorder {
     const mediaCount = mediaRows.filter((row) => row.status === 'pending').length;
 
     const session = await touchSessionWindow(tx, this.subjects, scope, event, conversationId, identity.contactId, at);
-    const payload: MessageEvent = {
-      schema: 'omni.message/v1',
-      id: messageId,
-      direction: 'in',
-      channel,
-      account,
-      externalId: event.externalId,
-      conversationId,
-      contact: {
-        id: identity.contactId,
-        identity: { channel, account, externalId: identity.externalId },
-        displayName: identity.displayName,
-        phone: identity.phone,
-      },
-      timestamp: event.timestamp.toISOString(),
-      receivedAt: receivedAt.toISOString(),
-      parts,
-      ...(event.replyTo ? { replyTo: event.replyTo } : {}),
-      ...(event.referral ? { referral: event.referral } : {}),
-      session,
-      raw: event.raw,
-    };
+    const payload = inboundMessageEvent({
+      messageId, scope: { channel, account }, event, conversationId, sender: { contactId: identity.contactId, externalId: identity.externalId, displayName: identity.displayName, phone: identity.phone },
+      receivedAt, parts, session,
+    });
     if (identity.contactCreated) await this.announceContact(tx, identity, channel, account, at);
     await tx.insert(outbox).values({
       subject: this.subjects.evt.messageIn(channel, account),
