@@ -44,6 +44,7 @@ import { buildInfo } from './build-info.ts';
 import { listenHttp, type HttpServer, type HttpServerSettings } from './http/server.ts';
 import { ApiLimiter } from './api/limiter.ts';
 import { Housekeeping } from './housekeeping.ts';
+import { TableStatistics } from './storage/table-statistics.ts';
 import { trackConnections } from './http/drain.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
@@ -121,6 +122,8 @@ export class Daemon {
   mediaWorker!: MediaWorker;
   /** Sweeps of expired shared state and orphaned media bytes, on one replica at a time. */
   private housekeeping: Housekeeping | null = null;
+  /** Analyzes the ingest tables as they grow (PGlite has no autovacuum; a fresh install outruns it). */
+  private statistics: TableStatistics | null = null;
   registry!: AdapterRegistry;
   ingestor!: Ingestor;
   /** Resolution, evidence and erasure of identities (the port's implementation). */
@@ -246,9 +249,10 @@ export class Daemon {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'inbound' }),
       lookups: this.lookups,
-      wake: (mediaQueued) => {
+      wake: (mediaQueued, recorded) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();
+        this.statistics?.recorded(recorded);
       },
     });
     this.pollers = new PollLoops({
@@ -315,6 +319,8 @@ export class Daemon {
     this.mediaWorker.start();
     this.housekeeping = new Housekeeping({ db: this.database.db, store, clock: this.clock, logger: this.logger.child({ component: 'housekeeping' }), holder: this.instanceId });
     this.housekeeping.start();
+    this.statistics = new TableStatistics({ db: this.database.db, logger: this.logger.child({ component: 'statistics' }) });
+    this.statistics.start();
     for (const extension of this.options.extensions ?? []) await extension.start?.(this.extensionContext());
     this.pollers.sync(this.registry.all());
     if (this.options.watch ?? true) this.watchConfig();
@@ -544,6 +550,7 @@ export class Daemon {
     await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.housekeeping?.stop().catch(() => {});
+    await this.statistics?.stop().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});
     await this.busLoop?.catch(() => {});

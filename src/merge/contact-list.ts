@@ -93,10 +93,10 @@ export function contactPageQuery(filter: ContactPageFilter, cursor: ContactCurso
   }
   if (filter.activeSince !== undefined) conditions.push(sql`and i.last_seen >= ${filter.activeSince}::timestamptz`);
   if (filter.contactIds !== undefined) {
-    conditions.push(sql`and i.contact_id in (select jsonb_array_elements_text(${asJson(filter.contactIds)}::jsonb))`);
+    conditions.push(sql`and i.contact_id = any(array(select jsonb_array_elements_text(${asJson(filter.contactIds)}::jsonb)))`);
   }
   if (filter.nameQuery !== undefined) {
-    const others = filter.orContactIds?.length ? sql`or i.contact_id in (select jsonb_array_elements_text(${asJson(filter.orContactIds)}::jsonb))` : sql``;
+    const others = filter.orContactIds?.length ? sql`or i.contact_id = any(array(select jsonb_array_elements_text(${asJson(filter.orContactIds)}::jsonb)))` : sql``;
     conditions.push(sql`and (${nameMatches('i', filter.nameQuery)} ${others})`);
   }
   return sql`

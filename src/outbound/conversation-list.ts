@@ -98,7 +98,7 @@ export function conversationPageQuery(filter: ConversationFilter, open: 0 | 1, a
   const conditions: SQL[] = [];
   if (filter.account !== undefined) conditions.push(sql`and c.account = ${filter.account}`);
   if (filter.identityIds !== undefined) {
-    conditions.push(sql`and c.identity_id in (select jsonb_array_elements_text(${JSON.stringify(filter.identityIds)}::jsonb))`);
+    conditions.push(sql`and c.identity_id = any(array(select jsonb_array_elements_text(${JSON.stringify(filter.identityIds)}::jsonb)))`);
   }
   if (cursor) {
     conditions.push(sql`and (c.last_message_at, c.id) < (timestamptz 'epoch' + ${cursor.micros}::bigint * interval '1 microsecond', ${cursor.id})`);

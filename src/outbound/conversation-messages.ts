@@ -94,7 +94,7 @@ async function survivorsOf(db: Db, ids: ReadonlyArray<string>): Promise<Map<stri
   const unique = [...new Set(ids)];
   const out = new Map<string, string>();
   if (unique.length === 0) return out;
-  const rows = await db.execute(sql`select id, merged_into from contacts where id in (select jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb))`);
+  const rows = await db.execute(sql`select id, merged_into from contacts where id = any(array(select jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb)))`);
   for (const row of rowsOf<{ id: string; merged_into: string | null }>(rows)) {
     out.set(row.id, row.merged_into === null ? row.id : ((await survivorOf(db, row.id)) ?? row.id));
   }

@@ -31,7 +31,7 @@ export interface PipelineDeps {
   logger: Logger;
   lookups: IdentityLookups;
   /** Wakes the relay (and the media worker when media was queued) after a commit. */
-  wake(mediaQueued: number): void;
+  wake(mediaQueued: number, recorded: number): void;
 }
 
 /** One webhook request as the door received it; the body is read inside, after counting. */
@@ -119,7 +119,7 @@ export class InboundPipeline {
       deps.logger.warn({ ...labels, reason, count: n }, 'inbound items dead-lettered; the rest of the batch was recorded');
     }
     deps.logger.debug({ ...labels, recorded: result.recorded, duplicates: result.duplicates, ignored: result.ignored }, verified ? 'webhook recorded' : 'poll recorded');
-    deps.wake(result.mediaQueued);
+    deps.wake(result.mediaQueued, result.recorded);
     if (result.newIdentities.length > 0) deps.lookups.enqueue(adapter, result.newIdentities);
     if (adapter.afterRecorded && events.some((e) => e.kind !== 'ignored' && e.kind !== 'invalid')) {
       // After the commit and off the answer's path: a slow platform call never delays a webhook.

@@ -15,7 +15,7 @@ export async function storedDedupeKeys(tx: Tx, channel: string, account: string,
   if (keys.length === 0) return new Set();
   const rows = rowsOf<{ dedupe_key: string }>(
     await tx.execute(sql`select dedupe_key from messages where channel = ${channel} and account = ${account}
-      and dedupe_key in (select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))`),
+      and dedupe_key = any(array(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb)))`),
   );
   return new Set(rows.map((row) => row.dedupe_key));
 }
@@ -54,7 +54,7 @@ export async function lockConversations(tx: Tx, channel: string, account: string
         ${ms('w.expiring_notified_at')} as w_expiring_notified
       from conversations c
       left join lateral (select * from session_windows s where s.conversation_id = c.id order by s.opened_at desc limit 1 for update) w on true
-      where c.channel = ${channel} and c.account = ${account} and c.external_id in (select jsonb_array_elements_text(${JSON.stringify(externalIds)}::jsonb))
+      where c.channel = ${channel} and c.account = ${account} and c.external_id = any(array(select jsonb_array_elements_text(${JSON.stringify(externalIds)}::jsonb)))
       order by c.id for update of c`),
   );
 }
