@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
@@ -13,8 +13,16 @@ export function newId(prefix: string, at: number = Date.now()): string {
     time = ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = randomBytes(16);
+  if (poolOffset + 16 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
   let tail = '';
-  for (let i = 0; i < 16; i++) tail += ALPHABET[random[i]! % 32];
+  for (let i = 0; i < 16; i++) tail += ALPHABET[pool[poolOffset + i]! % 32];
+  poolOffset += 16;
   return `${prefix}_${time}${tail}`;
 }
+
+/** Random bytes drawn 4 KiB at a time: a batch mints several ids per message. */
+const pool = new Uint8Array(4096);
+let poolOffset = pool.length;

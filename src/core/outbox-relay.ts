@@ -11,7 +11,7 @@
  * timeouts stop the batch, because those are the failures a retry fixes.
  */
 import { BackgroundLoop } from './wakeup.ts';
-import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
@@ -21,6 +21,7 @@ import { acquireLease, releaseLease } from './storage/lease.ts';
 import type { Metrics } from './metrics.ts';
 import { payloadBudget, preparePayload } from './outbox-bounds.ts';
 import { EventTooLarge, deadLetterNotice, permanentFailure, type Permanent } from './outbox-dead-letters.ts';
+import { AckPublisher } from './nats/ack-publisher.ts';
 
 const LEASE = 'outbox-relay';
 
@@ -48,6 +49,8 @@ export class OutboxRelay extends BackgroundLoop {
   private lastPrune = 0;
   private readonly opts: Required<Omit<RelayOptions, 'maxPayload'>>;
   private readonly maxPayloadOption: RelayOptions['maxPayload'];
+  /** Acks matched under one inbox subscription, for the connection the JetStream client uses. */
+  private publisher: AckPublisher | null = null;
 
   constructor(
     private readonly db: Db,
@@ -76,6 +79,8 @@ export class OutboxRelay extends BackgroundLoop {
   /** Finishes the batch in flight, releases the lease; idempotent. */
   async stop(): Promise<void> {
     await this.halt();
+    this.publisher?.close();
+    this.publisher = null;
     if (this.leader) await releaseLease(this.db, LEASE, this.holder).catch(() => {});
     this.leader = false;
   }
@@ -176,7 +181,8 @@ export class OutboxRelay extends BackgroundLoop {
       handled++;
     }
     if (done.length > 0) {
-      await this.db.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, done));
+      // One array parameter rather than a placeholder per id: the statement text stays the same.
+      await this.db.update(outbox).set({ publishedAt: sql`now()` }).where(sql`${outbox.id} = any(${`{${done.join(',')}}`}::bigint[])`);
       this.metrics.outboxPublished.inc(done.length);
     }
     if (failure) throw failure;
@@ -187,8 +193,19 @@ export class OutboxRelay extends BackgroundLoop {
   private async publishRow(js: JetStreamClient, row: Row, budget: number): Promise<{ duplicate: boolean; bounded: boolean }> {
     const prepared = preparePayload(row.payload, budget);
     if (!prepared.ok) throw new EventTooLarge(prepared.sizeBytes);
-    const ack = await js.publish(row.subject, prepared.data, { msgID: row.msgId, timeout: this.opts.publishTimeoutMs });
+    const ack = await this.publisherFor(js).publish(row.subject, prepared.data, row.msgId);
     return { duplicate: ack.duplicate, bounded: prepared.bounded };
+  }
+
+  /** The ack publisher on the JetStream client's connection (a new one if that changed). */
+  private publisherFor(js: JetStreamClient): AckPublisher | JetStreamClientPublisher {
+    const nc = (js as Partial<{ nc: NatsConnection }>).nc;
+    if (!nc) return new JetStreamClientPublisher(js, this.opts.publishTimeoutMs);
+    if (this.publisher?.nc !== nc) {
+      this.publisher?.close();
+      this.publisher = new AckPublisher(nc, this.opts.publishTimeoutMs);
+    }
+    return this.publisher;
   }
 
   /**
@@ -233,5 +250,17 @@ export class OutboxRelay extends BackgroundLoop {
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
     await this.db.delete(outbox).where(lt(outbox.publishedAt, new Date(now - this.opts.retentionMs)));
+  }
+}
+
+/** A JetStream client that does not expose its connection (never the case with nats.js): its own publish. */
+class JetStreamClientPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  publish(subject: string, data: Uint8Array | string, msgId: string): Promise<{ duplicate: boolean }> {
+    return this.js.publish(subject, data, { msgID: msgId, timeout: this.timeoutMs });
   }
 }
