@@ -45,6 +45,9 @@ import { listenHttp, type HttpServer, type HttpServerSettings } from './http/ser
 import { ApiLimiter } from './api/limiter.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { TableStatistics } from './storage/table-statistics.ts';
+
+/** Group-commit lanes on PostgreSQL (see inbound/group-commit.ts). */
+const INGEST_LANES = Number(process.env.OMNIBUS_INGEST_LANES) > 0 ? Math.min(8, Math.floor(Number(process.env.OMNIBUS_INGEST_LANES))) : 2;
 import { trackConnections } from './http/drain.ts';
 import { createMediaLinkSigner } from './http/media-links.ts';
 import { createSharedState } from './storage/shared-state.ts';
@@ -69,6 +72,8 @@ export interface DaemonOptions {
   polling?: PollOptions;
   /** How often webhook-mode accounts' webhooks are probed at the platform (default 60 s). */
   webhookProbeMs?: number;
+  /** Group-commit lanes on PostgreSQL (default 2; `OMNIBUS_INGEST_LANES` overrides it). */
+  ingestLanes?: number;
 }
 
 export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
@@ -249,6 +254,9 @@ export class Daemon {
       metrics: this.metrics,
       logger: this.logger.child({ component: 'inbound' }),
       lookups: this.lookups,
+      // PostgreSQL: two transactions in flight, so one batch's commit overlaps the next one's
+      // work. PGlite runs one statement at a time whatever we do: one lane.
+      ingestLanes: this.database.kind === 'postgres' ? (this.options.ingestLanes ?? INGEST_LANES) : 1,
       wake: (mediaQueued, recorded) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();

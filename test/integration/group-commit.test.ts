@@ -10,6 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { WA, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+import { laneOf } from '../../src/core/inbound/group-commit.ts';
+import type { InboundEvent } from '../../src/core/adapter.ts';
 
 const LOCK = 917_331;
 const tag = `GC${Date.now()}`;
@@ -31,6 +33,18 @@ function webhook(id: string, sender: string): object {
       }],
     }],
   };
+}
+
+/** The daemon's group-commit lanes on PostgreSQL. */
+const LANES = 2;
+const BLOCKER = '16315550001';
+const lane = (sender: string) => laneOf({ channel: 'whatsapp', account: WA.account }, [{ kind: 'message', conversation: { externalId: sender } } as InboundEvent], LANES);
+
+/** `count` senders from `base` on whose lane is (or is not) the blocker's. */
+function senders(base: number, count: number, sameLane: boolean): string[] {
+  const found: string[] = [];
+  for (let n = base; found.length < count; n++) if ((lane(String(n)) === lane(BLOCKER)) === sameLane) found.push(String(n));
+  return found;
 }
 
 async function metric(t: TestDaemon, name: string): Promise<number> {
@@ -75,7 +89,7 @@ describe('group commit', () => {
     const lock = await admin.reserve();
     try {
       await lock`select pg_advisory_lock(${LOCK})`;
-      const first = t.postWhatsApp(webhook(blocker, '16315550001'));
+      const first = t.postWhatsApp(webhook(blocker, BLOCKER));
       await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
       const rest = queued.map((item) => t.postWhatsApp(webhook(item.id, item.sender)));
       await until(async () => (await metric(t, 'omnibus_ingest_queued')) === queued.length, 'every other webhook queued');
@@ -89,7 +103,8 @@ describe('group commit', () => {
   it('records the webhooks that queued during a commit in one transaction, answering each after it', async () => {
     const count0 = await metric(t, 'omnibus_ingest_batch_size_count');
     const sum0 = await metric(t, 'omnibus_ingest_batch_size_sum');
-    const queued = Array.from({ length: 5 }, (_, i) => ({ id: wamid(`OK${i}`), sender: `1631555010${i}` }));
+    // Senders on the blocker's lane: the other lane would record them at once.
+    const queued = senders(16_315_550_100, 5, true).map((sender, i) => ({ id: wamid(`OK${i}`), sender }));
     const answers = await heldBatch(wamid('BLOCK1'), queued);
     expect(answers).toEqual({ blocker: 200, queued: [200, 200, 200, 200, 200] });
     // Two transactions: the blocker alone, then the five that queued behind it.
@@ -100,11 +115,12 @@ describe('group commit', () => {
   });
 
   it('answers 503 only to the webhook that fails its batch; the others are recorded and get 200', async () => {
+    const [a, b, poison, c] = senders(16_315_550_200, 4, true);
     const queued = [
-      { id: wamid('A'), sender: '16315550201' },
-      { id: wamid('B'), sender: '16315550202' },
-      { id: wamid('POISON'), sender: '16315550203' },
-      { id: wamid('C'), sender: '16315550204' },
+      { id: wamid('A'), sender: a! },
+      { id: wamid('B'), sender: b! },
+      { id: wamid('POISON'), sender: poison! },
+      { id: wamid('C'), sender: c! },
     ];
     const answers = await heldBatch(wamid('BLOCK2'), queued);
     expect(answers).toEqual({ blocker: 200, queued: [200, 200, 503, 200] });
@@ -115,5 +131,47 @@ describe('group commit', () => {
     // Each recorded message is announced once.
     const events = (await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.${WA.account}`, { atLeast: 8 })).filter((e) => [wamid('A'), wamid('B'), wamid('C')].includes(e.data.externalId));
     expect(events).toHaveLength(3);
+  });
+
+  it('records the other lane while one waits, and a webhook for the waiting conversation after it', async () => {
+    const [other] = senders(16_315_550_300, 1, false);
+    const lock = await admin.reserve();
+    try {
+      await lock`select pg_advisory_lock(${LOCK})`;
+      const first = t.postWhatsApp(webhook(wamid('BLOCK3'), BLOCKER));
+      await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
+      // Another conversation, on the other lane: recorded and answered while the first waits.
+      expect((await t.postWhatsApp(webhook(wamid('OTHERLANE'), other!))).status).toBe(200);
+      expect(await t.sql!`select 1 from messages where external_id = ${wamid('OTHERLANE')}`).toHaveLength(1);
+      // The blocker's own conversation waits behind it: order within a conversation holds.
+      const after = t.postWhatsApp(webhook(wamid('AFTER'), BLOCKER));
+      await until(async () => (await metric(t, 'omnibus_ingest_queued')) === 1, 'the follow-up queued behind the blocker');
+      expect(await t.sql!`select 1 from messages where external_id in (${wamid('BLOCK3')}, ${wamid('AFTER')})`).toHaveLength(0);
+      await lock`select pg_advisory_unlock(${LOCK})`;
+      expect([(await first).status, (await after).status]).toEqual([200, 200]);
+      // Outbox ids are handed out at insert: the order they were recorded in, and published in.
+      const rows = await t.sql!`select payload->>'externalId' as external_id from outbox where payload->>'externalId' in (${wamid('BLOCK3')}, ${wamid('AFTER')}) order by id`;
+      expect(rows.map((r) => r.external_id)).toEqual([wamid('BLOCK3'), wamid('AFTER')]);
+    } finally {
+      lock.release();
+    }
+  });
+});
+
+describe('group-commit lanes', () => {
+  it('keeps a conversation on one lane, and makes a webhook spanning lanes (or about a person) a barrier', () => {
+    const scope = { channel: 'whatsapp', account: 'acc' };
+    const message = (conversation: string) => ({ kind: 'message', conversation: { externalId: conversation } }) as InboundEvent;
+    const picks = Array.from({ length: 50 }, (_, i) => laneOf(scope, [message(`c${i}`)], 4));
+    // Stable, spread, and never a barrier for one conversation.
+    expect(picks).toEqual(Array.from({ length: 50 }, (_, i) => laneOf(scope, [message(`c${i}`)], 4)));
+    expect(new Set(picks).size).toBe(4);
+    const [x, y] = ['c0', 'c1'].map((c) => laneOf(scope, [message(c)], 4));
+    const other = Array.from({ length: 50 }, (_, i) => `c${i}`).find((c) => laneOf(scope, [message(c)], 4) !== x)!;
+    expect(laneOf(scope, [message('c0'), message('c0')], 4)).toBe(x);
+    expect(laneOf(scope, [message('c0'), message(other)], 4)).toBe('all');
+    expect(laneOf(scope, [message('c1'), { kind: 'ignored', reason: 'x' } as InboundEvent], 4)).toBe(y);
+    expect(laneOf(scope, [{ kind: 'identity' } as InboundEvent], 4)).toBe('all');
+    expect(laneOf(scope, [message('c0'), message(other)], 1)).toBe(0);
   });
 });

@@ -53,7 +53,8 @@ describe('set-based recording of a batch', () => {
   let admin: postgres.Sql;
 
   beforeAll(async () => {
-    t = await startTestDaemon();
+    // One lane: the test holds one transaction and counts every other webhook queued behind it.
+    t = await startTestDaemon({ extra: { ingestLanes: 1 } });
     admin = postgres(t.databaseUrl!, { max: 3, onnotice: () => {} });
     await admin.unsafe(`
       create table sr_insert_sizes (n int not null);

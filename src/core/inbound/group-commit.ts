@@ -2,8 +2,15 @@
  * Group commit for webhooks: verified, parsed webhooks queue here, and whatever queued while
  * the previous batch was committing becomes the next batch (up to `maxBatch`), recorded in ONE
  * transaction. A webhook's promise settles only after that COMMIT, so it is still answered 2xx
- * only once it is durable. One batch runs at a time and keeps arrival order, so a
- * conversation's webhooks are recorded in the order they came in.
+ * only once it is durable.
+ *
+ * Several lanes commit side by side, so one batch's round trips and fsync overlap with the next
+ * batch's work. A webhook goes to the lane of its conversation (a hash of channel, account and
+ * the conversation's platform id; statuses by the message they are about), so a conversation's
+ * webhooks are recorded in the order they came in, one batch at a time in arrival order within
+ * its lane. A webhook that spans lanes (several conversations, or an event about a person or
+ * about conversations as a whole) is a barrier: each lane records what came before it, then it
+ * is recorded alone, then the lanes go on.
  *
  * When the batch's transaction fails, nothing of it was stored, and each webhook is recorded
  * again on its own (with the Ingestor's item-by-item dead-lettering inside it): only a webhook
@@ -30,6 +37,15 @@ interface Queued {
   events: InboundEvent[];
   resolve(result: IngestResult): void;
   reject(error: unknown): void;
+  /** A barrier: queued in every lane, recorded once all of them reached it. */
+  barrier?: { reached: Set<number> };
+}
+
+interface Lane {
+  queue: Queued[];
+  running: boolean;
+  /** The barrier this lane reached and waits behind (it records nothing until that is done). */
+  waiting: Queued | null;
 }
 
 /** Metrics the batcher feeds; optional so a unit can run without a registry. */
@@ -40,16 +56,65 @@ export interface GroupCommitMetrics {
   queued: Pick<Gauge, 'set'>;
 }
 
-/** Queues webhooks and records them a batch at a time. */
+/** 32-bit FNV-1a: cheap and stable, which is all a lane needs. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** What orders an event: its conversation (or, for a status, its message); null = no order; '*' = everyone. */
+function orderKey(event: InboundEvent): string | null {
+  switch (event.kind) {
+    case 'message':
+    case 'edit':
+      return `c\u0000${event.conversation.externalId}`;
+    case 'delete':
+      return event.conversation ? `c\u0000${event.conversation.externalId}` : '*';
+    case 'status':
+      return `s\u0000${event.externalId}`;
+    case 'ignored':
+    case 'invalid':
+      return null;
+    default:
+      // A person's or the account's conversations' change orders against everything.
+      return '*';
+  }
+}
+
+/**
+ * The lane of a webhook's events among `lanes`, or 'all' when they span lanes. Exported for
+ * tests that need two webhooks in one lane.
+ */
+export function laneOf(scope: { channel: string; account: string }, events: ReadonlyArray<InboundEvent>, lanes: number): number | 'all' {
+  if (lanes <= 1) return 0;
+  let lane: number | null = null;
+  for (const event of events) {
+    const key = orderKey(event);
+    if (key === null) continue;
+    if (key === '*') return 'all';
+    const own = hash(`${scope.channel}\u0000${scope.account}\u0000${key}`) % lanes;
+    if (lane !== null && lane !== own) return 'all';
+    lane = own;
+  }
+  return lane ?? 0;
+}
+
+/** Queues webhooks and records them a batch at a time per lane. */
 export class GroupCommitter {
-  private queue: Queued[] = [];
-  private running = false;
+  private readonly lanes: Lane[];
 
   constructor(
     private readonly ingestor: Ingestor,
     private readonly metrics: GroupCommitMetrics,
     private readonly maxBatch = DEFAULT_MAX_BATCH,
-  ) {}
+    lanes = 1,
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => ({ queue: [], running: false, waiting: null }));
+  }
 
   /** Resolves once the webhook's events are committed; rejects when they could not be. */
   submit(scope: IngestScope, webhook: VerifiedWebhook, events: InboundEvent[]): Promise<IngestResult> {
@@ -60,23 +125,57 @@ export class GroupCommitter {
       });
     }
     return new Promise<IngestResult>((resolve, reject) => {
-      this.queue.push({ scope, webhook, events, resolve, reject });
-      this.metrics.queued.set(this.queue.length);
-      if (!this.running) void this.drain();
+      const item: Queued = { scope, webhook, events, resolve, reject };
+      const lane = laneOf(scope.adapter, events, this.lanes.length);
+      if (lane === 'all') {
+        item.barrier = { reached: new Set() };
+        for (const each of this.lanes) each.queue.push(item);
+      } else {
+        this.lanes[lane]!.queue.push(item);
+      }
+      this.countQueued();
+      for (const each of this.lanes) this.kick(each);
     });
   }
 
-  /** Runs batches until the queue is empty; never throws (every failure settles its webhook). */
-  private async drain(): Promise<void> {
-    this.running = true;
+  private kick(lane: Lane): void {
+    if (!lane.running && !lane.waiting && lane.queue.length > 0) void this.drain(lane);
+  }
+
+  private countQueued(): void {
+    let queued = 0;
+    for (const lane of this.lanes) for (const item of lane.queue) if (!item.barrier || lane === this.lanes[0]) queued++;
+    this.metrics.queued.set(queued);
+  }
+
+  /** Runs the lane's batches until it is empty or waits at a barrier; never throws. */
+  private async drain(lane: Lane): Promise<void> {
+    lane.running = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        this.metrics.queued.set(this.queue.length);
+      while (lane.queue.length > 0 && !lane.waiting) {
+        const head = lane.queue[0]!;
+        if (head.barrier) {
+          lane.queue.shift();
+          head.barrier.reached.add(this.lanes.indexOf(lane));
+          if (head.barrier.reached.size < this.lanes.length) {
+            lane.waiting = head;
+            break;
+          }
+          // Every lane recorded what came before it: the barrier alone, then all lanes go on.
+          this.countQueued();
+          await this.commit([head]);
+          for (const other of this.lanes) if (other.waiting === head) other.waiting = null;
+          for (const other of this.lanes) if (other !== lane) this.kick(other);
+          continue;
+        }
+        let end = 1;
+        while (end < lane.queue.length && end < this.maxBatch && !lane.queue[end]!.barrier) end++;
+        const batch = lane.queue.splice(0, end);
+        this.countQueued();
         await this.commit(batch);
       }
     } finally {
-      this.running = false;
+      lane.running = false;
     }
   }
 
