@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import * as schema from './schema.ts';
 import { loadPostgresDriver } from './postgres-driver.ts';
+import { ensurePgliteDataDir, PGLITE_SETTINGS } from './pglite-initdb.ts';
 
 /** The drizzle database, whichever driver is underneath. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -103,7 +104,8 @@ async function openPglite(dir: string, logger: Logger): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
-  const client = await PGlite.create(dir);
+  await ensurePgliteDataDir(dir);
+  const client = await PGlite.create(dir, { postgresqlconf: PGLITE_SETTINGS });
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
