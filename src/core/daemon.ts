@@ -46,6 +46,9 @@ import { ApiLimiter } from './api/limiter.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { TableStatistics } from './storage/table-statistics.ts';
 
+/** Event-loop turns before a batch on PGlite, so requests read meanwhile join it (group-commit.ts). */
+const PGLITE_LINGER_TURNS = Number(process.env.OMNIBUS_PGLITE_LINGER) >= 0 && process.env.OMNIBUS_PGLITE_LINGER ? Number(process.env.OMNIBUS_PGLITE_LINGER) : 12;
+
 /** Group-commit lanes on PostgreSQL (see inbound/group-commit.ts). */
 const INGEST_LANES = Number(process.env.OMNIBUS_INGEST_LANES) > 0 ? Math.min(8, Math.floor(Number(process.env.OMNIBUS_INGEST_LANES))) : 2;
 import { trackConnections } from './http/drain.ts';
@@ -257,6 +260,7 @@ export class Daemon {
       // PostgreSQL: two transactions in flight, so one batch's commit overlaps the next one's
       // work. PGlite runs one statement at a time whatever we do: one lane.
       ingestLanes: this.database.kind === 'postgres' ? (this.options.ingestLanes ?? INGEST_LANES) : 1,
+      ingestLingerTurns: this.database.kind === 'pglite' ? PGLITE_LINGER_TURNS : 0,
       wake: (mediaQueued, recorded) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();

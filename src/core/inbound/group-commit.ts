@@ -112,6 +112,13 @@ export class GroupCommitter {
     private readonly metrics: GroupCommitMetrics,
     private readonly maxBatch = DEFAULT_MAX_BATCH,
     lanes = 1,
+    /**
+     * Event-loop turns to wait before taking a batch. An engine that runs in this thread
+     * (PGlite) executes a whole transaction without letting the event loop read a socket, so
+     * the webhooks that arrived meanwhile reach the queue only after a turn or two: without
+     * waiting for them, every batch held one webhook. A turn is not a timer: idle costs nothing.
+     */
+    private readonly lingerTurns = 0,
   ) {
     this.lanes = Array.from({ length: Math.max(1, lanes) }, () => ({ queue: [], running: false, waiting: null }));
   }
@@ -168,6 +175,7 @@ export class GroupCommitter {
           for (const other of this.lanes) if (other !== lane) this.kick(other);
           continue;
         }
+        for (let turn = 0; turn < this.lingerTurns; turn++) await new Promise((resolve) => setImmediate(resolve));
         let end = 1;
         while (end < lane.queue.length && end < this.maxBatch && !lane.queue[end]!.barrier) end++;
         const batch = lane.queue.splice(0, end);

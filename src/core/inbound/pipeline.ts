@@ -32,6 +32,8 @@ export interface PipelineDeps {
   lookups: IdentityLookups;
   /** Group-commit lanes committing side by side (1 = one transaction at a time). */
   ingestLanes?: number;
+  /** Event-loop turns a lane waits before taking a batch (for a database running in this thread). */
+  ingestLingerTurns?: number;
   /** Wakes the relay (and the media worker when media was queued) after a commit. */
   wake(mediaQueued: number, recorded: number): void;
 }
@@ -55,7 +57,7 @@ export class InboundPipeline {
   private readonly committer: GroupCommitter;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.committer = new GroupCommitter(deps.ingestor, { batchSize: deps.metrics.ingestBatchSize, queued: deps.metrics.ingestQueued }, undefined, deps.ingestLanes ?? 1);
+    this.committer = new GroupCommitter(deps.ingestor, { batchSize: deps.metrics.ingestBatchSize, queued: deps.metrics.ingestQueued }, undefined, deps.ingestLanes ?? 1, deps.ingestLingerTurns ?? 0);
   }
 
   /** Handles one webhook request end to end and returns the answer for the platform. */
