@@ -3,7 +3,7 @@
  * under load, against a daemon on PostgreSQL: how long the answer takes and how many
  * statements and round trips it costs (counted on the wire, costs.ts). Run with the set-based
  * path and with `OMNIBUS_INGEST_PER_EVENT=1` (the per-event path) in the same process, rounds
- * alternating, so both see the same box. `npx tsx bench/new-sender-batch.ts [rounds]`.
+ * alternating, so both see the same box. `npx tsx bench/new-sender-batch.ts [rounds] [events]`.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,13 +19,13 @@ import { startWireCounter } from './costs.ts';
 import { num, table } from './report.ts';
 
 const SECRET = '8c570fa6dd201bb328f1c1eac23a96d8';
-const EVENTS = 100;
+const EVENTS = Number(process.argv[3] ?? 100);
 const ROUNDS = Number(process.argv[2] ?? 7);
 
 async function startLineDaemon(natsUrl: string, prefix: string, databaseUrl: string, perEvent: boolean) {
   const dir = await mkdtemp(path.join(tmpdir(), 'omnibus-bench-line-'));
   await mkdir(path.join(dir, 'channels'));
-  const yaml = ['http: { host: 127.0.0.1, port: 0 }', `nats: { url: "${natsUrl}", prefix: ${prefix} }`, `database: { url: "${databaseUrl}" }`, `dataDir: "${path.join(dir, 'data')}"`, 'log: { level: warn }'];
+  const yaml = ['http: { host: 127.0.0.1, port: 0 }', `nats: { url: "${natsUrl}", prefix: ${prefix} }`, `database: { url: "${databaseUrl}" }`, `dataDir: "${path.join(dir, 'data')}"`, 'log: { level: error }'];
   await writeFile(path.join(dir, 'omnibus.yaml'), `${yaml.join('\n')}\n`);
   await writeFile(path.join(dir, 'channels', 'bench-line.yaml'), ['id: bench-line', 'channel: line', `channelSecret: ${SECRET}`, 'channelAccessToken: bench-long-lived-channel-access-token-0123456789'].join('\n') + '\n');
   // The switch is read when the recorder is built: set only while this daemon starts.
@@ -64,7 +64,10 @@ try {
   interface Run {
     mode: (typeof modes)[number];
     counter: Awaited<ReturnType<typeof startWireCounter>>;
-    bench: Awaited<ReturnType<typeof startLineDaemon>>;
+    /** Timed: straight to PostgreSQL (the counting proxy would add its own latency). */
+    timed: Awaited<ReturnType<typeof startLineDaemon>>;
+    /** Counted: through the proxy, on the same database. */
+    counted: Awaited<ReturnType<typeof startLineDaemon>>;
     times: number[];
     statements: number[];
     roundTrips: number[];
@@ -76,17 +79,22 @@ try {
     const url = new URL(pg.url);
     url.pathname = `/${name}`;
     const counter = await startWireCounter(url.toString());
-    const bench = await startLineDaemon(nats.url, `benchns${index}`, counter.url, mode.perEvent);
-    runs.push({ mode, counter, bench, times: [], statements: [], roundTrips: [] });
+    const timed = await startLineDaemon(nats.url, `benchns${index}`, url.toString(), mode.perEvent);
+    const counted = await startLineDaemon(nats.url, `benchnsc${index}`, counter.url, mode.perEvent);
+    runs.push({ mode, counter, timed, counted, times: [], statements: [], roundTrips: [] });
   }
-  const post = async (run: Run, tag: string) => {
+  const send = async (daemon: Daemon, tag: string) => {
     const body = newUsersBatch(tag);
-    const before = run.counter.counts();
     const started = performance.now();
-    const response = await fetch(`${run.bench.daemon.url}/webhooks/line/bench-line`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-line-signature': lineSignature(SECRET, body) }, body });
+    const response = await fetch(`${daemon.url}/webhooks/line/bench-line`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-line-signature': lineSignature(SECRET, body) }, body });
     await response.arrayBuffer();
-    const ms = performance.now() - started;
     if (response.status !== 200) throw new Error(`LINE webhook answered ${response.status}`);
+    return performance.now() - started;
+  };
+  const post = async (run: Run, tag: string) => {
+    const ms = await send(run.timed.daemon, `${tag}T`);
+    const before = run.counter.counts();
+    await send(run.counted.daemon, `${tag}C`);
     const after = run.counter.counts();
     return { ms, statements: after.statements - before.statements, roundTrips: after.roundTrips - before.roundTrips };
   };
@@ -109,7 +117,8 @@ try {
     run.mode.name, num(median(run.times), 1), num(Math.min(...run.times), 1), num(Math.max(...run.times), 1), num(median(run.statements)), num(median(run.roundTrips)),
   ])));
   for (const run of runs) {
-    await run.bench.stop();
+    await run.timed.stop();
+    await run.counted.stop();
     await run.counter.close();
   }
   await admin.end();

@@ -1,10 +1,12 @@
 /**
  * Set-based recording of a batch of webhooks inside the caller's transaction. The common case,
- * a text message from a known sender in a known conversation, costs the batch two pipelined
- * rounds of look-ups whatever its size (redeliveries and tombstones; then senders and
- * conversations with their windows, locked) and one write (record-batch-sql.ts). Everything else takes
- * the per-event path (`EventRecorder`) in the same transaction: new senders or conversations,
- * senders bringing new evidence (a merge may follow), media, reply tokens, statuses, dead
+ * a text message from a known or a first-time sender, in a known or a new conversation, costs
+ * the batch two pipelined rounds of look-ups whatever its size (redeliveries and tombstones;
+ * then senders, first-time senders and conversations with their windows, locked), one round
+ * creating the first-time senders' identities and contacts and the new conversations
+ * (record-batch-new.ts), and one write (record-batch-sql.ts). Reply tokens are folded in memory.
+ * Everything else takes the per-event path (`EventRecorder`) in the same transaction: senders
+ * bringing new evidence or meeting another contact (a merge may follow), media, statuses, dead
  * letters. The split keeps per-conversation order: a conversation, and a sender, that has one
  * event on the per-event path has all its events of the batch there, in arrival order. Batches
  * holding an identity change, an edit or a delete are recorded per event as a whole.
