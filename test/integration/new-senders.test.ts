@@ -215,7 +215,50 @@ describe('a first sighting that meets another contact', () => {
     const merged = await t.events(`${t.prefix}.v1.evt.contact.merged`, { atLeast: 1 });
     expect(merged).toHaveLength(1);
   });
+
+  it('merges two first sightings of one phone on two accounts that share a batch', { timeout: 60_000 }, async () => {
+    const admin = postgres(t.databaseUrl!, { max: 2, onnotice: () => {} });
+    const lock = await admin.reserve();
+    try {
+      // A webhook held at its message insert makes the next ones queue into one group commit.
+      await admin.unsafe(`
+        create function ns_block() returns trigger language plpgsql as $$
+        begin
+          if new.external_id like '%BLOCK%' then perform pg_advisory_xact_lock(${RACE_LOCK + 1}); end if;
+          return new;
+        end $$;
+        create trigger ns_block before insert on messages for each row execute function ns_block();`);
+      await lock`select pg_advisory_lock(${RACE_LOCK + 1})`;
+      const blocker = t.postWhatsApp(one(WA.phoneNumberId, 'wamid.NSBLOCK', '16315550301', 'Blocker'));
+      await waitUntil(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0);
+      const queued = [
+        t.postWhatsApp(one(WA.phoneNumberId, 'wamid.NSPAIR1', '16315550401', 'Sam')),
+        t.postWhatsApp(one(SECOND.phoneNumberId, 'wamid.NSPAIR2', '16315550401', 'Sam B'), { account: SECOND.account }),
+      ];
+      await waitUntil(async () => {
+        const text = await (await fetch(`${t.daemon.url}/metrics`)).text();
+        return text.split('\n').some((line) => line === 'omnibus_ingest_queued 2');
+      });
+      await lock`select pg_advisory_unlock(${RACE_LOCK + 1})`;
+      expect([(await blocker).status, ...(await Promise.all(queued)).map((r) => r.status)]).toEqual([200, 200, 200]);
+      const sam = await admin<{ account: string; contact_id: string }[]>`select account, contact_id from identities where external_id = '16315550401' order by account`;
+      expect(sam.map((r) => r.account)).toEqual([WA.account, SECOND.account]);
+      expect(sam[0]!.contact_id).toBe(sam[1]!.contact_id);
+      expect(await admin`select 1 from contacts where merged_into is null and id = ${sam[0]!.contact_id}`).toHaveLength(1);
+    } finally {
+      lock.release();
+      await admin.end({ timeout: 2 });
+    }
+  });
 });
+
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('never happened');
+}
 
 describe('two replicas racing on the same new user', () => {
   let a: TestDaemon;
