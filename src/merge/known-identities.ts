@@ -43,13 +43,13 @@ export async function resolveKnownIdentities(tx: Tx, policy: MergePolicy, scope:
     const row = byExternal.get(w.externalId);
     if (row && !bringsNothingNew(row, w)) fresh.add(row.id);
   }
-  const checks: Array<{ row: Row; facts: EvidenceKey[] }> = [];
+  const checks: MergeCheck[] = [];
   const unchanged = new Set<string>();
   for (const row of byExternal.values()) {
     if (fresh.has(row.id)) continue;
     unchanged.add(row.id);
     const facts = identityEvidence({ phone: row.phone, phoneVerified: row.phone_verified, evidence: row.evidence });
-    if (facts.length > 0) checks.push({ row, facts });
+    if (facts.length > 0) checks.push({ id: row.id, contactId: row.contact_id, facts });
   }
   const needsMerge = await mergeCandidates(tx, policy, checks);
   for (const row of byExternal.values()) {
@@ -72,16 +72,27 @@ function bringsNothingNew(row: Row, who: InboundIdentity): boolean {
   return identityEvidence({ phone, phoneVerified: verified, evidence }).every((key) => known.some((k) => sameKey(k, key)));
 }
 
-/** Identity ids whose contact would merge or take a fact (what `autoMergeIdentity` acts on). */
-async function mergeCandidates(tx: Tx, policy: MergePolicy, checks: ReadonlyArray<{ row: Row; facts: EvidenceKey[] }>): Promise<Set<string>> {
+/** An identity's facts to check against the other live contacts; `contactId` '' for one not created yet. */
+export interface MergeCheck {
+  id: string;
+  contactId: string;
+  facts: EvidenceKey[];
+}
+
+/**
+ * The `id`s of `checks` whose contact would merge or take a fact (what `autoMergeIdentity` acts
+ * on). A check with `contactId` '' (a first sighting) has no own contact to lack a fact: only
+ * another live contact sharing an automatic fact makes it a candidate.
+ */
+export async function mergeCandidates(tx: Tx, policy: MergePolicy, checks: ReadonlyArray<MergeCheck>): Promise<Set<string>> {
   if (checks.length === 0) return new Set();
   const input = JSON.stringify(
-    checks.map(({ row, facts }) => {
+    checks.map(({ id, contactId, facts }) => {
       const auto = autoKeys(facts, policy);
       const of = (keys: EvidenceKey[], type: string) => keys.filter((k) => k.type === type).map((k) => k.value);
       return {
-        id: row.id,
-        contact_id: row.contact_id,
+        id,
+        contact_id: contactId,
         phones: of(facts, 'phone'),
         emails: of(facts, 'email'),
         auto_phones: of(auto, 'phone'),

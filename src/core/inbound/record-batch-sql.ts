@@ -40,6 +40,8 @@ export interface StoredConversation {
   w_pricing_expires: number | null;
   w_referral: unknown;
   w_expiring_notified: number | null;
+  /** When the conversation's stored reply context expires (a fresher one replaces it). */
+  reply_expires: number | null;
 }
 
 const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
@@ -51,7 +53,7 @@ export async function lockConversations(tx: Tx, channel: string, account: string
     await tx.execute(sql`select c.id, c.external_id, w.id as w_id, w."grant" as w_grant, ${ms('w.opened_at')} as w_opened,
         ${ms('w.expires_at')} as w_expires, w.quota_limit as w_quota_limit, w.quota_used as w_quota_used,
         w.pricing_kind as w_pricing_kind, ${ms('w.pricing_expires_at')} as w_pricing_expires, w.referral as w_referral,
-        ${ms('w.expiring_notified_at')} as w_expiring_notified
+        ${ms('w.expiring_notified_at')} as w_expiring_notified, ${ms('c.reply_token_expires_at')} as reply_expires
       from conversations c
       left join lateral (select * from session_windows s where s.conversation_id = c.id order by s.opened_at desc limit 1 for update) w on true
       where c.channel = ${channel} and c.account = ${account} and c.external_id = any(array(select jsonb_array_elements_text(${JSON.stringify(externalIds)}::jsonb)))
@@ -59,11 +61,46 @@ export async function lockConversations(tx: Tx, channel: string, account: string
   );
 }
 
+/** A conversation the batch opens, as its first message would create it. */
+export interface NewConversationRow {
+  id: string;
+  external_id: string;
+  kind: string;
+  title: string | null;
+  /** A direct conversation's identity; the row is skipped while no identity has this id. */
+  identity_id: string | null;
+  at: string;
+  session_kind: string | null;
+  via: string | null;
+}
+
+/**
+ * Inserts the conversations; returns the external ids actually inserted. One a concurrent
+ * transaction created meanwhile loses on the unique key, and so does one whose identity lost
+ * its own insert (no conversation may name an identity that does not exist).
+ */
+export async function insertConversations(tx: Tx, channel: string, account: string, rows: ReadonlyArray<NewConversationRow>): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const inserted = rowsOf<{ external_id: string }>(
+    await tx.execute(sql`insert into conversations (id, channel, account, external_id, kind, title, identity_id, created_at, last_message_at, last_inbound_at, session_kind, via)
+      select x.id, ${channel}, ${account}, x.external_id, x.kind, x.title, x.identity_id, x.at, x.at, x.at, x.session_kind, x.via
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, external_id text, kind text, title text, identity_id text, at timestamptz, session_kind text, via text)
+      where x.identity_id is null or exists (select 1 from identities i where i.id = x.identity_id)
+      on conflict do nothing
+      returning external_id`),
+  );
+  return new Set(inserted.map((row) => row.external_id));
+}
+
 /** The rows one set-based write takes (JSON-ready: dates as ISO strings). */
 export interface BatchWrite {
   messages: Array<Record<string, unknown>>;
   identities: Array<{ id: string; last_seen: string; display_name: string | null; username: string | null }>;
-  conversations: Array<{ id: string; at: string; session_kind: string | null; via: string | null }>;
+  /** `reply_token` set: the batch's freshest reply context replaces the stored one. */
+  conversations: Array<{
+    id: string; at: string; session_kind: string | null; via: string | null;
+    reply_token: string | null; reply_expires_at: string | null; reply_max: number | null; reply_message_id: string | null;
+  }>;
   windowUpdates: Array<Record<string, unknown>>;
   windowInserts: Array<Record<string, unknown>>;
   /** In publishing order (`ord`); `message_id` ties a row to its message's insert. */
@@ -95,8 +132,14 @@ export async function writeBatch(tx: Tx, write: BatchWrite): Promise<Set<string>
       ),
       c as (
         update conversations t set last_message_at = greatest(t.last_message_at, x.at), last_inbound_at = greatest(t.last_inbound_at, x.at),
-          session_kind = coalesce(x.session_kind, t.session_kind), via = coalesce(x.via, t.via)
-        from jsonb_to_recordset(${j(write.conversations)}) as x(id text, at timestamptz, session_kind text, via text)
+          session_kind = coalesce(x.session_kind, t.session_kind), via = coalesce(x.via, t.via),
+          reply_token = coalesce(x.reply_token, t.reply_token),
+          reply_token_expires_at = case when x.reply_token is null then t.reply_token_expires_at else x.reply_expires_at end,
+          reply_token_max_messages = case when x.reply_token is null then t.reply_token_max_messages else x.reply_max end,
+          reply_token_message_id = case when x.reply_token is null then t.reply_token_message_id else x.reply_message_id end,
+          reply_token_used_at = case when x.reply_token is null then t.reply_token_used_at end
+        from jsonb_to_recordset(${j(write.conversations)}) as x(id text, at timestamptz, session_kind text, via text,
+          reply_token text, reply_expires_at timestamptz, reply_max int, reply_message_id text)
         where t.id = x.id
         returning 1
       ),

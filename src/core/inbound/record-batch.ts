@@ -1,34 +1,34 @@
 /**
  * Set-based recording of a batch of webhooks inside the caller's transaction. The common case,
- * a text message from a known sender in a known conversation, costs the batch two pipelined
- * rounds of look-ups whatever its size (redeliveries and tombstones; then senders and
- * conversations with their windows, locked) and one write (record-batch-sql.ts). Everything else takes
- * the per-event path (`EventRecorder`) in the same transaction: new senders or conversations,
- * senders bringing new evidence (a merge may follow), media, reply tokens, statuses, dead
+ * a text message from a known or a first-time sender, in a known or a new conversation, costs
+ * the batch two pipelined rounds of look-ups whatever its size (redeliveries and tombstones;
+ * then senders, first-time senders and conversations with their windows, locked), one round
+ * creating the first-time senders' identities and contacts and the new conversations
+ * (record-batch-new.ts), and one write (record-batch-sql.ts). Reply tokens are folded in memory.
+ * Everything else takes the per-event path (`EventRecorder`) in the same transaction: senders
+ * bringing new evidence or meeting another contact (a merge may follow), media, statuses, dead
  * letters. The split keeps per-conversation order: a conversation, and a sender, that has one
  * event on the per-event path has all its events of the batch there, in arrival order. Batches
  * holding an identity change, an edit or a delete are recorded per event as a whole.
  */
 import type { InboundEvent, InboundMessage } from '../adapter.ts';
 import type { Tx } from '../storage/db.ts';
-import type { IdentityResolver, KnownIdentity } from '../ports/identity-resolver.ts';
+import type { IdentityResolver, KnownIdentity, NewIdentity, NewIdentityRow } from '../ports/identity-resolver.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { MessageEvent, SessionEvent } from '../model.ts';
 import { MEDIA_PART_TYPES } from '../model.ts';
 import { newId } from '../ids.ts';
 import { sessionRuleOf } from '../session-kinds.ts';
-import type { EventRecorder, ErasedMedia } from './record.ts';
+import { contactCreatedEvent, type EventRecorder, type ErasedMedia } from './record.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
-import { hasTombstones, lockConversations, storedDedupeKeys, writeBatch, type BatchWrite, type StoredConversation } from './record-batch-sql.ts';
+import { hasTombstones, lockConversations, storedDedupeKeys, writeBatch, type BatchWrite } from './record-batch-sql.ts';
 import { mintParts } from './record-parts.ts';
 import { inboundMessageEvent } from './message-event.ts';
+import { isBoundedId, isSaneDate } from './edge.ts';
+import { createEntities } from './record-batch-new.ts';
+import { conversationOf, type BatchEntry, type Conversation, type ScopeState, type Window } from './record-batch-state.ts';
 
-/** One webhook (or poll) of the batch: its scope, its screened events and its result draft. */
-export interface BatchEntry {
-  scope: IngestScope;
-  events: ReadonlyArray<InboundEvent>;
-  result: IngestResult;
-}
+export type { BatchEntry } from './record-batch-state.ts';
 
 /** Event kinds that make a whole batch go per event (they change who or what others refer to). */
 const PER_EVENT_BATCH = new Set<InboundEvent['kind']>(['identity', 'edit', 'delete']);
@@ -42,51 +42,16 @@ interface Planned {
   senderKey: string;
 }
 
-interface Window {
-  id: string;
-  grant: string;
-  openedAt: number;
-  expiresAt: number | null;
-  quotaLimit: number | null;
-  quotaUsed: number;
-  pricingKind: string | null;
-  pricingExpiresAt: number | null;
-  referral: unknown;
-  expiringNotifiedAt: number | null;
-  openedNotifiedAt: number | null;
-  inserted: boolean;
-  touched: boolean;
-}
-
-interface Conversation {
-  id: string;
-  window: Window | null;
-  at: number;
-  sessionKind: string | null;
-  via: string | null;
-  touched: boolean;
-}
-
-interface Sender {
-  known: KnownIdentity;
-  at: number;
-  touched: boolean;
-}
-
-interface ScopeState {
-  scope: IngestScope;
-  stored: Set<string>;
-  tombstones: boolean;
-  senders: Map<string, Sender>;
-  conversations: Map<string, Conversation>;
-}
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const scopeKey = (scope: IngestScope) => `${scope.adapter.channel}\u0000${scope.adapter.account}`;
 
-/** A message the set-based path can take if its sender and conversation are known. */
+/**
+ * A message the set-based path can take if its sender is known or new and its conversation
+ * known or new. A reply context (LINE's reply token) is folded in memory as `storeReplyContext`
+ * folds it per event: the freshest one wins.
+ */
 function setCandidate(event: InboundEvent): event is InboundMessage {
-  if (event.kind !== 'message' || event.replyContext) return false;
+  if (event.kind !== 'message') return false;
   if (event.sender.aliases && event.sender.aliases.length > 0) return false;
   return !event.parts.some((part) => (MEDIA_PART_TYPES as readonly string[]).includes(part.type));
 }
@@ -117,7 +82,9 @@ export class BatchRecorder {
       if (event.kind !== 'message') return { entry, event, path: 'per-event', conversationKey: '', senderKey: '' };
       const state = states.get(scopeKey(entry.scope))!;
       if (!state.tombstones && state.stored.has(event.dedupeKey)) return { entry, event, path: 'duplicate', conversationKey: '', senderKey: '' };
-      const fast = setCandidate(event) && !state.tombstones && state.senders.has(event.sender.externalId) && state.conversations.has(event.conversation.externalId);
+      // A conversation not stored is opened by the batch (`insertConversations`), as the
+      // per-event path's upsert would open it.
+      const fast = setCandidate(event) && !state.tombstones && (state.senders.has(event.sender.externalId) || state.fresh.has(event.sender.externalId));
       const conversationKey = `${scopeKey(entry.scope)}\u0000${event.conversation.externalId}`;
       const senderKey = `${scopeKey(entry.scope)}\u0000${event.sender.externalId}`;
       if (!fast) {
@@ -141,6 +108,7 @@ export class BatchRecorder {
     const write: BatchWrite = { messages: [], identities: [], conversations: [], windowUpdates: [], windowInserts: [], outbox: [] };
     const written: Array<{ result: IngestResult; messageId: string }> = [];
     const seen = new Set<string>();
+    const staged: Array<{ item: Planned; state: ScopeState; event: InboundMessage }> = [];
     for (const item of plan) {
       if (item.path === 'duplicate') item.entry.result.duplicates++;
       if (item.path !== 'set') continue;
@@ -152,6 +120,12 @@ export class BatchRecorder {
         continue;
       }
       seen.add(dedupe);
+      this.plan(state, item.entry, event, receivedAt);
+      staged.push({ item, state, event });
+    }
+    // First sightings and new conversations exist (or were found) before any message names them.
+    if (staged.length > 0) await createEntities(tx, this.identities, states.values());
+    for (const { item, state, event } of staged) {
       written.push({ result: item.entry.result, messageId: this.stage(write, state, event, receivedAt) });
     }
     if (written.length > 0) {
@@ -194,23 +168,51 @@ export class BatchRecorder {
         // Redeliveries first (one index probe each): only the rest is looked up and locked.
         const [stored, tombstones] = await Promise.all([storedDedupeKeys(tx, channel, account, [...new Set(messages.map((m) => m.dedupeKey))]), hasTombstones(tx, channel, account)]);
         const candidates = tombstones ? [] : messages.filter((m) => setCandidate(m) && !stored.has(m.dedupeKey));
-        const [senders, conversations] =
+        const findNew = this.identities.createNew ? this.identities.findNew : undefined;
+        const [senders, conversations, fresh] =
           candidates.length === 0
-            ? [new Map<string, KnownIdentity>(), []]
+            ? [new Map<string, KnownIdentity>(), [], new Map<string, NewIdentity>()]
             : await Promise.all([
                 this.identities.resolveKnown!(tx, { channel, account }, candidates.map((m) => m.sender)),
                 lockConversations(tx, channel, account, [...new Set(candidates.map((m) => m.conversation.externalId))]),
+                findNew ? findNew(tx, { channel, account }, candidates.map((m) => m.sender)) : new Map<string, NewIdentity>(),
               ]);
         states.set(key, {
           scope,
           stored,
           tombstones,
-          senders: new Map([...senders].map(([id, known]) => [id, { known: { ...known }, at: 0, touched: false }])),
+          senders: new Map([...senders].map(([id, known]) => [id, { known: { ...known }, at: 0, touched: false, created: null, announced: false }])),
+          fresh,
           conversations: new Map(conversations.map((row) => [row.external_id, conversationOf(row)])),
         });
       }),
     );
+    // Two first sightings sharing a fact that may merge (one person on two accounts): the
+    // per-event path creates the first and merges the second into it.
+    const holders = new Map<string, number>();
+    for (const state of states.values()) for (const fresh of state.fresh.values()) for (const key of fresh.mergeKeys) holders.set(key, (holders.get(key) ?? 0) + 1);
+    for (const state of states.values()) {
+      for (const [id, fresh] of state.fresh) if (fresh.mergeKeys.some((key) => holders.get(key)! > 1)) state.fresh.delete(id);
+    }
     return states;
+  }
+
+  /** Mints the identity and conversation a message of a new sender or conversation creates. */
+  private plan(state: ScopeState, entry: BatchEntry, event: InboundMessage, receivedAt: Date): void {
+    const at = Math.min(event.timestamp.getTime(), receivedAt.getTime());
+    const externalId = event.sender.externalId;
+    if (!state.senders.has(externalId)) {
+      const fresh = state.fresh.get(externalId)!;
+      const known: KnownIdentity = { identityId: newId('idn', at), contactId: newId('ct', at), externalId, displayName: null, username: null, phone: fresh.phone };
+      state.senders.set(externalId, { known, at: 0, touched: false, created: { identityId: known.identityId, contactId: known.contactId, who: event.sender, at: new Date(at), entry }, announced: false });
+    }
+    const conversation = event.conversation;
+    if (!state.conversations.has(conversation.externalId)) {
+      state.conversations.set(conversation.externalId, {
+        id: newId('cv', at), window: null, at: 0, sessionKind: null, via: null, touched: false, replyExpiresAt: null, reply: null,
+        created: { kind: conversation.kind, title: conversation.title ?? null, senderExternalId: externalId, at, sessionKind: conversation.sessionKind ?? null, via: conversation.via ?? null },
+      });
+    }
   }
 
   /** Stages one message (and the window it opens or extends); returns its message id. */
@@ -229,9 +231,16 @@ export class BatchRecorder {
     conversation.sessionKind = event.conversation.sessionKind ?? conversation.sessionKind;
     conversation.via = event.conversation.via ?? conversation.via;
     conversation.touched = true;
+    this.foldReplyContext(conversation, event);
     const messageId = newId('msg', receivedAt.getTime());
     const { parts } = mintParts(scope, event.parts, messageId, receivedAt);
     const session = this.touchWindow(write, scope, event, conversation, who.contactId, at, messageId);
+    if (sender.created && !sender.announced) {
+      // Where the per-event path writes it: after the window it opened, before the message.
+      sender.announced = true;
+      const created = new Date(sender.created.at);
+      this.outbox(write, this.subjects.evt.contact('created'), `${who.contactId}:created`, contactCreatedEvent(who, channel, account, created), who.contactId, created.getTime(), messageId);
+    }
     write.messages.push({
       id: messageId,
       channel,
@@ -316,6 +325,17 @@ export class BatchRecorder {
     return { window: rule.window, expiresAt: iso(until)! };
   }
 
+  /** `storeReplyContext` in memory: a sane reply context fresher than the stored one replaces it. */
+  private foldReplyContext(conversation: Conversation, event: InboundMessage): void {
+    const context = event.replyContext;
+    if (!context || !isBoundedId(context.token) || !isSaneDate(context.expiresAt)) return;
+    if (!Number.isSafeInteger(context.maxMessages) || context.maxMessages < 1 || context.maxMessages > 1_000) return;
+    const expiresAt = context.expiresAt.getTime();
+    if (conversation.replyExpiresAt !== null && conversation.replyExpiresAt >= expiresAt) return;
+    conversation.replyExpiresAt = expiresAt;
+    conversation.reply = { token: context.token, expiresAt, maxMessages: context.maxMessages, messageId: event.externalId };
+  }
+
   private outbox(write: BatchWrite, subject: string, msgId: string, payload: unknown, orderingKey: string, at: number, messageId: string): void {
     write.outbox.push({ ord: write.outbox.length, subject, msg_id: msgId, payload, ordering_key: orderingKey, created_at: iso(at)!, message_id: messageId });
   }
@@ -330,35 +350,17 @@ export class BatchRecorder {
       }
       for (const conversation of state.conversations.values()) {
         if (!conversation.touched) continue;
-        write.conversations.push({ id: conversation.id, at: iso(conversation.at)!, session_kind: conversation.sessionKind, via: conversation.via });
+        const reply = conversation.reply;
+        write.conversations.push({
+          id: conversation.id, at: iso(conversation.at)!, session_kind: conversation.sessionKind, via: conversation.via,
+          reply_token: reply?.token ?? null, reply_expires_at: reply ? iso(reply.expiresAt) : null, reply_max: reply?.maxMessages ?? null, reply_message_id: reply?.messageId ?? null,
+        });
         const window = conversation.window;
         if (window?.inserted) write.windowInserts.push(windowRow(window, conversation.id));
         else if (window?.touched) write.windowUpdates.push(windowRow(window, conversation.id));
       }
     }
   }
-}
-
-function conversationOf(row: StoredConversation): Conversation {
-  const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
-  const window: Window | null = row.w_id
-    ? {
-        id: row.w_id,
-        grant: row.w_grant!,
-        openedAt: num(row.w_opened)!,
-        expiresAt: num(row.w_expires),
-        quotaLimit: num(row.w_quota_limit),
-        quotaUsed: num(row.w_quota_used) ?? 0,
-        pricingKind: row.w_pricing_kind,
-        pricingExpiresAt: num(row.w_pricing_expires),
-        referral: row.w_referral ?? null,
-        expiringNotifiedAt: num(row.w_expiring_notified),
-        openedNotifiedAt: null,
-        inserted: false,
-        touched: false,
-      }
-    : null;
-  return { id: row.id, window, at: 0, sessionKind: null, via: null, touched: false };
 }
 
 function windowRow(window: Window, conversationId: string): Record<string, unknown> {

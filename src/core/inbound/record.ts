@@ -261,33 +261,38 @@ export class EventRecorder {
     await tx.insert(outbox).values({
       subject: this.subjects.evt.contact('created'),
       msgId: `${identity.contactId}:created`,
-      payload: {
-        schema: 'omni.contact/v1',
-        event: 'created',
-        contact: {
-          id: identity.contactId,
-          displayName: identity.displayName,
-          phones: identity.phone ? [identity.phone] : [],
-          emails: [],
-          identities: [
-            {
-              channel,
-              account,
-              externalId: identity.externalId,
-              displayName: identity.displayName,
-              ...(identity.phone ? { phone: identity.phone } : {}),
-              firstSeen: at.toISOString(),
-              lastSeen: at.toISOString(),
-            },
-          ],
-          attributes: {},
-          mergedFrom: [],
-          createdAt: at.toISOString(),
-          updatedAt: at.toISOString(),
-        },
-      },
+      payload: contactCreatedEvent(identity, channel, account, at),
       orderingKey: identity.contactId,
       createdAt: at,
     });
   }
+}
+
+/** The `contact.created` event of a contact created with its first identity (shared with the set-based path). */
+export function contactCreatedEvent(identity: Pick<ResolvedContact, 'contactId' | 'displayName' | 'externalId' | 'phone'>, channel: string, account: string, at: Date) {
+  return {
+    schema: 'omni.contact/v1',
+    event: 'created',
+    contact: {
+      id: identity.contactId,
+      displayName: identity.displayName,
+      phones: identity.phone ? [identity.phone] : [],
+      emails: [],
+      identities: [
+        {
+          channel,
+          account,
+          externalId: identity.externalId,
+          displayName: identity.displayName,
+          ...(identity.phone ? { phone: identity.phone } : {}),
+          firstSeen: at.toISOString(),
+          lastSeen: at.toISOString(),
+        },
+      ],
+      attributes: {},
+      mergedFrom: [],
+      createdAt: at.toISOString(),
+      updatedAt: at.toISOString(),
+    },
+  };
 }

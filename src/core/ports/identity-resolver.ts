@@ -38,6 +38,27 @@ export interface KnownIdentity {
   phone: string | null;
 }
 
+/** A sender `findNew` found unknown: nothing on the account names it, nothing to merge with. */
+export interface NewIdentity {
+  externalId: string;
+  /** The phone as the identity will store it (E.164 where it reads as one); null without one. */
+  phone: string | null;
+  /**
+   * Opaque names of the facts that could merge it: two new senders of one batch sharing one
+   * (the same person on two accounts) must take the per-event path, where the second merges.
+   */
+  mergeKeys: string[];
+}
+
+/** One identity (and its contact) for `createNew` to insert, ids minted by the caller. */
+export interface NewIdentityRow {
+  identityId: string;
+  contactId: string;
+  /** The first sighting: its names, phone and evidence are what the rows start with. */
+  who: InboundIdentity;
+  at: Date;
+}
+
 /** What one erase removed; counts only, so it can be logged (never the platform id or content). */
 export interface ErasedIdentity {
   /** False when no such identity exists (already erased, or never seen): nothing changed. */
@@ -61,6 +82,20 @@ export interface IdentityResolver {
    * map leaves out go through `resolve`. The caller refreshes `last_seen` and names itself.
    */
   resolveKnown?(tx: Tx, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, KnownIdentity>>;
+  /**
+   * The batched first sighting (optional, with `createNew`): of `who`, the senders that have no
+   * identity on the account (nor an alias naming them), whose sightings in `who` agree on phone
+   * and evidence, and whose evidence meets no other live contact; their evidence is locked (as
+   * the per-event path locks it) until the transaction ends. The rest go through `resolve`.
+   */
+  findNew?(tx: Tx, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, NewIdentity>>;
+  /**
+   * Inserts identities and their contacts for senders `findNew` returned, in one statement,
+   * skipping any that a concurrent transaction created meanwhile (its unique key decides).
+   * Returns the external ids actually inserted; the caller announces `contact.created` for
+   * them and re-reads the others as known identities.
+   */
+  createNew?(tx: Tx, scope: IdentityScope, rows: ReadonlyArray<NewIdentityRow>): Promise<Set<string>>;
   /** The platform gave the identity a new id (`changed_id`): both now name it. */
   addAlias(tx: Tx, scope: IdentityScope, identityId: string, newExternalId: string): Promise<void>;
   /** Deletes the identity and what only it held, inside the ingest transaction. */
