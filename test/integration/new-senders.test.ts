@@ -195,6 +195,8 @@ describe('a first sighting that meets another contact', () => {
         'acme-wa.yaml': whatsappAccountYaml(),
         'acme-wa2.yaml': whatsappAccountYaml({ id: SECOND.account, phoneNumberId: `"${SECOND.phoneNumberId}"` }),
       },
+      // One lane: the test holds one transaction and queues both sightings into the next one.
+      extra: { ingestLanes: 1 },
     });
   }, 120_000);
   afterAll(async () => {
