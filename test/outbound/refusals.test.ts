@@ -142,7 +142,10 @@ describe('refusals', () => {
     [row] = await o.t.sql!`select account from messages where id = ${second.messageId}`;
     expect(row!.account).toBe('tc-free');
 
-    // WhatsApp more recent and open: WhatsApp, addressed through the merged-away id.
+    // WhatsApp more recent and open: WhatsApp, addressed through the merged-away id. A second
+    // later, as on a real clock: a window that opened in the same millisecond as the expired one
+    // would tie with it on opened_at.
+    (o.clock as ManualClock).advance(1_000);
     await customerWrites(o, customer, 'hello again');
     await o.t.sql!`update conversations set last_message_at = now() + interval '2 hours' where id = ${wa.conversationId}`;
     const third = await send('any-3');
