@@ -7,12 +7,15 @@
  * hundred or a million contacts.
  *
  * A page is one statement, search and list items included: one round trip, one plan. For
- * `q`, the contacts its exact keys find and those its name words find (each side of the name
- * read up to {@link SEARCH_CANDIDATE_CAP} + 1 matches, see contact-search.ts) are counted
- * first. Few: each match's top identity is read from `identities_contact_idx` and the page
- * sorted from those. More (a common name prefix): matches are dense, so the walk above
- * filters by the same condition and stops after one page. Both ways give the same order, so
- * a client never sees the difference; the way not taken is never executed (a one-time filter).
+ * `q` (see contact-search.ts), the name matches are read first from the name indexes (each
+ * side up to {@link SEARCH_CANDIDATE_CAP} + 1), which picks one of three ways:
+ * - few ({@link SORTED_MATCHES}): each match's top identity is read from
+ *   `identities_contact_idx` and the page sorted from those;
+ * - many: the walk above, checking each identity against the matches collected once (a hash);
+ * - dense (over the cap on a side, a common name prefix): the walk above, probing each
+ *   contact's names as it goes, so the collected matches are not needed.
+ * All give the same order, so a client never sees the difference; the ways not taken are never
+ * executed (one-time filters).
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../core/storage/db.ts';
@@ -21,8 +24,25 @@ import type { ContactListRequest, ContactSummary } from '../core/schemas/api.ts'
 import { rowsOf, type MergePolicy } from './evidence.ts';
 import { contactSearchOf, nameMatches, searchQueries, type ContactSearch } from './contact-search.ts';
 
-/** Above this many contacts matching `q` by name, the page walks the activity index instead. */
-export const SEARCH_CANDIDATE_CAP = 2000;
+/**
+ * Above this many name matches on either side (contacts' names, identities' names), matches
+ * are dense: the page walks the activity index and probes each contact's names as it goes.
+ */
+export const SEARCH_CANDIDATE_CAP = 3000;
+
+/**
+ * Up to this many name matches (both sides), each match's top identity is read and the page
+ * sorted from those. Above it the walk of the activity index is cheaper: it checks each
+ * identity against the matches collected once (a hash), and meets a page of them after about
+ * `page size × identities / matches` rows, which no longer grows with the matches' count.
+ */
+export const SORTED_MATCHES = 1000;
+
+/** Where a search changes ways (tests set them to force each way). */
+export interface SearchWays {
+  cap: number;
+  sortedMatches: number;
+}
 
 /**
  * The most rows a page reads (the API's largest limit + 1). The parts of a page are limited
@@ -45,8 +65,8 @@ export interface ContactPageFilter {
   activeSince?: string | undefined;
   /** The lookups of `q`. */
   search?: ContactSearch | undefined;
-  /** See {@link SEARCH_CANDIDATE_CAP}. */
-  cap?: number | undefined;
+  /** See {@link SEARCH_CANDIDATE_CAP} and {@link SORTED_MATCHES}. */
+  ways?: SearchWays | undefined;
 }
 
 interface PageRow {
@@ -64,15 +84,15 @@ interface PageRow {
 
 const ISO = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
 
-/** One page of contacts; `cursor` is a `nextCursor` from an earlier page. `cap`: see {@link SEARCH_CANDIDATE_CAP}. */
+/** One page of contacts; `cursor` is a `nextCursor` from an earlier page. */
 export async function listContacts(
   db: Db,
   policy: MergePolicy,
   request: ContactListRequest,
-  cap: number = SEARCH_CANDIDATE_CAP,
+  ways: SearchWays = { cap: SEARCH_CANDIDATE_CAP, sortedMatches: SORTED_MATCHES },
 ): Promise<{ items: ContactSummary[]; nextCursor: string | null }> {
   const cursor = request.cursor === undefined ? null : decodeContactCursor(request.cursor);
-  const filter: ContactPageFilter = { channel: request.channel, account: request.account, activeSince: request.activeSince, cap };
+  const filter: ContactPageFilter = { channel: request.channel, account: request.account, activeSince: request.activeSince, ways };
   if (request.q !== undefined) filter.search = contactSearchOf(request.q, policy);
   const rows = rowsOf<PageRow>(await db.execute(contactListStatement(filter, cursor, request.limit + 1)));
   const page = rows.slice(0, request.limit);
@@ -134,18 +154,31 @@ function pageParts(filter: ContactPageFilter, cursor: ContactCursor | null, take
   if (search.nameQuery === null) {
     return { ctes: exact, page: sql`${sorted(filter, cursor, sql`select contact_id from exact`)} limit ${take}` };
   }
-  const cap = filter.cap ?? SEARCH_CANDIDATE_CAP;
+  const { cap, sortedMatches } = filter.ways ?? { cap: SEARCH_CANDIDATE_CAP, sortedMatches: SORTED_MATCHES };
+  const q = search.nameQuery;
   const matches = sql`select contact_id from exact union select contact_id from by_name`;
-  const orExact = sql`and (${nameMatches('i', search.nameQuery)} or i.contact_id = any(array(select contact_id from exact)))`;
+  // `is true` keeps the IN a hashed subplan (built once, probed per row) instead of a join the
+  // planner may turn into the sorted way.
+  const inMatches = sql`and (i.contact_id in (${matches})) is true`;
+  const orExact = sql`and (${nameMatches('i', q)} or i.contact_id = any(array(select contact_id from exact)))`;
+  const way = (name: string) => sql`(select way from way) = ${sql.raw(`'${name}'`)}`;
   return {
+    // Each side is read once (up to cap + 1 matches): its count picks the way, its ids feed it.
     ctes: sql`${exact}
-      by_name as materialized ((${searchQueries.contactNames(search.nameQuery, cap + 1)}) union (${searchQueries.identityNames(search.nameQuery, cap + 1)})),
-      dense as materialized (select count(*) > ${cap} as dense from by_name),`,
-    // Append reads its parts in order and the limit stops it: the walk starts only when asked for.
+      contact_names as materialized (${searchQueries.contactNames(q, cap + 1)}),
+      identity_names as materialized (${searchQueries.identityNames(q, cap + 1)}),
+      way as materialized (
+        select case when c > ${cap} or k > ${cap} then 'dense' when c + k <= ${sortedMatches} then 'few' else 'many' end as way
+        from (select (select count(*) from contact_names) as c, (select count(*) from identity_names) as k) n),
+      by_name as materialized (select contact_id from contact_names union select contact_id from identity_names),`,
+    // Append reads its parts in order and the limit stops it; a part whose way is not taken is
+    // never executed (a one-time filter).
     page: sql`
-      select * from (${sorted(filter, cursor, matches)} limit ${MAX_PAGE_ROWS}) few where not (select dense from dense)
+      select * from (${sorted(filter, cursor, matches)} limit ${MAX_PAGE_ROWS}) few where ${way('few')}
       union all
-      select * from (${walk(filter, cursor, orExact, MAX_PAGE_ROWS)}) many where (select dense from dense)
+      select * from (${walk(filter, cursor, inMatches, MAX_PAGE_ROWS)}) many where ${way('many')}
+      union all
+      select * from (${walk(filter, cursor, orExact, MAX_PAGE_ROWS)}) dense where ${way('dense')}
       limit ${take}`,
   };
 }

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../src/core/storage/db.ts';
 import { rowsOf } from '../../src/core/storage/lease.ts';
-import { contactListStatement, contactPageQuery, listContacts } from '../../src/merge/contact-list.ts';
+import { contactListStatement, contactPageQuery, listContacts, type SearchWays } from '../../src/merge/contact-list.ts';
 import type { MergePolicy } from '../../src/merge/evidence.ts';
 import { contactListRequestSchema } from '../../src/core/schemas/api.ts';
 import { contactSearchOf, searchQueries, tsqueryOf } from '../../src/merge/contact-search.ts';
@@ -121,23 +121,24 @@ describe('list and search plans', () => {
     await expectIndexed(conversationListStatement({ contactId: 'ct_seed10' }, SEED_NOW, null, 51), ['conversations_identity_idx', 'contacts_pkey']);
   });
 
-  it('pages a search the same whether its matches are few (sorted) or dense (walked)', async () => {
+  it('pages a search the same whichever way it takes: few (sorted), many (walked, hashed) or dense (walked, probed)', async () => {
     for (const q of ['ke', 'kerry fisher', seeded(4321).name, 'alt 1']) {
       const request = contactListRequestSchema.parse({ q, limit: 7 });
-      const pagesOf = async (cap: number) => {
+      const pagesOf = async (ways: SearchWays) => {
         const out: string[] = [];
         let cursor: string | undefined;
         for (let page = 0; page < 4; page++) {
-          const answer = await listContacts(database.db, DEFAULT_MERGE_POLICY, { ...request, ...(cursor ? { cursor } : {}) }, cap);
+          const answer = await listContacts(database.db, DEFAULT_MERGE_POLICY, { ...request, ...(cursor ? { cursor } : {}) }, ways);
           out.push(...answer.items.map((item) => `${item.id}@${item.lastActivityAt}`));
           if (!answer.nextCursor) break;
           cursor = answer.nextCursor;
         }
         return out;
       };
-      const sorted = await pagesOf(100_000);
+      const sorted = await pagesOf({ cap: 100_000, sortedMatches: 100_000 });
       expect(sorted.length, q).toBeGreaterThan(0);
-      expect(await pagesOf(1), q).toEqual(sorted);
+      expect(await pagesOf({ cap: 100_000, sortedMatches: 0 }), q).toEqual(sorted);
+      expect(await pagesOf({ cap: 1, sortedMatches: 0 }), q).toEqual(sorted);
     }
   });
 
