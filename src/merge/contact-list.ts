@@ -28,7 +28,7 @@ import { contactSearchOf, nameMatches, searchQueries, type ContactSearch } from 
  * Above this many name matches on either side (contacts' names, identities' names), matches
  * are dense: the page walks the activity index and probes each contact's names as it goes.
  */
-export const SEARCH_CANDIDATE_CAP = 3000;
+export const SEARCH_CANDIDATE_CAP = 2000;
 
 /**
  * Up to this many name matches (both sides), each match's top identity is read and the page
