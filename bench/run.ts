@@ -55,6 +55,8 @@ const SIZES = {
 
 /** `OMNIBUS_BENCH_ONLY=ingest`: baselines, the PostgreSQL ingest phase and the costs only (~1 min). */
 const INGEST_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'ingest';
+/** `OMNIBUS_BENCH_ONLY=search`: the list and search pages alone (bench/search.ts, ~3 min with seeding). */
+const SEARCH_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'search';
 
 /** CPU ms per webhook of one measured run: this process (daemon + load generator) and PostgreSQL. */
 interface CpuCost {
@@ -131,6 +133,7 @@ interface DaemonPhase {
 }
 
 async function main(): Promise<void> {
+  if (SEARCH_ONLY) return searchOnly();
   const started = performance.now();
   const facts = await machineFacts();
   say('starting PostgreSQL and nats-server');
@@ -380,6 +383,18 @@ async function withAdmin<T>(server: TestServer, work: (sql: postgres.Sql) => Pro
   } finally {
     await sql.end({ timeout: 2 });
   }
+}
+
+/** The search phase alone, with the load average before and after (other work on the box moves every figure). */
+async function searchOnly(): Promise<void> {
+  const facts = await machineFacts();
+  const pg = await startTestPostgres();
+  cleanups.push(() => pg.stop());
+  const rows = await runSearchBench({ databaseUrl: await createDatabase(pg, 'omnibus_bench_lists') });
+  const out = ['# omnibus bench: lists and search only', '', table(['fact', 'value'], Object.entries(facts)), ''];
+  out.push(`Load average at the end (1/5/15 min): ${loadavg().map((l) => num(l, 2)).join(' / ')}`, '');
+  out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows), '');
+  process.stdout.write(out.join('\n'));
 }
 
 /** Creates an empty database on the throwaway server (removed with it) and returns its URL. */

@@ -4,23 +4,25 @@
  * PGlite alike: no extension), phones in E.164 (`identities_phone_idx`, `contacts_phones_idx`),
  * emails (`contacts_emails_idx`), platform ids on any account (`identities_external_id_idx`,
  * `identity_aliases_alias_idx`) and contact ids (merged-away ids name their survivor).
+ *
+ * Nothing here runs a query: it builds the parts of the one statement a contact list page is
+ * (contact-list.ts), so a search costs one round trip and the matches never leave the server.
  */
 import { sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../core/storage/db.ts';
-import { normalizeEmail, normalizePhone, rowsOf, type MergePolicy } from './evidence.ts';
-import { resolveContactId } from './store.ts';
+import { normalizeEmail, normalizePhone, type MergePolicy } from './evidence.ts';
 
-/** The contacts `q` matches. */
-export interface SearchMatches {
-  /** The contacts found by exact keys, and by name while there were few. */
-  contactIds: string[];
-  /** More than the cap matched by name: the page filters by `nameQuery` as it walks. */
-  dense: boolean;
+/** What a page filters by for `q`. */
+export interface ContactSearch {
+  /** The contacts found by exact keys: one statement of `contact_id`s (platform id, phone, email, contact id). */
+  exact: SQL;
   /** The tsquery of the name words (null when `q` has no word). */
   nameQuery: string | null;
 }
 
-/** The match conditions, exported for the EXPLAIN test. */
+/** Merge chains are short (each merge adds one hop); this bounds a walk of a broken one. */
+const MAX_SURVIVOR_HOPS = 32;
+
+/** The match conditions, each a statement of `contact_id`s; exported for the EXPLAIN test. */
 export const searchQueries = {
   /** Live contacts whose name has words starting with the query's words. */
   contactNames: (tsquery: string, take: number): SQL => sql`
@@ -38,41 +40,40 @@ export const searchQueries = {
   externalId: (externalId: string): SQL => sql`
     select contact_id from identities where external_id = ${externalId}
     union select i.contact_id from identity_aliases a join identities i on i.id = a.identity_id where a.alias = ${externalId}`,
+  /** The live end of the merge chain from `id` (itself when live), by primary key. */
+  contactId: (id: string): SQL => sql`
+    select s.id as contact_id from (
+      with recursive chain(id, merged_into, depth) as (
+        select id, merged_into, 0 from contacts where id = ${id}
+        union all
+        select c.id, c.merged_into, chain.depth + 1 from contacts c join chain on c.id = chain.merged_into where chain.depth < ${MAX_SURVIVOR_HOPS}
+      )
+      select id, merged_into from chain order by depth desc limit 1
+    ) s where s.merged_into is null`,
 };
 
-/** Finds what `q` matches; `cap` bounds the name matches read (more: `dense`). */
-export async function searchContacts(db: Db, policy: MergePolicy, q: string, cap: number): Promise<SearchMatches> {
+/** What `q` is looked up as. */
+export function contactSearchOf(q: string, policy: MergePolicy): ContactSearch {
   const text = q.trim();
   const exact: SQL[] = [searchQueries.externalId(text)];
   for (const phone of phonesOf(text, policy)) exact.push(searchQueries.phone(phone));
   if (text.includes('@')) exact.push(searchQueries.email(normalizeEmail(text)));
-  const nameQuery = tsqueryOf(text);
-  const named = nameQuery === null ? [] : [searchQueries.contactNames(nameQuery, cap + 1), searchQueries.identityNames(nameQuery, cap + 1)];
-  // Every lookup at once (the pool has connections to spare): a page waits for the slowest only.
-  const contactIdLike = /^ct_\S+$/.test(text) && text.length <= 200 ? resolveContactId(db, text) : Promise.resolve(null);
-  const [survivor, exactRows, namedRows] = await Promise.all([
-    contactIdLike,
-    Promise.all(exact.map(async (query) => rowsOf<{ contact_id: string }>(await db.execute(query)))),
-    Promise.all(named.map(async (query) => rowsOf<{ contact_id: string }>(await db.execute(query)))),
-  ]);
-  const ids = new Set<string>(exactRows.flat().map((row) => row.contact_id));
-  if (survivor) ids.add(survivor);
-  const byName = new Set(namedRows.flat().map((row) => row.contact_id));
-  if (byName.size > cap) return { contactIds: [...ids], dense: true, nameQuery };
-  for (const id of byName) ids.add(id);
-  return { contactIds: [...ids], dense: false, nameQuery };
+  if (/^ct_\S+$/.test(text) && text.length <= 200) exact.push(searchQueries.contactId(text));
+  return { exact: sql.join(exact, sql` union `), nameQuery: tsqueryOf(text) };
 }
 
 /**
- * The condition "the contact of identity `alias` matches the name query", on the contact's
- * name or any of its identities' names: what the walk of a dense search filters by.
+ * The condition "the contact of identity `alias` matches the name query": the identity's own
+ * name (already read: free), the contact's name, or any of its other identities' names. What
+ * the walk of a dense search filters by.
  */
 export function nameMatches(alias: string, tsquery: string): SQL {
   const owner = sql.raw(`${alias}.contact_id`);
   // `offset 0` keeps each EXISTS a per-row probe by primary key / contact index: without it the
   // planner turns them into hashed subplans that collect every match first (13,000 rows for
   // a one-letter prefix on 100,000 contacts), which is what this walk exists to avoid.
-  return sql`(exists (select 1 from contacts nc where nc.id = ${owner} and ${nameVector('nc')} @@ to_tsquery('simple', ${tsquery}) offset 0)
+  return sql`(${nameVector(alias)} @@ to_tsquery('simple', ${tsquery})
+    or exists (select 1 from contacts nc where nc.id = ${owner} and ${nameVector('nc')} @@ to_tsquery('simple', ${tsquery}) offset 0)
     or exists (select 1 from identities nk where nk.contact_id = ${owner} and ${nameVector('nk')} @@ to_tsquery('simple', ${tsquery}) offset 0))`;
 }
 

@@ -35,8 +35,8 @@ export interface ConversationCursor {
 /** What the page query filters on. */
 export interface ConversationFilter {
   account?: string | undefined;
-  /** Only the direct conversations of these identities (a contact's). */
-  identityIds?: ReadonlyArray<string> | undefined;
+  /** Only the direct conversations of this contact's identities (a merged-away id: its survivor's). */
+  contactId?: string | undefined;
 }
 
 interface ConversationRow {
@@ -53,32 +53,28 @@ interface ConversationRow {
   expires_at: Date | string | null;
   quota_limit: number | null;
   quota_used: number | null;
+  /** False when the contact was merged away (not in practice: identities follow merges). */
+  contact_live: boolean | null;
 }
 
 const ISO = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`);
 
-/** One page of conversations. */
+/** The most rows a part of a page reads (the API's largest limit + 1); see the comment in conversationPageQuery. */
+const MAX_PAGE_ROWS = 201;
+
+/** Merge chains are short (each merge adds one hop); this bounds a walk of a broken one. */
+const MAX_SURVIVOR_HOPS = 32;
+
+/** One page of conversations: one statement (both parts, contacts included), one round trip. */
 export async function listConversations(deps: OutboundDeps, request: ConversationListRequest): Promise<{ items: ConversationSummary[]; nextCursor: string | null }> {
   const cursor = request.cursor === undefined ? null : decodeConversationCursor(request.cursor);
   const asOf = cursor ? new Date(cursor.asOf) : deps.clock.now();
-  const filter: ConversationFilter = { account: request.account };
-  if (request.contactId !== undefined) {
-    const contactId = await survivorOf(deps.db, request.contactId);
-    if (contactId === null) throw new OmniError('unknown_contact', 'no such contact', { details: { id: request.contactId } });
-    const owned = rowsOf<{ id: string }>(await deps.db.execute(sql`select id from identities where contact_id = ${contactId}`));
-    if (owned.length === 0) return { items: [], nextCursor: null };
-    filter.identityIds = owned.map((row) => row.id);
-  }
+  const filter: ConversationFilter = { account: request.account, contactId: request.contactId };
   const take = request.limit + 1;
-  const rows: Array<ConversationRow & { open: 0 | 1 }> = [];
-  if (!cursor || cursor.open === 1) {
-    const open = rowsOf<ConversationRow>(await deps.db.execute(conversationPageQuery(filter, 1, asOf, cursor, take)));
-    rows.push(...open.map((row) => ({ ...row, open: 1 as const })));
-  }
-  if (rows.length < take) {
-    const after = cursor?.open === 0 ? cursor : null;
-    const rest = rowsOf<ConversationRow>(await deps.db.execute(conversationPageQuery(filter, 0, asOf, after, take - rows.length)));
-    rows.push(...rest.map((row) => ({ ...row, open: 0 as const })));
+  const rows = rowsOf<ConversationRow & { open: 0 | 1 }>(await deps.db.execute(conversationListStatement(filter, asOf, cursor, take)));
+  // Nothing listed for a contact id: tell an unknown contact from one without conversations.
+  if (rows.length === 0 && request.contactId !== undefined && (await survivorOf(deps.db, request.contactId)) === null) {
+    throw new OmniError('unknown_contact', 'no such contact', { details: { id: request.contactId } });
   }
   const page = rows.slice(0, request.limit);
   const items = await Promise.all(page.map((row) => summaryOf(deps, row, asOf)));
@@ -90,15 +86,41 @@ export async function listConversations(deps: OutboundDeps, request: Conversatio
 }
 
 /**
+ * A whole page: the open part after the cursor (when the cursor is still in it), then the rest,
+ * with each conversation's contact. The parts are an Append read in order under the page's
+ * limit, so the rest is only read when the open part runs out.
+ */
+export function conversationListStatement(filter: ConversationFilter, asOf: Date, cursor: ConversationCursor | null, take: number): SQL {
+  const parts: SQL[] = [];
+  if (!cursor || cursor.open === 1) parts.push(sql`select * from (${conversationPageQuery(filter, 1, asOf, cursor, MAX_PAGE_ROWS)}) open_part`);
+  parts.push(sql`select * from (${conversationPageQuery(filter, 0, asOf, cursor?.open === 0 ? cursor : null, MAX_PAGE_ROWS)}) rest_part`);
+  return sql`
+    select p.*, co.merged_into is null as contact_live
+    from (${sql.join(parts, sql` union all `)} limit ${take}) p
+    left join contacts co on co.id = p.contact_id
+    order by p.open desc, p.sort_at desc, p.id desc`;
+}
+
+/**
  * One part of the list: open windows at `asOf` (`open` 1) or the rest (0), latest message
- * first, after `cursor` when given. Exported for the EXPLAIN test.
+ * first, after `cursor` when given. `take` is a constant, not the request's limit: a generic
+ * plan (postgres.js prepares every statement) then knows the part is small instead of guessing
+ * a tenth of the table, which would also have it compiled by JIT. Exported for the EXPLAIN test.
  */
 export function conversationPageQuery(filter: ConversationFilter, open: 0 | 1, asOf: Date, cursor: ConversationCursor | null, take: number): SQL {
   const at = sql`${asOf.toISOString()}::timestamptz`;
   const conditions: SQL[] = [];
   if (filter.account !== undefined) conditions.push(sql`and c.account = ${filter.account}`);
-  if (filter.identityIds !== undefined) {
-    conditions.push(sql`and c.identity_id = any(array(select jsonb_array_elements_text(${JSON.stringify(filter.identityIds)}::jsonb)))`);
+  if (filter.contactId !== undefined) {
+    // The direct conversations of every identity the contact (or, merged away, its survivor) holds.
+    conditions.push(sql`and c.identity_id = any(array(
+      select oi.id from identities oi where oi.contact_id = (
+        with recursive chain(id, merged_into, depth) as (
+          select id, merged_into, 0 from contacts where id = ${filter.contactId}
+          union all
+          select cc.id, cc.merged_into, chain.depth + 1 from contacts cc join chain on cc.id = chain.merged_into where chain.depth < ${MAX_SURVIVOR_HOPS}
+        )
+        select id from chain where merged_into is null order by depth desc limit 1)))`);
   }
   if (cursor) {
     conditions.push(sql`and (c.last_message_at, c.id) < (timestamptz 'epoch' + ${cursor.micros}::bigint * interval '1 microsecond', ${cursor.id})`);
@@ -111,7 +133,7 @@ export function conversationPageQuery(filter: ConversationFilter, open: 0 | 1, a
     select c.id, c.channel, c.account, c.kind, c.title, c.identity_id, i.contact_id, c.session_kind,
            to_char(c.last_message_at at time zone 'UTC', ${ISO}) as last_message_at,
            (extract(epoch from c.last_message_at) * 1000000)::bigint::text as micros,
-           w.expires_at, w.quota_limit, w.quota_used
+           w.expires_at, w.quota_limit, w.quota_used, ${sql.raw(String(open))} as open, c.last_message_at as sort_at
     from conversations c
     left join lateral (
       select lw.expires_at, lw.quota_limit, lw.quota_used from session_windows lw
@@ -120,7 +142,7 @@ export function conversationPageQuery(filter: ConversationFilter, open: 0 | 1, a
     left join identities i on i.id = c.identity_id
     where true ${sql.join(conditions, sql` `)} ${part}
     order by c.last_message_at desc, c.id desc
-    limit ${take}`;
+    limit ${sql.raw(String(take))}`;
 }
 
 async function summaryOf(deps: OutboundDeps, row: ConversationRow, asOf: Date): Promise<ConversationSummary> {
@@ -130,8 +152,8 @@ async function summaryOf(deps: OutboundDeps, row: ConversationRow, asOf: Date): 
     account: row.account,
     kind: row.kind,
     title: row.title,
-    // Identities point at live contacts; the walk is for a row read mid-merge.
-    contactId: row.contact_id === null ? null : ((await survivorOf(deps.db, row.contact_id)) ?? row.contact_id),
+    // Identities point at live contacts (read in the same statement); the walk is for a broken row.
+    contactId: row.contact_id === null || row.contact_live ? row.contact_id : ((await survivorOf(deps.db, row.contact_id)) ?? row.contact_id),
     identityId: row.identity_id,
     lastMessageAt: row.last_message_at,
     window: windowOf(deps, row, asOf),

@@ -8,7 +8,7 @@
  */
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../core/storage/db.ts';
-import { conversations, identities, messages, sessionWindows } from '../core/storage/schema.ts';
+import { contacts, conversations, identities, messages, sessionWindows } from '../core/storage/schema.ts';
 import { OmniError } from '../core/errors.ts';
 import { rowsOf } from '../core/storage/lease.ts';
 import type { ConversationMessagesRequest } from '../core/schemas/api.ts';
@@ -33,14 +33,11 @@ export async function conversationMessages(
 ): Promise<{ items: MessageView[]; nextCursor: string | null }> {
   const { db } = deps;
   const cursor = request.before === undefined ? null : decodeMessageCursor(request.before);
-  const [conversation] = await db
-    .select({ account: conversations.account, sessionKind: conversations.sessionKind })
-    .from(conversations)
-    .where(eq(conversations.id, request.conversationId))
-    .limit(1);
-  if (!conversation) throw new OmniError('not_found', 'no such conversation', { details: { conversationId: request.conversationId } });
+  // One statement in the common case: each row carries its conversation and contact.
   const rows = await conversationMessagesQuery(db, request.conversationId, cursor, request.limit + 1);
-  const survivors = await survivorsOf(db, rows.map((row) => row.identity.contactId));
+  const conversation = rows[0]?.conversation ?? (await conversationOf(db, request.conversationId));
+  if (!conversation) throw new OmniError('not_found', 'no such conversation', { details: { conversationId: request.conversationId } });
+  const survivors = await survivorsOf(db, rows.filter((row) => row.contactMergedInto !== null).map((row) => row.identity.contactId));
   const entry = deps.accounts.get(conversation.account);
   const window = entry ? sessionRuleOf(entry.adapter.capabilities, entry.window, conversation.sessionKind).window : null;
   const maxBytes = request.maxBytes ?? MESSAGES_PAGE_BYTES;
@@ -71,6 +68,9 @@ export function conversationMessagesQuery(db: Db, conversationId: string, cursor
     .select({
       message: messages,
       identity: identities,
+      conversation: { account: conversations.account, sessionKind: conversations.sessionKind },
+      // Identities point at live contacts; not null only for a row read mid-merge.
+      contactMergedInto: contacts.mergedInto,
       micros: sql<string>`(extract(epoch from ${messages.receivedAt}) * 1000000)::bigint::text`,
       // The window that covered the message, as message.get reads it.
       sessionExpiresAt: sql<Date | null>`(select sw.expires_at from session_windows sw
@@ -79,9 +79,21 @@ export function conversationMessagesQuery(db: Db, conversationId: string, cursor
     })
     .from(messages)
     .innerJoin(identities, eq(identities.id, messages.identityId))
+    .innerJoin(conversations, eq(conversations.id, messages.conversationId))
+    .leftJoin(contacts, eq(contacts.id, identities.contactId))
     .where(and(eq(messages.conversationId, conversationId), olderThan(cursor)))
     .orderBy(desc(messages.receivedAt), desc(messages.id))
     .limit(take);
+}
+
+/** The conversation alone: for a page without messages (none yet, or paged past the last). */
+async function conversationOf(db: Db, conversationId: string): Promise<{ account: string; sessionKind: string | null } | undefined> {
+  const [conversation] = await db
+    .select({ account: conversations.account, sessionKind: conversations.sessionKind })
+    .from(conversations)
+    .where(eq(conversations.id, conversationId))
+    .limit(1);
+  return conversation;
 }
 
 function olderThan(cursor: MessageCursor | null): SQL | undefined {

@@ -10,11 +10,11 @@ import { pino } from 'pino';
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../src/core/storage/db.ts';
 import { rowsOf } from '../../src/core/storage/lease.ts';
-import { contactPageQuery, listContacts } from '../../src/merge/contact-list.ts';
+import { contactListStatement, contactPageQuery, listContacts, type SearchWays } from '../../src/merge/contact-list.ts';
 import type { MergePolicy } from '../../src/merge/evidence.ts';
 import { contactListRequestSchema } from '../../src/core/schemas/api.ts';
-import { searchQueries, tsqueryOf } from '../../src/merge/contact-search.ts';
-import { conversationPageQuery } from '../../src/outbound/conversation-list.ts';
+import { contactSearchOf, searchQueries, tsqueryOf } from '../../src/merge/contact-search.ts';
+import { conversationListStatement, conversationPageQuery } from '../../src/outbound/conversation-list.ts';
 import { conversationMessagesQuery } from '../../src/outbound/conversation-messages.ts';
 import { createTestDatabase, type TestDatabase } from '../support/services.ts';
 import { SEED_NOW, seedContactStore, seeded } from '../support/contact-store.ts';
@@ -82,8 +82,17 @@ describe('list and search plans', () => {
     const few = tsqueryOf(seeded(123).name)!;
     await expectIndexed(searchQueries.contactNames(few, 2001), ['contacts_name_words_idx']);
     await expectIndexed(searchQueries.identityNames(few, 2001), ['identities_name_words_idx']);
-    await expectIndexed(contactPageQuery({ contactIds: ['ct_seed123', 'ct_seed173'] }, null, 51), ['identities_contact_idx']);
-    await expectIndexed(contactPageQuery({ nameQuery: tsqueryOf('ke')!, orContactIds: ['ct_seed1'] }, null, 51), ['identities_seen_idx', 'contacts_pkey']);
+    // The page of a search holds both ways (few matches: sorted from identities_contact_idx;
+    // dense: the walk); both must be indexed whichever one a count picks at run time.
+    const search = (q: string) => ({ search: contactSearchOf(q, DEFAULT_MERGE_POLICY) });
+    await expectIndexed(contactPageQuery(search(seeded(123).name), null, 51), [
+      'contacts_name_words_idx',
+      'identities_name_words_idx',
+      'identities_contact_idx',
+      'identities_seen_idx',
+      'contacts_pkey',
+    ]);
+    await expectIndexed(contactPageQuery({ ...search('ke'), account: 'seed-wa' }, null, 51), ['identities_contact_idx', 'identities_account_seen_idx']);
   });
 
   it('finds phones, emails and platform ids (and former ones) by equality indexes', async () => {
@@ -98,28 +107,38 @@ describe('list and search plans', () => {
     await expectIndexed(conversationPageQuery({}, 1, SEED_NOW, null, 51), [['session_windows_expires_idx', 'conversations_recent_idx'], 'session_windows_conversation_idx']);
     await expectIndexed(conversationPageQuery({}, 0, SEED_NOW, cursor, 51), ['conversations_recent_idx', 'session_windows_conversation_idx']);
     await expectIndexed(conversationPageQuery({ account: 'seed-tg' }, 0, SEED_NOW, null, 51), ['conversations_account_recent_idx']);
-    await expectIndexed(conversationPageQuery({ identityIds: ['idn_seed10', 'idn_seedb10'] }, 0, SEED_NOW, null, 51), ['conversations_identity_idx']);
+    await expectIndexed(conversationPageQuery({ contactId: 'ct_seed10' }, 0, SEED_NOW, null, 51), ['conversations_identity_idx', 'identities_contact_idx', 'contacts_pkey']);
     const page = conversationMessagesQuery(database.db, 'cv_seed10', { micros: micros(SEED_NOW), id: 'msg_seed10_2' }, 51);
     await expectIndexed(page, ['messages_conversation_time_idx', 'identities_pkey']);
   });
 
-  it('pages a search the same whether its matches are few (sorted) or dense (walked)', async () => {
+  it('reads a whole page (list items included) in one indexed statement', async () => {
+    const cursor = { micros: micros(new Date(SEED_NOW.getTime() - 10_000_000)), identityId: 'idn_seed500' };
+    await expectIndexed(contactListStatement({}, cursor, 51), ['identities_seen_idx', 'contacts_pkey', 'identities_contact_idx']);
+    await expectIndexed(contactListStatement({ search: contactSearchOf('ke', DEFAULT_MERGE_POLICY) }, null, 51), ['contacts_name_words_idx', 'contacts_pkey']);
+    await expectIndexed(contactListStatement({ search: contactSearchOf('ct_seed77', DEFAULT_MERGE_POLICY) }, null, 51), ['contacts_pkey', 'identities_contact_idx']);
+    await expectIndexed(conversationListStatement({}, SEED_NOW, null, 51), ['session_windows_conversation_idx', 'conversations_recent_idx', 'contacts_pkey']);
+    await expectIndexed(conversationListStatement({ contactId: 'ct_seed10' }, SEED_NOW, null, 51), ['conversations_identity_idx', 'contacts_pkey']);
+  });
+
+  it('pages a search the same whichever way it takes: few (sorted), many (walked, hashed) or dense (walked, probed)', async () => {
     for (const q of ['ke', 'kerry fisher', seeded(4321).name, 'alt 1']) {
       const request = contactListRequestSchema.parse({ q, limit: 7 });
-      const pagesOf = async (cap: number) => {
+      const pagesOf = async (ways: SearchWays) => {
         const out: string[] = [];
         let cursor: string | undefined;
         for (let page = 0; page < 4; page++) {
-          const answer = await listContacts(database.db, DEFAULT_MERGE_POLICY, { ...request, ...(cursor ? { cursor } : {}) }, cap);
+          const answer = await listContacts(database.db, DEFAULT_MERGE_POLICY, { ...request, ...(cursor ? { cursor } : {}) }, ways);
           out.push(...answer.items.map((item) => `${item.id}@${item.lastActivityAt}`));
           if (!answer.nextCursor) break;
           cursor = answer.nextCursor;
         }
         return out;
       };
-      const sorted = await pagesOf(100_000);
+      const sorted = await pagesOf({ cap: 100_000, sortedMatches: 100_000 });
       expect(sorted.length, q).toBeGreaterThan(0);
-      expect(await pagesOf(1), q).toEqual(sorted);
+      expect(await pagesOf({ cap: 100_000, sortedMatches: 0 }), q).toEqual(sorted);
+      expect(await pagesOf({ cap: 1, sortedMatches: 0 }), q).toEqual(sorted);
     }
   });
 
