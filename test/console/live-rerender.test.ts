@@ -22,6 +22,7 @@ interface Field {
 
 const OPEN = { wa: '15551240001', name: 'Olive Open' };
 const CLOSED = { wa: '15551240002', name: 'Carl Closed' };
+const CHATTY = { wa: '15551240009', name: 'Chatty Cathy' };
 
 describe('console pages keep what the agent typed across live updates', () => {
   let t: TestDaemon;
@@ -171,6 +172,41 @@ describe('console pages keep what the agent typed across live updates', () => {
     await page.click('#templates button[type=submit]');
     await expect.poll(() => page.textContent('#reply-outcome'), { timeout: 15_000 }).toMatch(/^Template accepted/);
     expect(await page.inputValue('#templates input[name=template]')).toBe('');
+    await page.close();
+  });
+
+  it('brings the agent back to where they had scrolled in a long timeline when the page is rebuilt', async () => {
+    // Three pages of history: reaching far down loads the older ones as the end scrolls into view.
+    const start = Date.now() - 90 * 60_000;
+    for (let i = 0; i < 90; i++) {
+      const { body } = whatsappText({ from: CHATTY.wa, text: `message number ${i}`, name: CHATTY.name, at: new Date(start + i * 60_000) });
+      expect((await t.postWhatsApp(body)).status).toBe(200);
+    }
+    const contactId = await contactOf(CHATTY.wa);
+    const page = await openContact(contactId);
+    await page.locator('#timeline li.message').first().waitFor();
+    // Scroll down until an older page is on screen.
+    await expect
+      .poll(async () => {
+        await page.evaluate(() => (globalThis as unknown as { scrollBy(x: number, y: number): void }).scrollBy(0, 1_500));
+        return page.locator('#timeline li.message').count();
+      }, { timeout: 15_000 })
+      .toBeGreaterThan(60);
+    const target = 2_400;
+    await page.evaluate((y) => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, y), target);
+    const scrolled = () => page.evaluate(() => Math.round((globalThis as unknown as { scrollY: number }).scrollY));
+    expect(await scrolled()).toBe(target);
+    const inView = () => page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { elementFromPoint(x: number, y: number): { closest(s: string): { textContent: string } | null } | null } }).document;
+      return doc.elementFromPoint(400, 300)?.closest('li.message')?.textContent ?? null;
+    });
+    const before = await inView();
+    expect(before).toMatch(/message number \d+/);
+
+    await contactChanges(page, contactId);
+    // The same message at the same place on the screen, the older pages loaded again.
+    await expect.poll(inView, { timeout: 15_000 }).toBe(before);
+    expect(Math.abs((await scrolled()) - target)).toBeLessThan(200);
     await page.close();
   });
 });

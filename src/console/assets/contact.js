@@ -71,7 +71,7 @@ function identityRow(identity, window, canUnmerge, onUnmerge) {
 }
 
 /** Renders contact `id` into `view`; returns a clean-up function. */
-export async function showContact(view, id, { rebuild = false } = {}) {
+export async function showContact(view, id, { rebuild = false, anchor = null } = {}) {
   // A rebuild keeps the old page in view until the new one is ready.
   if (!rebuild) replace(view, el('p', { class: 'muted', text: 'Loading…' }));
   const { contact } = await get(`/contacts/${encodeURIComponent(id)}`);
@@ -177,7 +177,8 @@ export async function showContact(view, id, { rebuild = false } = {}) {
     },
   });
   const statuses = new Map();
-  const timeline = createTimeline(timelineList, contact.id, (messages) => void renderWindows(messages));
+  // A rebuild brings the agent back to where they had scrolled, older pages loaded again.
+  const timeline = createTimeline(timelineList, contact.id, (messages) => void renderWindows(messages), { anchor: rebuild ? anchor : null });
   let firstMessages = [];
 
   let windowsAsked = 0;
@@ -245,7 +246,7 @@ export async function showContact(view, id, { rebuild = false } = {}) {
     if (!replyBox.isConnected) return;
     reply.save();
     saveOtherId();
-    await showContact(view, contact.id, { rebuild: true }).then((cleanup) => {
+    await showContact(view, contact.id, { rebuild: true, anchor: timeline.anchor() }).then((cleanup) => {
       stop();
       stop = cleanup;
     });

@@ -88,8 +88,14 @@ async function fillStatuses(root, ids) {
   await Promise.all([worker(), worker(), worker()]);
 }
 
-/** The timeline of a contact, mounted in `list`; returns { add, seen, conversations, stop }. */
-export function createTimeline(list, contactId, onFirstPage) {
+/**
+ * The timeline of a contact, mounted in `list`; returns { add, anchor, seen, conversations, stop }.
+ * `anchor` (from `anchor()` on the page being rebuilt): the message the agent was looking at and
+ * where on the screen; pages are loaded until it is there again, and it is scrolled back into
+ * the same place.
+ */
+export function createTimeline(list, contactId, onFirstPage, { anchor = null } = {}) {
+  let restore = anchor && anchor.y > 0 ? anchor : null;
   const sentinel = el('li', { class: 'sentinel muted', text: 'Loading…' });
   list.append(sentinel);
   let cursor;
@@ -114,6 +120,18 @@ export function createTimeline(list, contactId, onFirstPage) {
     } finally {
       loading = false;
     }
+    if (restore !== null && list.isConnected) {
+      const node = restore.id ? list.querySelector(`[data-message-id="${CSS.escape(restore.id)}"]`) : null;
+      const y = node ? window.scrollY + node.getBoundingClientRect().top - restore.top : restore.y;
+      // Tall enough to scroll there (else the browser stops short at the end of the page).
+      if (done || (node && document.documentElement.scrollHeight >= y + window.innerHeight)) {
+        window.scrollTo(0, y);
+        restore = null;
+      } else {
+        void load();
+        return;
+      }
+    }
     // Still in view (a short page): load the next at once.
     if (!done && sentinel.getBoundingClientRect().top < window.innerHeight + 200) void load();
   };
@@ -123,6 +141,11 @@ export function createTimeline(list, contactId, onFirstPage) {
   observer.observe(sentinel);
   void load();
   return {
+    /** The first message on screen and its distance from the top of the window, with the scroll position. */
+    anchor() {
+      const first = [...list.querySelectorAll('li.message')].find((node) => node.getBoundingClientRect().bottom > 0);
+      return { id: first?.getAttribute('data-message-id') ?? null, top: first?.getBoundingClientRect().top ?? 0, y: window.scrollY };
+    },
     /** A live or just-sent message: on top, once. */
     add(message, status) {
       if (seen.has(message.id)) return;
