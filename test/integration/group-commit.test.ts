@@ -71,10 +71,15 @@ describe('group commit', () => {
     // The blocker waits for the test's lock; the poison fails with a non-data SQLSTATE (P0001),
     // which the ingest must not dead-letter: only a 503 makes the platform retry it.
     await admin.unsafe(`
+      create sequence gc_deadlock_attempts;
       create function gc_test_trigger() returns trigger language plpgsql as $$
       begin
         if new.external_id like '%BLOCK%' then perform pg_advisory_xact_lock(${LOCK}); end if;
         if new.external_id like '%POISON%' then raise exception 'test poison'; end if;
+        -- Sequences are not rolled back: the first two attempts fail as a deadlock victim would.
+        if new.external_id like '%DEADLOCK%' and nextval('gc_deadlock_attempts') <= 2 then
+          raise exception 'deadlock detected (test)' using errcode = '40P01';
+        end if;
         return new;
       end $$;
       create trigger gc_test before insert on messages for each row execute function gc_test_trigger();`);
@@ -131,6 +136,15 @@ describe('group commit', () => {
     // Each recorded message is announced once.
     const events = (await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.${WA.account}`, { atLeast: 8 })).filter((e) => [wamid('A'), wamid('B'), wamid('C')].includes(e.data.externalId));
     expect(events).toHaveLength(3);
+  });
+
+  it('runs a transaction PostgreSQL aborted as a deadlock victim again, and answers 200', async () => {
+    const answer = await t.postWhatsApp(webhook(wamid('DEADLOCK1'), '16315550601'));
+    expect(answer.status).toBe(200);
+    expect(await admin`select 1 from messages where external_id = ${wamid('DEADLOCK1')}`).toHaveLength(1);
+    // Two aborted attempts, then the one that committed.
+    const [attempts] = await admin<{ n: number }[]>`select last_value::int as n from gc_deadlock_attempts`;
+    expect(attempts!.n).toBe(3);
   });
 
   it('records the other lane while one waits, and a webhook for the waiting conversation after it', async () => {

@@ -16,8 +16,11 @@ import { EventRecorder, type ErasedMedia } from './record.ts';
 import { BatchRecorder } from './record-batch.ts';
 import { recordDeadLetter } from './dead-letters.ts';
 import { rawBytesOf, screenEvents } from './edge.ts';
-import { isItemDataError } from './store-errors.ts';
+import { isItemDataError, isTransientConflict } from './store-errors.ts';
 import { addResult, emptyResult, type IngestResult, type IngestScope } from './scope.ts';
+
+/** Times a transaction aborted by a deadlock or serialization conflict is run again. */
+const CONFLICT_RETRIES = 3;
 
 /** Extra work committed atomically with the batch (a poller's cursor). */
 export interface RecordOptions {
@@ -113,8 +116,22 @@ export class Ingestor {
     return total;
   }
 
-  /** Runs `work` in a transaction with a fresh result; purges erased media after the commit. */
+  /**
+   * Runs `work` in a transaction with a fresh result; purges erased media after the commit. A
+   * transaction PostgreSQL aborted to break a deadlock (or a serialization conflict) is run
+   * again, up to `CONFLICT_RETRIES` times: it stored nothing, and the other side has committed.
+   */
   private async inTransaction(work: (tx: Tx, result: IngestResult, erased: ErasedMedia) => Promise<void>): Promise<IngestResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.inTransactionOnce(work);
+      } catch (error) {
+        if (attempt >= CONFLICT_RETRIES || !isTransientConflict(error)) throw error;
+      }
+    }
+  }
+
+  private async inTransactionOnce(work: (tx: Tx, result: IngestResult, erased: ErasedMedia) => Promise<void>): Promise<IngestResult> {
     const result = emptyResult();
     const erased: ErasedMedia = [];
     await this.db.transaction((tx) => work(tx, result, erased));

@@ -16,6 +16,7 @@ import { conversationOf, type ScopeState } from './record-batch-state.ts';
 
 /** A race the set-based path could not settle in the transaction; retried from scratch. */
 export class SetRaceUnsettled extends Error {
+  override readonly name = 'SetRaceUnsettled';
   constructor() {
     super('set-based recording lost a race it could not settle; the batch is recorded again');
   }

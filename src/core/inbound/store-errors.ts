@@ -22,3 +22,20 @@ export function isItemDataError(error: unknown): boolean {
   }
   return sawJsValueError;
 }
+
+/**
+ * True when PostgreSQL aborted the transaction to break a lock cycle or a serialization
+ * conflict (40P01, 40001), or a race with another replica was left unsettled: nothing was
+ * wrong with the data and nothing was stored, so running
+ * the same transaction again is the fix. Two replicas recording the same redelivered batch of
+ * first sightings in different orders can meet that way.
+ */
+export function isTransientConflict(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (e.code === '40P01' || e.code === '40001') return true;
+    // Set-based recording met another replica's first sighting it could not settle in this
+    // transaction (record-batch-new.ts); the next attempt sees that replica's commit.
+    if ((e as { name?: unknown }).name === 'SetRaceUnsettled') return true;
+  }
+  return false;
+}
