@@ -73,8 +73,11 @@ export async function findNewIdentities(tx: Tx, policy: MergePolicy, scope: Iden
 /** Inserts the identities and their contacts; returns the external ids actually inserted. */
 export async function createNewIdentities(tx: Tx, scope: IdentityScope, rows: ReadonlyArray<NewIdentityRow>): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
+  // In one order on every replica (by platform id): two transactions inserting the same new
+  // senders then wait for each other in line instead of deadlocking.
+  const ordered = [...rows].sort((a, b) => (a.who.externalId < b.who.externalId ? -1 : a.who.externalId > b.who.externalId ? 1 : 0));
   const input = JSON.stringify(
-    rows.map(({ identityId, contactId, who, at }) => {
+    ordered.map(({ identityId, contactId, who, at }) => {
       const f = factsOf(who);
       return {
         id: identityId,

@@ -84,7 +84,7 @@ export async function insertConversations(tx: Tx, channel: string, account: stri
   const inserted = rowsOf<{ external_id: string }>(
     await tx.execute(sql`insert into conversations (id, channel, account, external_id, kind, title, identity_id, created_at, last_message_at, last_inbound_at, session_kind, via)
       select x.id, ${channel}, ${account}, x.external_id, x.kind, x.title, x.identity_id, x.at, x.at, x.at, x.session_kind, x.via
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id text, external_id text, kind text, title text, identity_id text, at timestamptz, session_kind text, via text)
+      from jsonb_to_recordset(${JSON.stringify(inLockOrder(rows, (row) => row.external_id))}::jsonb) as x(id text, external_id text, kind text, title text, identity_id text, at timestamptz, session_kind text, via text)
       where x.identity_id is null or exists (select 1 from identities i where i.id = x.identity_id)
       on conflict do nothing
       returning external_id`),
@@ -110,9 +110,31 @@ export interface BatchWrite {
 const WINDOW_COLUMNS = `id text, conversation_id text, "grant" text, opened_at timestamptz, expires_at timestamptz, quota_limit int, quota_used int,
   pricing_kind text, pricing_expires_at timestamptz, referral jsonb, opened_notified_at timestamptz, expiring_notified_at timestamptz`;
 
+/**
+ * Rows in one order by a key every replica computes alike. Inserts into a unique index and
+ * updates lock rows one by one in the order given: two transactions writing the same rows
+ * (two replicas recording one redelivered batch) then queue behind each other instead of each
+ * holding what the other waits for.
+ */
+export function inLockOrder<T>(rows: ReadonlyArray<T>, key: (row: T) => string): T[] {
+  return [...rows].sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
 /** Writes the batch in one statement; returns the ids of the messages actually inserted. */
 export async function writeBatch(tx: Tx, write: BatchWrite): Promise<Set<string>> {
   const j = (rows: unknown[]) => sql`${JSON.stringify(rows)}::jsonb`;
+  const byId = <T extends { id?: unknown }>(rows: ReadonlyArray<T>) => inLockOrder(rows, (row) => String(row.id));
+  write = {
+    ...write,
+    messages: inLockOrder(write.messages, (row) => `${String(row.channel)}\u0000${String(row.account)}\u0000${String(row.dedupe_key)}`),
+    identities: byId(write.identities),
+    conversations: byId(write.conversations),
+    windowUpdates: byId(write.windowUpdates),
+  };
   const rows = rowsOf<{ id: string }>(
     await tx.execute(sql`with
       m as (
