@@ -555,6 +555,9 @@ export class Daemon {
   private async shutdown(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
+    // No ANALYZE during the drain: on PGlite it runs on this thread and would hold up the
+    // accepting of connections the drain takes in before it stops listening.
+    await this.statistics?.stop().catch(() => {});
     // Requests in flight are answered; connections still open after 4 seconds are cut.
     await this.connections?.drain(4_000);
     await this.pollers?.stop();
@@ -562,7 +565,6 @@ export class Daemon {
     await this.lookups?.stop();
     for (const extension of this.options.extensions ?? []) await extension.stop?.().catch(() => {});
     await this.housekeeping?.stop().catch(() => {});
-    await this.statistics?.stop().catch(() => {});
     await this.mediaWorker?.stop().catch(() => {});
     await this.relay?.stop().catch(() => {});
     await this.busLoop?.catch(() => {});

@@ -48,9 +48,18 @@ export function trackConnections(server: Server): { drain(deadlineMs: number): P
 
   return {
     async drain(deadlineMs) {
-      // Connections the kernel already accepted while the loop was busy are taken in first
-      // (one I/O poll): closing the listener resets whatever is still in its backlog.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Connections the kernel already accepted while the loop was busy are taken in first:
+      // closing the listener resets whatever is still in its backlog. I/O polls until one takes
+      // in nothing new (a busy turn lets more pile up behind it), at most 10.
+      let taken = 0;
+      const take = () => taken++;
+      server.on('connection', take);
+      for (let poll = 0; poll < 10; poll++) {
+        taken = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+        if (taken === 0) break;
+      }
+      server.off('connection', take);
       // net.Server's close: stop accepting, without http.Server's immediate cut of idle connections.
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       const deadline = Date.now() + deadlineMs;
