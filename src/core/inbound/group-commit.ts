@@ -106,6 +106,7 @@ export function laneOf(scope: { channel: string; account: string }, events: Read
 /** Queues webhooks and records them a batch at a time per lane. */
 export class GroupCommitter {
   private readonly lanes: Lane[];
+  private queued = 0;
 
   constructor(
     private readonly ingestor: Ingestor,
@@ -140,7 +141,7 @@ export class GroupCommitter {
       } else {
         this.lanes[lane]!.queue.push(item);
       }
-      this.countQueued();
+      this.setQueued(+1);
       for (const each of this.lanes) this.kick(each);
     });
   }
@@ -149,10 +150,10 @@ export class GroupCommitter {
     if (!lane.running && !lane.waiting && lane.queue.length > 0) void this.drain(lane);
   }
 
-  private countQueued(): void {
-    let queued = 0;
-    for (const lane of this.lanes) for (const item of lane.queue) if (!item.barrier || lane === this.lanes[0]) queued++;
-    this.metrics.queued.set(queued);
+  /** Webhooks submitted and not yet taken into a transaction (a barrier counts once). */
+  private setQueued(change: number): void {
+    this.queued += change;
+    this.metrics.queued.set(this.queued);
   }
 
   /** Runs the lane's batches until it is empty or waits at a barrier; never throws. */
@@ -169,7 +170,7 @@ export class GroupCommitter {
             break;
           }
           // Every lane recorded what came before it: the barrier alone, then all lanes go on.
-          this.countQueued();
+          this.setQueued(-1);
           await this.commit([head]);
           for (const other of this.lanes) if (other.waiting === head) other.waiting = null;
           for (const other of this.lanes) if (other !== lane) this.kick(other);
@@ -179,7 +180,7 @@ export class GroupCommitter {
         let end = 1;
         while (end < lane.queue.length && end < this.maxBatch && !lane.queue[end]!.barrier) end++;
         const batch = lane.queue.splice(0, end);
-        this.countQueued();
+        this.setQueued(-batch.length);
         await this.commit(batch);
       }
     } finally {
