@@ -10,6 +10,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { WA, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+import { metricValue as metric, until, untilHeldOnLock, whatsappTexts } from '../support/held-batch.ts';
+
+const webhook = (id: string, sender: string) => whatsappTexts(WA.phoneNumberId, [{ id, from: sender, name: 'Kerry Fisher' }]);
 import { laneOf } from '../../src/core/inbound/group-commit.ts';
 import type { InboundEvent } from '../../src/core/adapter.ts';
 
@@ -17,23 +20,6 @@ const LOCK = 917_331;
 const tag = `GC${Date.now()}`;
 const wamid = (name: string) => `wamid.${tag}${name}`;
 
-function webhook(id: string, sender: string): object {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [{
-      id: '102290129340398',
-      changes: [{
-        field: 'messages',
-        value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
-          contacts: [{ profile: { name: 'Kerry Fisher' }, wa_id: sender }],
-          messages: [{ from: sender, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hello' } }],
-        },
-      }],
-    }],
-  };
-}
 
 /** The daemon's group-commit lanes on PostgreSQL. */
 const LANES = 2;
@@ -47,19 +33,7 @@ function senders(base: number, count: number, sameLane: boolean): string[] {
   return found;
 }
 
-async function metric(t: TestDaemon, name: string): Promise<number> {
-  const text = await (await fetch(`${t.daemon.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(name.length + 1)) : 0;
-}
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe('group commit', () => {
   let t: TestDaemon;
@@ -95,7 +69,7 @@ describe('group commit', () => {
     try {
       await lock`select pg_advisory_lock(${LOCK})`;
       const first = t.postWhatsApp(webhook(blocker, BLOCKER));
-      await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
+      await untilHeldOnLock(admin, 'the first webhook waits on the lock');
       const rest = queued.map((item) => t.postWhatsApp(webhook(item.id, item.sender)));
       await until(async () => (await metric(t, 'omnibus_ingest_queued')) === queued.length, 'every other webhook queued');
       await lock`select pg_advisory_unlock(${LOCK})`;
@@ -153,7 +127,7 @@ describe('group commit', () => {
     try {
       await lock`select pg_advisory_lock(${LOCK})`;
       const first = t.postWhatsApp(webhook(wamid('BLOCK3'), BLOCKER));
-      await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
+      await untilHeldOnLock(admin, 'the first webhook waits on the lock');
       // Another conversation, on the other lane: recorded and answered while the first waits.
       expect((await t.postWhatsApp(webhook(wamid('OTHERLANE'), other!))).status).toBe(200);
       expect(await t.sql!`select 1 from messages where external_id = ${wamid('OTHERLANE')}`).toHaveLength(1);

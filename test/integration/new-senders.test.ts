@@ -12,6 +12,7 @@ import { sql as dsql } from 'drizzle-orm';
 import { lineSignature } from '../../src/channels/line/verify.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
+import { metricValue, until, untilHeldOnLock, whatsappTexts as waWebhook } from '../support/held-batch.ts';
 
 const SECRET = '8c570fa6dd201bb328f1c1eac23a96d8';
 const LINE_YAML = ['id: acme-line', 'channel: line', `channelSecret: ${SECRET}`, 'channelAccessToken: test-long-lived-channel-access-token-0123456789'].join('\n') + '\n';
@@ -36,24 +37,6 @@ const lineBatch = (events: unknown[]) => JSON.stringify({ destination: 'U0123456
 const postLine = (t: TestDaemon, body: string) =>
   fetch(`${t.daemon.url}/webhooks/line/acme-line`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-line-signature': lineSignature(SECRET, body) }, body });
 
-/** One WhatsApp webhook carrying several text messages (Meta batches like this under load). */
-function waWebhook(phoneNumberId: string, messages: Array<{ id: string; from: string; name: string }>, at = Math.floor(Date.now() / 1000)): object {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [{
-      id: '102290129340398',
-      changes: [{
-        field: 'messages',
-        value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
-          contacts: messages.map(({ from, name }) => ({ profile: { name }, wa_id: from })),
-          messages: messages.map(({ id, from }) => ({ from, id, timestamp: String(at), type: 'text', text: { body: `hello ${id}` } })),
-        },
-      }],
-    }],
-  };
-}
 
 const COUNT_INSERTS = [
   'create table ns_insert_sizes (n int not null)',
@@ -232,15 +215,12 @@ describe('a first sighting that meets another contact', () => {
         create trigger ns_block before insert on messages for each row execute function ns_block();`);
       await lock`select pg_advisory_lock(${RACE_LOCK + 1})`;
       const blocker = t.postWhatsApp(one(WA.phoneNumberId, 'wamid.NSBLOCK', '16315550301', 'Blocker'));
-      await waitUntil(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0);
+      await untilHeldOnLock(admin);
       const queued = [
         t.postWhatsApp(one(WA.phoneNumberId, 'wamid.NSPAIR1', '16315550401', 'Sam')),
         t.postWhatsApp(one(SECOND.phoneNumberId, 'wamid.NSPAIR2', '16315550401', 'Sam B'), { account: SECOND.account }),
       ];
-      await waitUntil(async () => {
-        const text = await (await fetch(`${t.daemon.url}/metrics`)).text();
-        return text.split('\n').some((line) => line === 'omnibus_ingest_queued 2');
-      });
+      await until(async () => (await metricValue(t, 'omnibus_ingest_queued')) === 2, 'both sightings queued');
       await lock`select pg_advisory_unlock(${RACE_LOCK + 1})`;
       expect([(await blocker).status, ...(await Promise.all(queued)).map((r) => r.status)]).toEqual([200, 200, 200]);
       const sam = await admin<{ account: string; contact_id: string }[]>`select account, contact_id from identities where external_id = '16315550401' order by account`;
@@ -254,13 +234,6 @@ describe('a first sighting that meets another contact', () => {
   });
 });
 
-async function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('never happened');
-}
 
 describe('two replicas racing on the same new user', () => {
   let a: TestDaemon;

@@ -10,43 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
 import { WA, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
+import { metricValue as metric, until, untilHeldOnLock, whatsappTexts } from '../support/held-batch.ts';
+
+const webhook = (id: string, from: string, name = 'Kerry Fisher') => whatsappTexts(WA.phoneNumberId, [{ id, from, name }]);
 
 const LOCK = 917_441;
 const tag = `SR${Date.now()}`;
 const wamid = (name: string) => `wamid.${tag}${name}`;
 const sender = (n: number) => `1631556${String(n).padStart(4, '0')}`;
 
-function webhook(id: string, from: string, name = 'Kerry Fisher'): object {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [{
-      id: '102290129340398',
-      changes: [{
-        field: 'messages',
-        value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
-          contacts: [{ profile: { name }, wa_id: from }],
-          messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: `hello ${id}` } }],
-        },
-      }],
-    }],
-  };
-}
 
-async function metric(t: TestDaemon, name: string): Promise<number> {
-  const text = await (await fetch(`${t.daemon.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(name.length + 1)) : 0;
-}
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe('set-based recording of a batch', () => {
   let t: TestDaemon;
@@ -85,7 +59,7 @@ describe('set-based recording of a batch', () => {
     try {
       await lock`select pg_advisory_lock(${LOCK})`;
       const first = t.postWhatsApp(webhook(wamid('BLOCK'), sender(9)));
-      await until(async () => (await admin`select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory'`).length > 0, 'the first webhook waits on the lock');
+      await untilHeldOnLock(admin, 'the first webhook waits on the lock');
       const queued = [
         webhook(wamid('S1M2'), sender(1), 'Kerry New'),
         webhook(wamid('S2M2'), sender(2)),
