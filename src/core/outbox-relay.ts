@@ -11,12 +11,13 @@
  * timeouts stop the batch, because those are the failures a retry fixes.
  */
 import { BackgroundLoop } from './wakeup.ts';
-import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
+import { eq, lt, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Db } from './storage/db.ts';
 import { outbox } from './storage/schema.ts';
+import { runStatement } from './storage/statement.ts';
 import { acquireLease, releaseLease } from './storage/lease.ts';
 import type { Metrics } from './metrics.ts';
 import { payloadBudget, preparePayload } from './outbox-bounds.ts';
@@ -41,6 +42,19 @@ export interface RelayOptions {
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 type Row = { id: number; subject: string; msgId: string; payload: unknown };
+
+// Rows waiting for media hold back later rows of the same conversation. `offset 0` keeps that
+// check a per-row probe of outbox_ordering_idx (it stops PostgreSQL from flattening it into an
+// anti-join); flattened, the planner often chose one full scan of the table or of every
+// unpublished row per batch: 18–29 ms instead of ~2 ms for 500 rows with 50k pending
+// (docs/performance.md). It does not change which rows are returned.
+const PENDING_ROWS = `select id, subject, msg_id as "msgId", payload from outbox o
+  where o.published_at is null and not o.held
+    and not exists (select 1 from outbox p where p.published_at is null and p.held and p.ordering_key = o.ordering_key and p.id < o.id offset 0)
+  order by o.id limit $1`;
+
+/** One array parameter rather than a placeholder per id: the statement text stays the same. */
+const MARK_PUBLISHED = 'update outbox set published_at = now() where id = any($1::bigint[])';
 
 /** Publishes the outbox; `start` runs until `stop`. */
 export class OutboxRelay extends BackgroundLoop {
@@ -134,23 +148,8 @@ export class OutboxRelay extends BackgroundLoop {
   private async publishBatch(): Promise<number> {
     const js = this.js();
     if (!js) return 0;
-    // Rows waiting for media hold back later rows of the same conversation. `offset 0` keeps
-    // that check a per-row probe of outbox_ordering_idx (it stops PostgreSQL from flattening
-    // it into an anti-join); flattened, the planner often chose one full scan of the table or
-    // of every unpublished row per batch: 18–29 ms instead of ~2 ms for 500 rows with 50k
-    // pending (docs/performance.md). It does not change which rows are returned.
-    const rows = await this.db
-      .select({ id: outbox.id, subject: outbox.subject, msgId: outbox.msgId, payload: outbox.payload })
-      .from(outbox)
-      .where(
-        and(
-          isNull(outbox.publishedAt),
-          sql`not ${outbox.held}`,
-          sql`not exists (select 1 from outbox p where p.published_at is null and p.held and p.ordering_key = ${outbox.orderingKey} and p.id < ${outbox.id} offset 0)`,
-        ),
-      )
-      .orderBy(asc(outbox.id))
-      .limit(this.opts.batchSize);
+    // int8 comes back as text (postgres.js) or a bigint (PGlite); ids stay far below 2^53.
+    const rows = (await runStatement<Row>(this.db, PENDING_ROWS, [this.opts.batchSize])).map((row) => ({ ...row, id: Number(row.id) }));
     if (rows.length === 0) return 0;
     const budgetOf = (row: Row) => payloadBudget(this.maxPayload(js), row.msgId);
     // Issued in id order on one connection, so the stream receives them in that order.
@@ -184,8 +183,7 @@ export class OutboxRelay extends BackgroundLoop {
       handled++;
     }
     if (done.length > 0) {
-      // One array parameter rather than a placeholder per id: the statement text stays the same.
-      await this.db.update(outbox).set({ publishedAt: sql`now()` }).where(sql`${outbox.id} = any(${`{${done.join(',')}}`}::bigint[])`);
+      await runStatement(this.db, MARK_PUBLISHED, [`{${done.join(',')}}`]);
       this.metrics.outboxPublished.inc(done.length);
     }
     if (failure) throw failure;

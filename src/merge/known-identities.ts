@@ -6,11 +6,11 @@
  * `findMatches` does per identity (another live contact with the fact, or the own contact
  * lacking it). Anyone with something new goes through `resolveIdentity` and automatic merge.
  */
-import { sql } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
+import { runStatement } from '../core/storage/statement.ts';
 import type { IdentityScope, KnownIdentity } from '../core/ports/identity-resolver.ts';
-import { autoKeys, identityEvidence, isPlatformId, normalizePhone, rowsOf, storedEvidence, type EvidenceKey, type MergePolicy } from './evidence.ts';
+import { autoKeys, identityEvidence, isPlatformId, normalizePhone, storedEvidence, type EvidenceKey, type MergePolicy } from './evidence.ts';
 
 interface Row {
   id: string;
@@ -25,17 +25,17 @@ interface Row {
 
 const sameKey = (a: EvidenceKey, b: EvidenceKey) => a.type === b.type && a.value === b.value;
 
+const KNOWN_IDENTITIES = `select id, external_id, contact_id, display_name, username, phone, phone_verified, evidence from identities
+  where channel = $1 and account = $2 and external_id = any(array(select jsonb_array_elements_text($3::jsonb)))
+  order by id for update`;
+
 /** The known identities among `who` that this sighting brings nothing new about, locked. */
 export async function resolveKnownIdentities(tx: Tx, policy: MergePolicy, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, KnownIdentity>> {
   const found = new Map<string, KnownIdentity>();
   const plain = who.filter((w) => !w.aliases || w.aliases.length === 0);
   if (plain.length === 0) return found;
   const ids = JSON.stringify([...new Set(plain.map((w) => w.externalId))]);
-  const rows = rowsOf<Row>(
-    await tx.execute(sql`select id, external_id, contact_id, display_name, username, phone, phone_verified, evidence from identities
-      where channel = ${scope.channel} and account = ${scope.account} and external_id = any(array(select jsonb_array_elements_text(${ids}::jsonb)))
-      order by id for update`),
-  );
+  const rows = await runStatement<Row>(tx, KNOWN_IDENTITIES, [scope.channel, scope.account, ids]);
   const byExternal = new Map(rows.map((row) => [row.external_id, row]));
   // Every sighting of the batch must bring nothing new, or the identity takes the full path.
   const fresh = new Set<string>();
@@ -108,17 +108,18 @@ export async function mergeCandidates(tx: Tx, policy: MergePolicy, checks: Reado
   // statement (pipelined: no extra round trip), and restored for the rest of the transaction;
   // "merged into nothing" is spelled with coalesce so that the index on `merged_into` (every
   // live contact) is no way in either, which leaves the GIN indexes on the facts.
-  const [, result] = await Promise.all([
-    tx.execute(sql`set local enable_seqscan = off`),
-    tx.execute(sql`select f.id from jsonb_to_recordset(${input}::jsonb)
-        as f(id text, contact_id text, phones jsonb, emails jsonb, auto_phones jsonb, auto_emails jsonb, auto_platform_ids jsonb)
-      where exists (select 1 from contacts c where c.id = f.contact_id and not (c.phones @> f.phones and c.emails @> f.emails))
-        or exists (select 1 from jsonb_array_elements(f.auto_phones) p(v) join contacts c on c.phones @> jsonb_build_array(p.v) and coalesce(c.merged_into, '') = '' and c.id <> f.contact_id)
-        or exists (select 1 from jsonb_array_elements_text(f.auto_phones) p(v) join identities i on i.phone = p.v and i.phone_verified and i.contact_id <> f.contact_id)
-        or exists (select 1 from jsonb_array_elements(f.auto_emails) e(v) join contacts c on c.emails @> jsonb_build_array(e.v) and coalesce(c.merged_into, '') = '' and c.id <> f.contact_id)
-        or exists (select 1 from jsonb_array_elements(f.auto_platform_ids) u(v) join identities i on i.evidence @> u.v and i.contact_id <> f.contact_id)`),
-    tx.execute(sql`set local enable_seqscan to default`),
+  const [, rows] = await Promise.all([
+    runStatement(tx, 'set local enable_seqscan = off', []),
+    runStatement<{ id: string }>(tx, MERGE_CANDIDATES, [input]),
+    runStatement(tx, 'set local enable_seqscan to default', []),
   ]);
-  const rows = rowsOf<{ id: string }>(result);
   return new Set(rows.map((row) => row.id));
 }
+
+const MERGE_CANDIDATES = `select f.id from jsonb_to_recordset($1::jsonb)
+    as f(id text, contact_id text, phones jsonb, emails jsonb, auto_phones jsonb, auto_emails jsonb, auto_platform_ids jsonb)
+  where exists (select 1 from contacts c where c.id = f.contact_id and not (c.phones @> f.phones and c.emails @> f.emails))
+    or exists (select 1 from jsonb_array_elements(f.auto_phones) p(v) join contacts c on c.phones @> jsonb_build_array(p.v) and coalesce(c.merged_into, '') = '' and c.id <> f.contact_id)
+    or exists (select 1 from jsonb_array_elements_text(f.auto_phones) p(v) join identities i on i.phone = p.v and i.phone_verified and i.contact_id <> f.contact_id)
+    or exists (select 1 from jsonb_array_elements(f.auto_emails) e(v) join contacts c on c.emails @> jsonb_build_array(e.v) and coalesce(c.merged_into, '') = '' and c.id <> f.contact_id)
+    or exists (select 1 from jsonb_array_elements(f.auto_platform_ids) u(v) join identities i on i.evidence @> u.v and i.contact_id <> f.contact_id)`;

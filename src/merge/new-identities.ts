@@ -10,6 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
+import { runStatement } from '../core/storage/statement.ts';
 import type { IdentityScope, NewIdentity, NewIdentityRow } from '../core/ports/identity-resolver.ts';
 import { autoKeys, identityEvidence, lockEvidence, normalizePhone, rowsOf, storedEvidence, type EvidenceKey, type MergePolicy } from './evidence.ts';
 import { mergeCandidates } from './known-identities.ts';
@@ -24,6 +25,12 @@ function factsOf(who: InboundIdentity) {
 
 const sameFacts = (a: ReturnType<typeof factsOf>, b: ReturnType<typeof factsOf>) =>
   a.phone === b.phone && a.phoneVerified === b.phoneVerified && JSON.stringify(a.evidence) === JSON.stringify(b.evidence);
+
+const NAMED_ON_ACCOUNT = `select external_id from identities where channel = $1 and account = $2
+    and external_id = any(array(select jsonb_array_elements_text($3::jsonb)))
+  union all
+  select alias as external_id from identity_aliases where channel = $1 and account = $2
+    and alias = any(array(select jsonb_array_elements_text($3::jsonb)))`;
 
 /** The senders of `who` that are unknown on the account and have nothing to merge with. */
 export async function findNewIdentities(tx: Tx, policy: MergePolicy, scope: IdentityScope, who: ReadonlyArray<InboundIdentity>): Promise<Map<string, NewIdentity>> {
@@ -42,14 +49,7 @@ export async function findNewIdentities(tx: Tx, policy: MergePolicy, scope: Iden
   }
   const ids = [...facts].flatMap(([id, f]) => (f ? [id] : []));
   if (ids.length === 0) return found;
-  const list = JSON.stringify(ids);
-  const named = rowsOf<{ external_id: string }>(
-    await tx.execute(sql`select external_id from identities where channel = ${scope.channel} and account = ${scope.account}
-        and external_id = any(array(select jsonb_array_elements_text(${list}::jsonb)))
-      union all
-      select alias as external_id from identity_aliases where channel = ${scope.channel} and account = ${scope.account}
-        and alias = any(array(select jsonb_array_elements_text(${list}::jsonb)))`),
-  );
+  const named = await runStatement<{ external_id: string }>(tx, NAMED_ON_ACCOUNT, [scope.channel, scope.account, JSON.stringify(ids)]);
   const taken = new Set(named.map((row) => row.external_id));
   const fresh = ids.filter((id) => !taken.has(id));
   const withEvidence = fresh.filter((id) => facts.get(id)!.keys.length > 0);

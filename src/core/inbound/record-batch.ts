@@ -21,7 +21,7 @@ import { newId } from '../ids.ts';
 import { sessionRuleOf } from '../session-kinds.ts';
 import { contactCreatedEvent, type EventRecorder, type ErasedMedia } from './record.ts';
 import type { IngestResult, IngestScope } from './scope.ts';
-import { hasTombstones, lockConversations, storedDedupeKeys, writeBatch, type BatchWrite } from './record-batch-sql.ts';
+import { lockConversations, probeStored, writeBatch, type BatchWrite } from './record-batch-sql.ts';
 import { mintParts } from './record-parts.ts';
 import { inboundMessageEvent } from './message-event.ts';
 import { isBoundedId, isSaneDate } from './edge.ts';
@@ -165,8 +165,9 @@ export class BatchRecorder {
     await Promise.all(
       [...groups].map(async ([key, { scope, messages }]) => {
         const { channel, account } = scope.adapter;
-        // Redeliveries first (one index probe each): only the rest is looked up and locked.
-        const [stored, tombstones] = await Promise.all([storedDedupeKeys(tx, channel, account, [...new Set(messages.map((m) => m.dedupeKey))]), hasTombstones(tx, channel, account)]);
+        // Redeliveries first (one index probe each, with the tombstone check in the same
+        // statement): only the rest is looked up and locked.
+        const { stored, tombstones } = await probeStored(tx, channel, account, [...new Set(messages.map((m) => m.dedupeKey))]);
         const candidates = tombstones ? [] : messages.filter((m) => setCandidate(m) && !stored.has(m.dedupeKey));
         const findNew = this.identities.createNew ? this.identities.findNew : undefined;
         const [senders, conversations, fresh] =
