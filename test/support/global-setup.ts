@@ -92,8 +92,9 @@ function captureOutput(child: ChildProcess, keep = 30): string[] {
 /**
  * Starts a throwaway PostgreSQL cluster (trust auth, fsync off) on a free port of 127.0.0.1.
  * `durable`: fsync, synchronous_commit and full_page_writes on, as in production (the bench).
+ * `settings`: more server settings (a profile's `shared_preload_libraries`, say).
  */
-export async function startTestPostgres(options: { durable?: boolean } = {}): Promise<TestServer> {
+export async function startTestPostgres(options: { durable?: boolean; settings?: Record<string, string> } = {}): Promise<TestServer> {
   const bin = findPostgresBin();
   const identity = postgresIdentity();
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-test-pg-'));
@@ -131,6 +132,7 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
       full_page_writes: options.durable ? 'on' : 'off',
       max_connections: '300',
       shared_buffers: '128MB',
+      ...options.settings,
     };
     const args = ['-D', dataDir, '-p', String(port), '-k', dir];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
