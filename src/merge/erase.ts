@@ -28,7 +28,7 @@ import { contacts, identities, identityAliases, mergeBlocks, mergeLog } from '..
 import { recordTombstones } from '../core/erasure-tombstones.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
-import { identityEvidence, isPlatformId, lockEvidence, normalizePhone, rowsOf, type EvidenceKey } from './evidence.ts';
+import { forgetPhones, identityEvidence, isPlatformId, lockEvidence, normalizePhone, rowsOf, type EvidenceKey } from './evidence.ts';
 import { findIdentityRow, type IdentityKey } from './find.ts';
 import { announce, loadProfile } from './profile.ts';
 import { StaleReadError, fieldsOf, writeFields, type ContactFields, type ContactRow } from './store.ts';
@@ -94,6 +94,8 @@ export async function eraseIdentity(
 
   const remaining = await tx.select().from(identities).where(eq(identities.contactId, contact.id)).orderBy(identities.firstSeen, identities.id);
   const facts = erasedFacts(identity, remaining);
+  // The parse cache holds numbers as they came in: the erased person's leave it too.
+  forgetPhones([...(identity.phone ? [identity.phone] : []), ...facts.phones]);
   const aliasIds = (await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.mergedInto, contact.id)).orderBy(contacts.id)).map((row) => row.id);
   const related = [...new Set([contact.id, ...aliasIds, ...(identity.originContactId ? [identity.originContactId] : [])])];
   const removed = new Set<string>();

@@ -75,6 +75,28 @@ export function normalizePhone(raw: string, options: { region?: string | null; i
 const normalizedPhones = new Map<string, string | null>();
 const PHONE_CACHE_SIZE = 20_000;
 
+/**
+ * Drops every cached parse of these numbers (as typed or in E.164), so an erased person's phone
+ * does not outlive the erasure in memory. Erasures are rare; a walk of the cache is cheap.
+ */
+export function forgetPhones(phones: ReadonlyArray<string>): void {
+  if (phones.length === 0) return;
+  const gone = new Set<string>();
+  for (const phone of phones) {
+    const text = phone.trim();
+    gone.add(text);
+    gone.add(text.startsWith('+') ? text.slice(1) : `+${text}`);
+  }
+  for (const [key, normalized] of normalizedPhones) {
+    if ((normalized !== null && gone.has(normalized)) || gone.has(key.slice(key.indexOf('\u0000') + 1))) normalizedPhones.delete(key);
+  }
+}
+
+/** Every number the parse cache holds, as typed and parsed (for tests of erasure). */
+export function cachedPhones(): string[] {
+  return [...normalizedPhones].flatMap(([key, normalized]) => [key.slice(key.indexOf('\u0000') + 1), ...(normalized === null ? [] : [normalized])]);
+}
+
 /** A phone from the API in E.164, or `invalid_request` naming the field. */
 export function apiPhone(raw: string, policy: MergePolicy, field: string): string {
   const phone = normalizePhone(raw, { region: policy.defaultRegion });
