@@ -27,7 +27,8 @@ export async function startBenchDaemon(options: { natsUrl: string; prefix: strin
     const yaml = [
       'http: { host: 127.0.0.1, port: 0 }',
       `nats: { url: "${options.natsUrl}", prefix: ${options.prefix} }`,
-      `database: { url: ${options.databaseUrl ? `"${options.databaseUrl}"` : 'null'} }`,
+      // `OMNIBUS_BENCH_LANES=1..8` compares group-commit lane counts (default: the daemon's auto).
+      `database: { url: ${options.databaseUrl ? `"${options.databaseUrl}"` : 'null'}, ingestLanes: ${process.env.OMNIBUS_BENCH_LANES ?? 'auto'} }`,
       `dataDir: "${path.join(dir, 'data')}"`,
       // Warnings only, so a problem during a run is visible without logging every webhook.
       'log: { level: warn }',

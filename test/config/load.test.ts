@@ -53,7 +53,7 @@ describe('loadConfig: defaults', () => {
         maxConnections: 1000,
       },
       nats: { url: null, prefix: 'omni', replicas: 1, ...NO_NATS_AUTH },
-      database: { url: null },
+      database: { url: null, ingestLanes: 'auto' },
       dataDir: resolve(process.cwd(), 'data'),
       media: { maxBytes: 104857600, store: 'file' },
       api: { tokens: [], bodyLimitBytes: 1048576, concurrency: 16, maxPending: 512 },

@@ -40,7 +40,8 @@ describe('group commit', () => {
   let admin: postgres.Sql;
 
   beforeAll(async () => {
-    t = await startTestDaemon();
+    // Two lanes whatever the machine (`auto` picks one on a 2-core box).
+    t = await startTestDaemon({ extra: { ingestLanes: LANES } });
     admin = postgres(t.databaseUrl!, { max: 3, onnotice: () => {} });
     // The blocker waits for the test's lock; the poison fails with a non-data SQLSTATE (P0001),
     // which the ingest must not dead-letter: only a 503 makes the platform retry it.

@@ -158,6 +158,10 @@ export const daemonSchema = z
     }),
     database: section({
       url: postgresUrl.nullable().default(null).describe('postgres:// URL; null uses an embedded PGlite database in dataDir.'),
+      ingestLanes: z
+        .union([z.literal('auto'), envInteger(z.int().min(1).max(8))])
+        .default('auto')
+        .describe('Group-commit lanes on PostgreSQL (1 to 8), each committing its own batches of webhooks; auto: 1 on a machine with 2 cores or fewer, else 2. PGlite always uses 1.'),
     }),
     // Relative to the working directory, as an operator typing `omnibus start` would expect.
     dataDir: z

@@ -37,7 +37,8 @@ export interface DaemonConfig {
     jsDomain: string | null;
     apiPrefix: string | null;
   };
-  database: { url: string | null };
+  /** `ingestLanes`: group-commit lanes on PostgreSQL, or `auto` (by the number of cores). */
+  database: { url: string | null; ingestLanes: 'auto' | number };
   /** Absolute path. */
   dataDir: string;
   media: { maxBytes: number; store: 'file' | 'nats' };
