@@ -43,6 +43,12 @@ export function clusterCpuMs(postmasterPid: number): number {
   return total;
 }
 
+/** CPU ms used so far by one process (all its threads), e.g. a daemon in a child process. */
+export function processCpuMs(pid: number): number {
+  const times = procTimes(pid);
+  return times ? times.own : Number.NaN;
+}
+
 /** The postmaster of the backend serving `backendPid` (a backend's parent). */
 export function postmasterOf(backendPid: number): number {
   const times = procTimes(backendPid);

@@ -15,7 +15,7 @@ import { spawnDaemon, writeChildConfig } from '../test/support/child-daemon.ts';
 import { freePort } from '../test/support/services.ts';
 import { subjects as subjectsFor } from '../src/core/schemas/subjects.ts';
 import { BENCH_ACCOUNT, signedBigWebhook, signedWebhooks, whatsappChannelYaml } from './fixtures.ts';
-import { clusterCpuMs, postmasterOf, selfCpuMs } from './costs.ts';
+import { clusterCpuMs, postmasterOf, processCpuMs, selfCpuMs } from './costs.ts';
 import { startBenchDaemon } from './daemon.ts';
 import { runLoad } from './load.ts';
 import { runOpenLoop, send, type OpenLoopResult } from './open-loop.ts';
@@ -101,6 +101,46 @@ function rateRows(label: string, r: OpenLoopResult, selfMs: number, pgMs: number
   ];
 }
 
+/**
+ * A daemon on PostgreSQL (fsync on) in a process of its own, driven at 1,000/s open loop: its
+ * RSS and CPU are its own, without the load generator's (in sandbox mode, as `npm start` runs).
+ */
+async function onPostgresChild(options: { databaseUrl: string; natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
+  const postmaster = await postmasterPid(options.databaseUrl);
+  const port = await freePort();
+  const dir = await writeChildConfig({ databaseUrl: options.databaseUrl, natsUrl: options.natsUrl, prefix: options.prefix, port, accounts: { 'bench-wa.yaml': whatsappChannelYaml() } });
+  const child = spawnDaemon(dir, port);
+  const nc = await connect({ servers: options.natsUrl });
+  try {
+    await child.waitReady(120_000);
+    const warm = await runLoad(child.url, signedWebhooks({ count: SENDERS, senders: SENDERS, tag: `${options.tag}W`, senderOffset: 800_000 }), 32);
+    if (warm.non2xx > 0) throw new Error(`PostgreSQL child: ${warm.non2xx} warm-up webhooks not answered 2xx`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const idle = rssOf(child.pid);
+    const rate = RATES[0]!;
+    options.log(`PostgreSQL child: open loop at ${num(rate)}/s for ${SECONDS_PER_RATE * 2} s`);
+    const requests = signedWebhooks({ count: rate * SECONDS_PER_RATE * 2, senders: SENDERS, tag: `${options.tag}R`, senderOffset: 800_000 });
+    const daemon0 = processCpuMs(child.pid);
+    const pg0 = clusterCpuMs(postmaster);
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid))), 250);
+    const subject = subjectsFor(options.prefix).evt.messageIn('whatsapp', BENCH_ACCOUNT.id);
+    const result = await runOpenLoop({ baseUrl: child.url, requests, rate, nc, subject }).finally(() => clearInterval(sampler));
+    const daemonMs = (processCpuMs(child.pid) - daemon0) / requests.length;
+    const pgMs = (clusterCpuMs(postmaster) - pg0) / requests.length;
+    return [
+      ['PostgreSQL daemon (own process, fsync on): RSS idle after a warm-up', mib(idle), null, null],
+      [`  open loop ${num(rate)}/s, N=${num(requests.length)} (sent at ${num(result.sentRate)}/s): p50 / p99 answer ms`, `${num(result.answerP50, 1)} / ${num(result.answerP99, 1)}`, null, null],
+      ['  time to published p50 / p99 ms; answered but not published; non-2xx', `${num(result.publishedP50, 1)} / ${num(result.publishedP99, 1)}; ${result.unpublished}; ${result.non2xx}`, null, null],
+      ['  CPU ms per webhook: daemon process alone / PostgreSQL', `${num(daemonMs, 2)} / ${num(pgMs, 2)}`, null, null],
+      ['  RSS of the daemon during the run: peak / after', `${mib(peak)} / ${mib(rssOf(child.pid))}`, null, null],
+    ];
+  } finally {
+    await nc.close();
+    await child.kill();
+  }
+}
+
 /** The embedded PGlite in a daemon process of its own. */
 async function onPglite(options: { natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
   const port = await freePort();
@@ -139,6 +179,7 @@ export async function runSteadyBench(options: {
   const rows: Cell[][] = [];
   rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit ON', databaseUrl: await options.createDatabase(options.durable, `omnibus_bench_steady_on_${t}`), natsUrl: options.nats.url, prefix: 'benchon', tag: `${options.tag}ON`, log: options.log })));
   rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit OFF', databaseUrl: await options.createDatabase(options.fast, `omnibus_bench_steady_off_${t}`), natsUrl: options.nats.url, prefix: 'benchoff', tag: `${options.tag}OFF`, log: options.log })));
+  rows.push(...(await onPostgresChild({ databaseUrl: await options.createDatabase(options.durable, `omnibus_bench_child_${t}`), natsUrl: options.nats.url, prefix: 'benchpgchild', tag: `${options.tag}PC`, log: options.log })));
   rows.push(...(await onPglite({ natsUrl: options.nats.url, prefix: 'benchchild', tag: `${options.tag}CH`, log: options.log })));
   return rows;
 }
