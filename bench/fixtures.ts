@@ -67,15 +67,7 @@ export function signedWebhooks(options: { count: number; senders: number; tag: s
         },
       ],
     };
-    const raw = Buffer.from(JSON.stringify(body));
-    requests.push({
-      path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,
-      headers: {
-        'content-type': 'application/json',
-        'x-hub-signature-256': `sha256=${createHmac('sha256', BENCH_ACCOUNT.appSecret).update(raw).digest('hex')}`,
-      },
-      body: raw,
-    });
+    requests.push(signed(body));
   }
   return requests;
 }
@@ -161,15 +153,7 @@ export function signedStatuses(options: { count: number; tag: string }): Prepare
         }],
       }],
     };
-    const raw = Buffer.from(JSON.stringify(body));
-    requests.push({
-      path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,
-      headers: {
-        'content-type': 'application/json',
-        'x-hub-signature-256': `sha256=${createHmac('sha256', BENCH_ACCOUNT.appSecret).update(raw).digest('hex')}`,
-      },
-      body: raw,
-    });
+    requests.push(signed(body));
   }
   return requests;
 }
@@ -200,6 +184,11 @@ export function signedBigWebhook(options: { count: number; senders: number; tag:
       }],
     }],
   };
+  return signed(body);
+}
+
+/** A webhook POST for the bench account, signed as Meta signs it. */
+function signed(body: object): PreparedRequest {
   const raw = Buffer.from(JSON.stringify(body));
   return {
     path: `/webhooks/whatsapp/${BENCH_ACCOUNT.id}`,

@@ -18,7 +18,8 @@ import { Daemon } from '../../src/core/daemon.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../../src/core/nats/local-server.ts';
 import { natsConnectOptions } from '../../src/core/nats/connect-options.ts';
 import { daemonSchema } from '../../src/core/config/daemon-schema.ts';
-import { metaSignature, readEvents, WA, whatsappAccountYaml } from '../support/daemon.ts';
+import { whatsappAccountYaml } from '../support/daemon.ts';
+import { publishesThrough } from '../support/publishes-through.ts';
 import { makeCertificates } from '../support/certificates.ts';
 import { createTestDatabase, freePort, tempDir, uniquePrefix, type TestDatabase } from '../support/services.ts';
 
@@ -132,29 +133,7 @@ describe('production NATS: a .creds file over TLS against an operator-mode serve
     const { daemon, prefix } = await start(creds);
     try {
       expect(daemon.bus?.isConnected()).toBe(true);
-      const id = `wamid.CREDS${Date.now()}`;
-      const body = JSON.stringify({
-        object: 'whatsapp_business_account',
-        entry: [{ id: '1', changes: [{ field: 'messages', value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
-          contacts: [{ profile: { name: 'Creds Test' }, wa_id: '16315550002' }],
-          messages: [{ from: '16315550002', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hello' } }],
-        } }] }],
-      });
-      const response = await fetch(`${daemon.url}/webhooks/whatsapp/${WA.account}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(body) },
-        body,
-      });
-      expect(response.status).toBe(200);
-      const nc = await connect({ servers: url, ...(await natsConnectOptions(daemonSchema.parse({ nats: { url, creds, tls: { ca } } }).nats)) });
-      try {
-        const events = await readEvents(nc, daemon.bus!.streams.events, `${prefix}.v1.evt.message.in.>`, 1, 15_000);
-        expect(events.map((event) => event.data.externalId)).toContain(id);
-      } finally {
-        await nc.close();
-      }
+      await publishesThrough(daemon, prefix, url, await natsConnectOptions(daemonSchema.parse({ nats: { url, creds, tls: { ca } } }).nats), '16315550002');
     } finally {
       await daemon.stop();
     }

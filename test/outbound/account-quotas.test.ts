@@ -7,7 +7,6 @@
  * between readings exhaust it on their own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventBase, type LineFake } from '../../src/channels/line/sandbox.ts';
 import { createOutbound } from '../../src/outbound/index.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import { accountEventSchema } from '../../src/core/schemas/events.ts';
@@ -15,36 +14,16 @@ import { API_TOKEN, startTestDaemon, type TestDaemon } from '../support/daemon.t
 import { waitFor } from '../support/services.ts';
 import { SECRETS } from '../channels/line/helpers.ts';
 import { FAST } from './helpers.ts';
+import { lineSendHarness } from './line-harness.ts';
 
 const yaml = ['id: acme-line', 'channel: line', `channelSecret: ${SECRETS.channelSecret}`, `channelAccessToken: ${SECRETS.channelAccessToken}`].join('\n') + '\n';
 
 describe('account quotas', () => {
   let t: TestDaemon;
-  const fake = () => t.daemon.fakes.get('line') as LineFake;
-  const send = async (key: string, to: string, text = 'Hello') => {
-    const response = await fetch(`${t.daemon.url}/v1/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ idempotencyKey: key, account: 'acme-line', to: { externalId: to }, parts: [{ type: 'text', text }] }),
-    });
-    expect(response.status).toBeLessThan(300);
-  };
-  let messageSeq = 0;
+  const line = lineSendHarness(() => t, '8100000000000000');
+  const { fake, send, outcome } = line;
   /** A user writes without a reply token (so answers to them are pushes). */
-  const writes = async (from: string) => {
-    const id = `8100000000000000${String(++messageSeq).padStart(2, '0')}`;
-    await fake().deliverEvents('acme-line', [{ ...eventBase('message', { from, at: t.clock.now(), replyable: false }), message: { id, type: 'text', text: 'hi' } }]);
-    await waitFor(async () => (await t.sql!`select 1 from messages where external_id = ${id}`).length > 0, { timeoutMs: 20_000, intervalMs: 50, description: `${from} recorded` });
-  };
-  const outcome = async (key: string) => {
-    let found: { status: string; route: string | null; error: any } | undefined;
-    await waitFor(async () => {
-      const [row] = await t.sql!`select status, route, error from messages where idempotency_key = ${key}`;
-      found = row as typeof found;
-      return row !== undefined && row.status !== 'queued';
-    }, { timeoutMs: 20_000, intervalMs: 50, description: `send ${key} settled` });
-    return found!;
-  };
+  const writes = (from: string) => line.writes(from, { replyable: false });
   const accountEvents = async (event: string, atLeast = 1) => {
     let found: Array<{ msgId: string | null; data: any }> = [];
     await waitFor(async () => {

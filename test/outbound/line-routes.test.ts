@@ -7,44 +7,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryKeyFor } from '../../src/channels/line/outbound.ts';
-import { eventBase, type LineFake } from '../../src/channels/line/sandbox.ts';
 import { createOutbound } from '../../src/outbound/index.ts';
 import { contactsExtension } from '../../src/merge/extension.ts';
 import { API_TOKEN, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
 import { waitFor } from '../support/services.ts';
 import { SECRETS } from '../channels/line/helpers.ts';
 import { FAST } from './helpers.ts';
+import { lineSendHarness } from './line-harness.ts';
 
 const yaml = ['id: acme-line', 'channel: line', `channelSecret: ${SECRETS.channelSecret}`, `channelAccessToken: ${SECRETS.channelAccessToken}`].join('\n') + '\n';
 
 describe('LINE send routes', () => {
   let t: TestDaemon;
-  let messageSeq = 0;
-  const fake = () => t.daemon.fakes.get('line') as LineFake;
-  const send = async (key: string, to: string, text = 'Hello') => {
-    const response = await fetch(`${t.daemon.url}/v1/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ idempotencyKey: key, account: 'acme-line', to: { externalId: to }, parts: [{ type: 'text', text }] }),
-    });
-    expect(response.status).toBeLessThan(300);
-  };
-  /** A user writes at `at` (a reply token comes with it unless `replyable` is false). */
-  const writes = async (from: string, options: { at?: Date; replyable?: boolean } = {}) => {
-    const id = `8200000000000000${String(++messageSeq).padStart(2, '0')}`;
-    const base = eventBase('message', { from, at: options.at ?? t.clock.now(), ...(options.replyable === false ? { replyable: false } : {}) });
-    await fake().deliverEvents('acme-line', [{ ...base, message: { id, type: 'text', text: 'hi' } }]);
-    await waitFor(async () => (await t.sql!`select 1 from messages where external_id = ${id}`).length > 0, { timeoutMs: 20_000, intervalMs: 50, description: `${from} recorded` });
-  };
-  const outcome = async (key: string) => {
-    let found: { status: string; route: string | null; error: any } | undefined;
-    await waitFor(async () => {
-      const [row] = await t.sql!`select status, route, error from messages where idempotency_key = ${key}`;
-      found = row as typeof found;
-      return row !== undefined && row.status !== 'queued';
-    }, { timeoutMs: 30_000, intervalMs: 50, description: `send ${key} settled` });
-    return found!;
-  };
+  const { fake, send, writes, outcome } = lineSendHarness(() => t, '8200000000000000');
   const sentTo = (to: string) => fake().sentMessages('acme-line').filter((sent) => sent.to === to);
 
   beforeAll(async () => {
