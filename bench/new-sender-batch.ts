@@ -2,7 +2,7 @@
  * One LINE webhook of 100 text events from 100 users nobody has seen, the batch LINE sends
  * under load, against a daemon on PostgreSQL: how long the answer takes and how many
  * statements and round trips it costs (counted on the wire, costs.ts). Run with the set-based
- * path and with `OMNIBUS_INGEST_PER_EVENT=1` (the per-event path) in the same process, rounds
+ * path and with the daemon option `ingestPerEventOnly` (the per-event path) in the same process, rounds
  * alternating, so both see the same box. `npx tsx bench/new-sender-batch.ts [rounds] [events]`.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,14 +28,8 @@ async function startLineDaemon(natsUrl: string, prefix: string, databaseUrl: str
   const yaml = ['http: { host: 127.0.0.1, port: 0 }', `nats: { url: "${natsUrl}", prefix: ${prefix} }`, `database: { url: "${databaseUrl}" }`, `dataDir: "${path.join(dir, 'data')}"`, 'log: { level: error }'];
   await writeFile(path.join(dir, 'omnibus.yaml'), `${yaml.join('\n')}\n`);
   await writeFile(path.join(dir, 'channels', 'bench-line.yaml'), ['id: bench-line', 'channel: line', `channelSecret: ${SECRET}`, 'channelAccessToken: bench-long-lived-channel-access-token-0123456789'].join('\n') + '\n');
-  // The switch is read when the recorder is built: set only while this daemon starts.
-  if (perEvent) process.env.OMNIBUS_INGEST_PER_EVENT = '1';
-  try {
-    const daemon = await Daemon.start({ configDir: dir, channels, identities, env: {}, checkCredentials: false, watch: false, logDestination: pino.destination(2) });
-    return { daemon, stop: async () => { await daemon.stop(); await rm(dir, { recursive: true, force: true }); } };
-  } finally {
-    delete process.env.OMNIBUS_INGEST_PER_EVENT;
-  }
+  const daemon = await Daemon.start({ configDir: dir, channels, identities, env: {}, checkCredentials: false, watch: false, logDestination: pino.destination(2), ingestPerEventOnly: perEvent });
+  return { daemon, stop: async () => { await daemon.stop(); await rm(dir, { recursive: true, force: true }); } };
 }
 
 let serial = 0;
@@ -60,7 +54,7 @@ const nats = await startTestNats();
 const pg = await startTestPostgres();
 try {
   const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
-  const modes = [{ name: 'set-based', perEvent: false }, { name: 'per event (OMNIBUS_INGEST_PER_EVENT=1)', perEvent: true }];
+  const modes = [{ name: 'set-based', perEvent: false }, { name: 'per event (ingestPerEventOnly)', perEvent: true }];
   interface Run {
     mode: (typeof modes)[number];
     counter: Awaited<ReturnType<typeof startWireCounter>>;

@@ -86,6 +86,8 @@ export interface DaemonOptions {
   webhookProbeMs?: number;
   /** Group-commit lanes on PostgreSQL; overrides `database.ingestLanes` (tests). */
   ingestLanes?: number;
+  /** Every event on the per-event path instead of set-based batches (tests and bench comparisons). */
+  ingestPerEventOnly?: boolean;
 }
 
 export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
@@ -229,7 +231,7 @@ export class Daemon {
         : createFileMediaStore(settings.dataDir));
     this.identities = this.options.identities({ db: this.database.db, subjects: () => subjects, merge: () => this.config.daemon.merge });
     const purge = createMediaPurge(this.database.db, store, this.logger.child({ component: 'media' }));
-    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities, purge);
+    this.ingestor = new Ingestor(this.database.db, subjects, this.clock, this.identities, purge, this.options.ingestPerEventOnly ?? false);
     const links = createMediaLinkSigner(createSharedState(this.database.db, 'daemon'));
     this.registry = new AdapterRegistry({
       links,

@@ -1,7 +1,7 @@
 /**
  * First sightings on the set-based path: a batch of new LINE users is recorded with a fixed
  * number of INSERTs into `messages` (a statement-level trigger counts them) and leaves exactly
- * the rows and the outbox events the per-event path leaves (`OMNIBUS_INGEST_PER_EVENT=1`),
+ * the rows and the outbox events the per-event path leaves (the daemon option `ingestPerEventOnly`),
  * ids aside; a new WhatsApp sender whose verified phone another contact has still merges; two
  * replicas racing on the same new user end with one identity, one conversation and each
  * message once; and PGlite takes the same SQL.
@@ -94,12 +94,7 @@ describe('first sightings recorded set-based', () => {
   beforeAll(async () => {
     const accounts = { 'acme-line.yaml': LINE_YAML, 'acme-wa.yaml': whatsappAccountYaml() };
     fast = await startTestDaemon({ accounts, clock: new ManualClock(clockAt) });
-    process.env.OMNIBUS_INGEST_PER_EVENT = '1';
-    try {
-      slow = await startTestDaemon({ accounts, clock: new ManualClock(clockAt) });
-    } finally {
-      delete process.env.OMNIBUS_INGEST_PER_EVENT;
-    }
+    slow = await startTestDaemon({ accounts, clock: new ManualClock(clockAt), extra: { ingestPerEventOnly: true } });
     for (const statement of COUNT_INSERTS) await fast.sql!.unsafe(statement);
   }, 120_000);
   afterAll(async () => {

@@ -40,9 +40,11 @@ export class Ingestor {
     identities: IdentityResolver,
     /** Deletes erased media bytes once the erasing transaction committed. */
     private readonly purge: MediaPurge,
+    /** Records every event on the per-event path, as before set-based recording (for comparisons). */
+    perEventOnly = false,
   ) {
     this.recorder = new EventRecorder(subjects, identities);
-    this.batch = new BatchRecorder(subjects, identities, this.recorder);
+    this.batch = new BatchRecorder(subjects, identities, this.recorder, !perEventOnly);
   }
 
   async record(scope: IngestScope, webhook: VerifiedWebhook | null, input: ReadonlyArray<InboundEvent>, options: RecordOptions = {}): Promise<IngestResult> {

@@ -62,8 +62,8 @@ export class BatchRecorder {
     private readonly subjects: Subjects,
     private readonly identities: IdentityResolver,
     private readonly perEvent: EventRecorder,
-    /** False: every event per event (the path before set-based recording; a diagnostic switch). */
-    private readonly setBased = process.env.OMNIBUS_INGEST_PER_EVENT !== '1',
+    /** False: every event per event (the path before set-based recording; for comparisons). */
+    private readonly setBased = true,
   ) {}
 
   async record(tx: Tx, entries: ReadonlyArray<BatchEntry>, receivedAt: Date, erased: ErasedMedia): Promise<void> {
