@@ -30,7 +30,7 @@ import { runOutboundBench } from './outbound.ts';
 import { runContactsBench } from './contacts.ts';
 import { runSearchBench } from './search.ts';
 import { num, ratio, table, type Cell } from './report.ts';
-import { runSteadyBench } from './steady.ts';
+import { runPgliteChildBench, runSteadyBench } from './steady.ts';
 
 /** Sizes of each phase; small enough that the whole run stays under ~3 minutes on 2 cores. */
 const SIZES = {
@@ -57,6 +57,8 @@ const SIZES = {
 const INGEST_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'ingest';
 /** `OMNIBUS_BENCH_ONLY=search`: the list and search pages alone (bench/search.ts, ~3 min with seeding). */
 const SEARCH_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'search';
+/** `OMNIBUS_BENCH_ONLY=pglite`: bare-hono baselines and the PGlite phases only (~2 min). */
+const PGLITE_ONLY = process.env.OMNIBUS_BENCH_ONLY === 'pglite';
 
 /** CPU ms per webhook of one measured run: this process (daemon + load generator) and PostgreSQL. */
 interface CpuCost {
@@ -134,6 +136,7 @@ interface DaemonPhase {
 
 async function main(): Promise<void> {
   if (SEARCH_ONLY) return searchOnly();
+  if (PGLITE_ONLY) return pgliteOnly();
   const started = performance.now();
   const facts = await machineFacts();
   say('starting PostgreSQL and nats-server');
@@ -393,6 +396,56 @@ async function searchOnly(): Promise<void> {
   const rows = await runSearchBench({ databaseUrl: await createDatabase(pg, 'omnibus_bench_lists') });
   const out = ['# omnibus bench: lists and search only', '', table(['fact', 'value'], Object.entries(facts)), ''];
   out.push(`Load average at the end (1/5/15 min): ${loadavg().map((l) => num(l, 2)).join(' / ')}`, '');
+  out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows), '');
+  process.stdout.write(out.join('\n'));
+}
+
+/**
+ * The embedded database alone: bare hono before and after (the median of three runs is the
+ * baseline), the in-process PGlite phase, then a PGlite daemon in a process of its own (RSS,
+ * c=32, a 1,000-message POST). No PostgreSQL is started.
+ */
+async function pgliteOnly(): Promise<void> {
+  const facts = await machineFacts();
+  const nats = await startTestNats();
+  cleanups.push(() => nats.stop());
+  const nc = await connect({ servers: nats.url, name: 'omnibus-bench' });
+  cleanups.push(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const tag = randomBytes(3).toString('hex').toUpperCase();
+  const runs: NamedRun[] = [];
+  const record = (name: string, result: LoadResult) => {
+    runs.push({ name, result });
+    say(`${name}: ${num(result.requestsPerSecond)} req/s, p99 ${num(result.p99, 1)} ms, non-2xx ${result.non2xx}`);
+    return result;
+  };
+  const bare = await startBaselineServer('bare');
+  cleanups.push(() => bare.close());
+  await runLoad(bare.url, webhooks(SIZES.warmup, `${tag}W`), SIZES.concurrency);
+  const c = SIZES.concurrency;
+  const bareRun = async (n: number) => record(`bare hono (read body, 200), c=${c}, N=${num(SIZES.pglite)} [round ${n}]`, await runLoad(bare.url, webhooks(SIZES.pglite, `${tag}L${n}`), c));
+  const baselines = [await bareRun(1)];
+  say(`daemon on PGlite: ${SIZES.pglite} webhooks at c=${c}`);
+  const phase = await daemonPhase({ nats, jsm, databaseUrl: null, prefix: 'benchlite', tag, count: SIZES.pglite, full: false, record });
+  baselines.push(await bareRun(2));
+  say('PGlite daemon in its own process: RSS, c=32, a 1,000-message POST');
+  const child = await runPgliteChildBench({ natsUrl: nats.url, prefix: 'benchchild', tag: `${tag}CH`, log: say });
+  baselines.push(await bareRun(3));
+  const base = medianRun(baselines);
+  const lite = phase.concurrent;
+  const rows: Cell[][] = [
+    [`ingest on PGlite, c=${c}, N=${num(lite.requests)}: req/s`, num(lite.requestsPerSecond), `${num(base.requestsPerSecond)} (bare hono)`, ratio(lite.requestsPerSecond, base.requestsPerSecond)],
+    ['  p50 / p99 latency, ms', `${num(lite.p50, 1)} / ${num(lite.p99, 1)}`, `${num(base.p50, 1)} / ${num(base.p99, 1)}`, ratio(lite.p99, base.p99)],
+    ['  non-2xx', num(lite.non2xx), num(base.non2xx), null],
+    [`publish lag, PGlite: 1st webhook → all ${num(lite.requests)} in stream, ms`, num(phase.publishLagMs), null, null],
+    ['  after the last answer, ms', num(phase.publishTailMs), null, null],
+    ...child.map((row) => [...row.slice(0, 2), null, null]),
+  ];
+  const out = ['# omnibus bench: PGlite only', '', table(['fact', 'value'], Object.entries(facts)), ''];
+  out.push(`Load average at the end (1/5/15 min): ${loadavg().map((l) => num(l, 2)).join(' / ')}`, '');
+  out.push(table(['run', 'N', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'non-2xx'], runs.map(({ name, result: r }) => [
+    name, r.requests, r.requestsPerSecond, num(r.p50, 2), num(r.p95, 2), num(r.p99, 2), num(r.max, 1), r.non2xx,
+  ])), '');
   out.push(table(['metric', 'omnibus', 'baseline', 'ratio'], rows), '');
   process.stdout.write(out.join('\n'));
 }

@@ -142,7 +142,7 @@ async function onPostgresChild(options: { databaseUrl: string; natsUrl: string; 
 }
 
 /** The embedded PGlite in a daemon process of its own. */
-async function onPglite(options: { natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
+export async function runPgliteChildBench(options: { natsUrl: string; prefix: string; tag: string; log: (m: string) => void }): Promise<Cell[][]> {
   const port = await freePort();
   const dir = await writeChildConfig({ databaseUrl: null, natsUrl: options.natsUrl, prefix: options.prefix, port, accounts: { 'bench-wa.yaml': whatsappChannelYaml() } });
   const child = spawnDaemon(dir, port);
@@ -180,6 +180,6 @@ export async function runSteadyBench(options: {
   rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit ON', databaseUrl: await options.createDatabase(options.durable, `omnibus_bench_steady_on_${t}`), natsUrl: options.nats.url, prefix: 'benchon', tag: `${options.tag}ON`, log: options.log })));
   rows.push(...(await onPostgres({ label: 'PostgreSQL fsync+sync commit OFF', databaseUrl: await options.createDatabase(options.fast, `omnibus_bench_steady_off_${t}`), natsUrl: options.nats.url, prefix: 'benchoff', tag: `${options.tag}OFF`, log: options.log })));
   rows.push(...(await onPostgresChild({ databaseUrl: await options.createDatabase(options.durable, `omnibus_bench_child_${t}`), natsUrl: options.nats.url, prefix: 'benchpgchild', tag: `${options.tag}PC`, log: options.log })));
-  rows.push(...(await onPglite({ natsUrl: options.nats.url, prefix: 'benchchild', tag: `${options.tag}CH`, log: options.log })));
+  rows.push(...(await runPgliteChildBench({ natsUrl: options.nats.url, prefix: 'benchchild', tag: `${options.tag}CH`, log: options.log })));
   return rows;
 }

@@ -164,7 +164,7 @@ function lockKey(name: string): bigint {
   return createHash('sha256').update(name).digest().readBigInt64BE(0);
 }
 
-/** Rows of a raw `execute`, whichever driver (postgres.js gives an array, PGlite `{ rows }`). */
+/** Rows of a raw `execute`, whichever driver (postgres.js gives an array, other drivers `{ rows }`). */
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
+import { rowsOf as rowsOfResult } from '../../src/core/storage/lease.ts';
 import { lineSignature } from '../../src/channels/line/verify.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { WA, startTestDaemon, whatsappAccountYaml, type TestDaemon } from '../support/daemon.ts';
@@ -297,7 +298,8 @@ describe('two replicas racing on the same new user', () => {
 
 describe('first sightings on PGlite', () => {
   let t: TestDaemon;
-  const rowsOf = (result: unknown) => (result as { rows: Array<Record<string, unknown>> }).rows;
+  // Either driver's result shape (an array from postgres.js, `{ rows }` otherwise).
+  const rowsOf = (result: unknown) => rowsOfResult<Record<string, unknown>>(result);
 
   beforeAll(async () => {
     t = await startTestDaemon({ pglite: true, accounts: { 'acme-line.yaml': LINE_YAML } });

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { sql as dsql } from 'drizzle-orm';
+import { rowsOf as rowsOfResult } from '../../src/core/storage/lease.ts';
 import { WA, startTestDaemon, type TestDaemon } from '../support/daemon.ts';
 import { metricValue as metric, until, untilHeldOnLock, whatsappTexts } from '../support/held-batch.ts';
 
@@ -117,7 +118,8 @@ describe('set-based recording of a batch', () => {
 
 describe('set-based recording on PGlite', () => {
   let t: TestDaemon;
-  const rowsOf = (result: unknown) => (result as { rows: Array<Record<string, unknown>> }).rows;
+  // Either driver's result shape (an array from postgres.js, `{ rows }` otherwise).
+  const rowsOf = (result: unknown) => rowsOfResult<Record<string, unknown>>(result);
 
   beforeAll(async () => {
     t = await startTestDaemon({ pglite: true });

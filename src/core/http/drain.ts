@@ -4,8 +4,8 @@
  * `http.Server.close()` also destroys every keep-alive connection it considers idle, at once.
  * A connection is "idle" until Node has parsed its next request, so one whose next request is
  * already sent but still unread in the socket buffer is reset under the client. The window is
- * as long as the event loop is busy: short with postgres.js, long with PGlite, whose queries
- * run synchronously on the loop (a SIGTERM under load reset every connection in flight).
+ * as long as the event loop is busy, and under load it is busy all the time (a SIGTERM then
+ * reset every connection in flight).
  *
  * So the drain stops listening only (new connections are refused), lets every connection with
  * a request finish (its answer carries `connection: close`, see daemon.ts, so the client

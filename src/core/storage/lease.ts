@@ -23,7 +23,7 @@ export async function releaseLease(db: Db, name: string, holder: string): Promis
   await db.execute(sql`delete from leases where name = ${name} and holder = ${holder}`);
 }
 
-/** postgres.js returns an array; PGlite returns `{ rows }`. */
+/** Rows of a raw `execute`: postgres.js (under both database kinds) gives an array, other drivers `{ rows }`. */
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
