@@ -112,7 +112,13 @@ describe('line batches through the daemon', () => {
     serial++;
     const unsend = { type: 'unsend', mode: 'active', timestamp: 1764000000000 + serial, source: { type: 'user', userId: user(30) }, webhookEventId: `01JTESTUNSEND${String(serial).padStart(13, '0')}`, deliveryContext: { isRedelivery: false }, unsend: { messageId: id } };
     expect((await post(batch([unsend]))).status).toBe(200);
-    const deleted = await stream('message.deleted.line.acme-line');
+    // The SDK fixture above carries an unsend of its own: wait for this one's event.
+    let deleted: Awaited<ReturnType<typeof stream>> = [];
+    await waitFor(async () => (deleted = await stream('message.deleted.line.acme-line')).some((e) => e.data.externalId === id), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      description: 'message.deleted for the unsent message',
+    });
     expect(JSON.stringify(deleted)).toContain(id);
     expect(JSON.stringify(deleted)).not.toContain('please forget this');
     const stored = await t.sql!`select parts, raw, edits from messages where external_id = ${id}`;
