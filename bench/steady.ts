@@ -29,6 +29,9 @@ const RATES = [1_000, 3_000];
 
 const mib = (bytes: number) => `${num(bytes / 2 ** 20)} MiB`;
 
+/** How long a PGlite daemon is left alone after it is ready before its idle RSS is read. */
+const IDLE_SETTLE_MS = 15_000;
+
 /** VmRSS of a process, bytes. */
 function rssOf(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
@@ -148,7 +151,8 @@ export async function runPgliteChildBench(options: { natsUrl: string; prefix: st
   const child = spawnDaemon(dir, port);
   try {
     await child.waitReady(120_000);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Idle: once the start's own work (migrations, leases, template syncs) has settled.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
     const idle = rssOf(child.pid);
     options.log('PGlite child: c=32, 1,000 webhooks (1 in 6 from a new sender)');
     const run = await runLoad(child.url, signedWebhooks({ count: 1_000, senders: 170, tag: `${options.tag}L`, senderOffset: 700_000 }), 32);
@@ -156,7 +160,7 @@ export async function runPgliteChildBench(options: { natsUrl: string; prefix: st
     options.log('PGlite child: one POST of 1,000 messages');
     const post = await timedPost(child.url, signedBigWebhook({ count: 1_000, senders: 170, tag: `${options.tag}LBIG`, senderOffset: 700_000 }));
     return [
-      ['PGlite daemon (own process): RSS idle after start', mib(idle), null, null],
+      [`PGlite daemon (own process, new data directory): RSS idle ${IDLE_SETTLE_MS / 1000} s after start`, mib(idle), null, null],
       [`  c=32, N=1,000: req/s (non-2xx)`, `${num(run.requestsPerSecond)} (${run.non2xx})`, null, null],
       ['  RSS after that run', mib(loaded), null, null],
       ['  POST of 1,000 messages (known senders), answered in ms', `${num(post.ms)} (status ${post.status})`, null, null],

@@ -1,9 +1,9 @@
 /**
- * The embedded database's first start: the data directory is created in a worker thread (so
+ * The embedded database's first start: the data directory is created in a child process (so
  * initdb's memory leaves with it), then opened in the daemon with the embedded settings; a
  * directory that exists is opened as it is, its data kept.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
@@ -16,7 +16,7 @@ import { tempDir } from '../support/services.ts';
 const logger = pino({ level: 'silent' });
 
 describe('embedded database first start', () => {
-  it('creates the data directory in a worker, opens it with the embedded settings, and keeps it', async () => {
+  it('creates the data directory in a child process, opens it with the embedded settings, and keeps it', async () => {
     const dataDir = await tempDir();
     const pgdata = path.join(dataDir, 'pglite');
     await ensurePgliteDataDir(pgdata);
@@ -25,7 +25,7 @@ describe('embedded database first start', () => {
     const first = await openDatabase({ url: null, dataDir, logger });
     await first.migrate();
     const [setting] = rowsOf<{ shared_buffers: string }>(await first.db.execute(sql`show shared_buffers`));
-    expect(setting!.shared_buffers).toBe('32MB');
+    expect(setting!.shared_buffers).toBe('8MB');
     await first.db.execute(sql`insert into leases (name, holder, expires_at) values ('kept', 'test', now())`);
     await first.close();
 
@@ -34,5 +34,14 @@ describe('embedded database first start', () => {
     const again = await openDatabase({ url: null, dataDir, logger });
     expect(rowsOf(await again.db.execute(sql`select holder from leases where name = 'kept'`))).toEqual([{ holder: 'test' }]);
     await again.close();
+  });
+
+  it('a directory that cannot be created is a clear error, and nothing is left behind', async () => {
+    const dataDir = await tempDir();
+    const blocked = path.join(dataDir, 'a-file');
+    writeFileSync(blocked, 'not a directory');
+    const pgdata = path.join(blocked, 'pglite');
+    await expect(ensurePgliteDataDir(pgdata)).rejects.toThrow(/^creating the embedded database failed: .+/);
+    expect(existsSync(pgdata)).toBe(false);
   });
 });
