@@ -51,9 +51,9 @@ import { TableStatistics } from './storage/table-statistics.ts';
  * Event-loop turns before a batch on PGlite, so requests read meanwhile join it (group-commit.ts).
  * PGlite takes one transaction at a time: fuller batches cost less per webhook. Measured with
  * the database in its thread, 12 turns gave about twice the batch size of none and the higher
- * throughput; `OMNIBUS_PGLITE_LINGER` overrides it (0 = no waiting).
+ * throughput; the daemon option `pgliteLingerTurns` overrides it (0 = no waiting).
  */
-const PGLITE_LINGER_TURNS = Number(process.env.OMNIBUS_PGLITE_LINGER) >= 0 && process.env.OMNIBUS_PGLITE_LINGER ? Number(process.env.OMNIBUS_PGLITE_LINGER) : 12;
+const PGLITE_LINGER_TURNS = 12;
 
 /**
  * Group-commit lanes on PostgreSQL (see inbound/group-commit.ts) for `database.ingestLanes: auto`.
@@ -93,6 +93,8 @@ export interface DaemonOptions {
   ingestLanes?: number;
   /** Every event on the per-event path instead of set-based batches (tests and bench comparisons). */
   ingestPerEventOnly?: boolean;
+  /** Event-loop turns a PGlite lane waits before taking a batch (default 12; for measurements). */
+  pgliteLingerTurns?: number;
 }
 
 export type { DaemonExtension, ExtensionContext } from './extension-context.ts';
@@ -276,7 +278,7 @@ export class Daemon {
       // PostgreSQL: `database.ingestLanes` transactions in flight (a batch's commit overlaps the
       // next one's work). PGlite runs one statement at a time whatever we do: one lane.
       ingestLanes: this.database.kind === 'postgres' ? (this.options.ingestLanes ?? (this.config.daemon.database.ingestLanes === 'auto' ? autoIngestLanes() : this.config.daemon.database.ingestLanes)) : 1,
-      ingestLingerTurns: this.database.kind === 'pglite' ? PGLITE_LINGER_TURNS : 0,
+      ingestLingerTurns: this.database.kind === 'pglite' ? (this.options.pgliteLingerTurns ?? PGLITE_LINGER_TURNS) : 0,
       wake: (mediaQueued, recorded) => {
         this.relay.notify();
         if (mediaQueued > 0) this.mediaWorker.notify();
