@@ -1,9 +1,9 @@
 /**
  * The embedded database's first start: the data directory is created in a child process (so
- * initdb's memory leaves with it), then opened in the daemon with the embedded settings; a
+ * initdb's memory leaves with it) beside its place and renamed into it, then opened in the daemon with the embedded settings; a
  * directory that exists is opened as it is, its data kept.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
@@ -19,8 +19,14 @@ describe('embedded database first start', () => {
   it('creates the data directory in a child process, opens it with the embedded settings, and keeps it', async () => {
     const dataDir = await tempDir();
     const pgdata = path.join(dataDir, 'pglite');
+    mkdirSync(pgdata);
+    // A start killed during its initdb left a half-made directory beside it: it is discarded.
+    mkdirSync(`${pgdata}.creating`);
+    writeFileSync(path.join(`${pgdata}.creating`, 'PG_VERSION'), '17\n');
     await ensurePgliteDataDir(pgdata);
     expect(existsSync(path.join(pgdata, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(path.join(pgdata, 'base'))).toBe(true);
+    expect(existsSync(`${pgdata}.creating`)).toBe(false);
 
     const first = await openDatabase({ url: null, dataDir, logger });
     await first.migrate();
@@ -36,12 +42,13 @@ describe('embedded database first start', () => {
     await again.close();
   });
 
-  it('a directory that cannot be created is a clear error, and nothing is left behind', async () => {
+  it('a directory holding something else is a clear error, and what it holds is left as it was', async () => {
     const dataDir = await tempDir();
-    const blocked = path.join(dataDir, 'a-file');
-    writeFileSync(blocked, 'not a directory');
-    const pgdata = path.join(blocked, 'pglite');
-    await expect(ensurePgliteDataDir(pgdata)).rejects.toThrow(/^creating the embedded database failed: .+/);
-    expect(existsSync(pgdata)).toBe(false);
+    const pgdata = path.join(dataDir, 'pglite');
+    mkdirSync(pgdata);
+    writeFileSync(path.join(pgdata, 'notes.txt'), 'not a database');
+    await expect(ensurePgliteDataDir(pgdata)).rejects.toThrow(/^creating the embedded database failed: .*is not empty and holds no database$/);
+    expect(readdirSync(pgdata)).toEqual(['notes.txt']);
+    expect(existsSync(`${pgdata}.creating`)).toBe(false);
   });
 });

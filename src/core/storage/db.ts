@@ -4,7 +4,6 @@
  * in-process socket. Both run the same driver, drizzle schema and migrations.
  */
 import { fileURLToPath } from 'node:url';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Logger } from 'pino';
@@ -122,7 +121,6 @@ async function openPglite(dir: string, logger: Logger, restartDelayMs?: number):
   if (!fixed) logger.warn({ component: 'db' }, 'postgres.js loaded without the connection-loss fix (already loaded, or a version it does not recognise)');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-  await mkdir(dir, { recursive: true });
   await ensurePgliteDataDir(dir);
   const thread = await PgliteThread.start(dir, logger, restartDelayMs === undefined ? {} : { restartDelayMs });
   // `socket` is a documented option that the type definitions lack: passed as a variable.

@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,14 +20,39 @@ const INITDB = fileURLToPath(new URL('./pglite-initdb-child.mjs', import.meta.ur
  */
 export const PGLITE_SETTINGS = ['shared_buffers=8MB'];
 
-/** Creates the PGlite data directory `dir` if it holds none yet. */
+/** How long creating a data directory may take before it counts as failed. */
+const INITDB_TIMEOUT_MS = 180_000;
+
+/**
+ * Creates the PGlite data directory `dir` (and its parents) if it holds no database yet.
+ * It is built beside `dir` and renamed into place, so a start killed midway leaves no
+ * half-made database for the next start to open; a `dir` that is a mount point of its own
+ * cannot be renamed onto and is filled where it is.
+ */
 export async function ensurePgliteDataDir(dir: string): Promise<void> {
   if (existsSync(path.join(dir, 'PG_VERSION'))) return;
-  // Plain node on a plain module: none of the daemon's loaders or flags.
-  await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [INITDB, dir, ...PGLITE_SETTINGS], { env: process.env, maxBuffer: 1 << 20 }, (error, _stdout, stderr) => {
+  await mkdir(dir, { recursive: true });
+  const mounted = (await stat(dir)).dev !== (await stat(path.dirname(dir))).dev;
+  if (mounted) return runInitdb(dir);
+  const staging = `${dir}.creating`;
+  // What a start killed during its initdb left behind.
+  await rm(staging, { recursive: true, force: true });
+  await runInitdb(staging);
+  try {
+    await rename(staging, dir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`creating the embedded database failed: ${code === 'ENOTEMPTY' || code === 'EEXIST' ? `${dir} is not empty and holds no database` : (code ?? 'rename failed')}`);
+  }
+}
+
+/** Runs initdb on `dir` in a child process: plain node on a plain module, none of the daemon's loaders. */
+function runInitdb(dir: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [INITDB, dir, ...PGLITE_SETTINGS], { env: process.env, maxBuffer: 1 << 20, timeout: INITDB_TIMEOUT_MS }, (error, _stdout, stderr) => {
       if (!error) return resolve();
-      const reason = String(stderr).trim().split('\n').at(-1)?.slice(0, 200) || `exit ${error.code ?? error.signal}`;
+      const reason = error.killed ? `no answer within ${INITDB_TIMEOUT_MS / 1000} s` : String(stderr).trim().split('\n').at(-1)?.slice(0, 200) || `exit ${error.code ?? error.signal}`;
       reject(new Error(`creating the embedded database failed: ${reason}`));
     });
   });
