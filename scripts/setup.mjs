@@ -204,7 +204,17 @@ function ensureChromium() {
   return false;
 }
 
+/**
+ * Compiles src/ to JavaScript now (bin/compiled.mjs) so the first start does not pay for it;
+ * where it fails the daemon runs the TypeScript through tsx, so a failure is only reported.
+ */
+function ensureCompiled() {
+  const result = spawnSync(process.execPath, [join(root, 'bin', 'compiled.mjs')], { cwd: root, encoding: 'utf8' });
+  if (result.status !== 0) say(`compiling src/ failed, the daemon will run it through tsx: ${(result.stderr || result.error?.message || '').trim().split('\n').slice(-1)[0]}`);
+}
+
 ensureNodeModules();
+ensureCompiled();
 const natsReady = forTests && process.env.OMNIBUS_TEST_NATS_URL ? true : ensureNatsServer();
 const postgresReady = forTests ? ensurePostgres() : true;
 const opensslReady = forTests ? ensureOpenssl() : true;

@@ -12,6 +12,8 @@ describe('npm pack', () => {
     for (const needed of ['bin/omnibus.mjs', 'src/cli.ts', 'src/core/daemon.ts', 'drizzle/0000_init.sql', 'drizzle/meta/_journal.json', 'config/omnibus.yaml', 'docs/operations.md', 'packaging/omnibus.service', 'CHANGELOG.md', 'package.json']) {
       expect(files).toContain(needed);
     }
+    // The JavaScript compiled from src/ (prepack), so an install without TypeScript runs it.
+    expect(files.some((f) => /^\.omnibus-build\/[0-9a-f]{16}\/src\/cli\.js$/.test(f))).toBe(true);
     expect(files.filter((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('node_modules/'))).toEqual([]);
   });
 });
