@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What was built. */
@@ -13,7 +14,10 @@ export interface BuildInfo {
   commit: string;
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The package's root; run from the compiled tree (`<root>/.omnibus-build/<hash>/`), the checkout's. */
+const ROOT = ((here: string) => (path.basename(path.dirname(here)) === '.omnibus-build' ? path.dirname(path.dirname(here)) : here))(
+  path.resolve(fileURLToPath(new URL('../..', import.meta.url))),
+);
 let cached: BuildInfo | null = null;
 
 /** Read once per process: git is asked at most once. */
