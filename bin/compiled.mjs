@@ -5,14 +5,14 @@
 // edited source makes a new stamp and the next start compiles again (about 2 s, in a child
 // process, so the compiler never stays in the daemon's memory). Type-stripping only: `npm run
 // typecheck` does the checking. Without TypeScript installed (an installed package) or where
-// the directory cannot be written, the launcher falls back to tsx. `npm pack` ships the build
-// (prepack), so an installed package runs compiled without TypeScript.
+// the directory cannot be written, the launcher falls back to tsx, saying so on stderr. `npm
+// pack` ships the build (prepack), so an installed package runs compiled without TypeScript.
 //
 //   node bin/compiled.mjs                 compile now (setup.mjs does this before `npm start` and `npm test`)
-//   node bin/compiled.mjs --prune-others  and remove every other build (prepack)
+//   node bin/compiled.mjs --prune         and remove the builds no running process holds (prepack)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +22,13 @@ const SRC = join(ROOT, 'src');
 const BUILDS = join(ROOT, '.omnibus-build');
 /** Written last: a build directory without it is not used. */
 const DONE = '.complete';
-/** Older builds are removed after this long (a running daemon may still load files from one). */
-const KEEP_MS = 24 * 3600_000;
+/**
+ * A daemon touches its build this often while it runs (holdBuild): it still loads files from
+ * it later (the PGlite worker on a restart, console assets, lazy imports).
+ */
+const TOUCH_MS = 10 * 60_000;
+/** A build not touched for this long belongs to no running process and may be removed. */
+const IDLE_MS = 3 * TOUCH_MS;
 
 /** Every file under src/, sorted, relative to the root. */
 function sourceFiles() {
@@ -68,6 +73,25 @@ export function compiledEntry() {
   }
 }
 
+/**
+ * Marks the build `entry` belongs to as in use for as long as this process runs, so a compile
+ * of newer sources by another start never removes it. Where the tree is read-only (an
+ * installed package) nothing prunes it either, and the touch is skipped.
+ */
+export function holdBuild(entry) {
+  const dir = dirname(dirname(entry));
+  const touch = () => {
+    try {
+      const now = new Date();
+      utimesSync(dir, now, now);
+    } catch {
+      // Read-only or already gone: nothing to keep alive.
+    }
+  };
+  touch();
+  setInterval(touch, TOUCH_MS).unref();
+}
+
 /** True when the TypeScript compiler can be loaded from here (not in an installed package). */
 function hasCompiler() {
   try {
@@ -83,7 +107,10 @@ function hasCompiler() {
  * directory, a syntax error): the caller runs the sources through tsx instead.
  */
 export function compileInChild() {
-  if (!hasCompiler()) return null;
+  if (!hasCompiler()) {
+    process.stderr.write('omnibus: no build of these sources and no TypeScript compiler to make one, running the TypeScript through tsx instead\n');
+    return null;
+  }
   const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 120_000 });
   if (result.status !== 0) {
     const reason = (result.stderr || result.error?.message || `exit ${result.status}`).trim().split('\n').slice(-1)[0];
@@ -119,7 +146,7 @@ async function compile() {
     rmSync(staging, { recursive: true, force: true });
     if (!existsSync(join(target, DONE))) throw error;
   }
-  pruneOldBuilds(stamp, KEEP_MS);
+  pruneIdleBuilds(stamp);
   return join(target, 'src', 'cli.js');
 }
 
@@ -144,15 +171,13 @@ function emit(ts, options, files, staging) {
   writeFileSync(join(staging, DONE), `${new Date().toISOString()}\n`);
 }
 
-/** Removes builds other than `current` not touched for `keepMs` (0: all of them). */
-function pruneOldBuilds(current, keepMs) {
+/** Removes the builds (and dead staging directories) other than `current` that no process holds. */
+function pruneIdleBuilds(current) {
   for (const name of readdirSync(BUILDS)) {
-    if (name === current) continue;
+    if (name === current || name.startsWith(`${current}.tmp-`)) continue;
     const dir = join(BUILDS, name);
     try {
-      // A staging directory that old belongs to a compile that died.
-      const keep = name.includes('.tmp-') ? Math.min(600_000, keepMs) : keepMs;
-      if (Date.now() - statSync(dir).mtimeMs > keep) rmSync(dir, { recursive: true, force: true });
+      if (Date.now() - statSync(dir).mtimeMs > IDLE_MS) rmSync(dir, { recursive: true, force: true });
     } catch {
       // Removed by another start meanwhile.
     }
@@ -163,8 +188,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     mkdirSync(BUILDS, { recursive: true });
     const entry = await compile();
-    // Before `npm pack`: the package ships the one build of its own sources.
-    if (process.argv.includes('--prune-others')) pruneOldBuilds(relative(BUILDS, dirname(dirname(entry))), 0);
+    // Before `npm pack`: prune even when nothing was compiled, so the package ships the build
+    // of its own sources and none of a checkout's idle ones.
+    if (process.argv.includes('--prune')) pruneIdleBuilds(relative(BUILDS, dirname(dirname(entry))));
   } catch (error) {
     // One line: the launcher passes it on as the reason it falls back to tsx.
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

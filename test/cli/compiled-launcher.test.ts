@@ -4,7 +4,7 @@
  * tsx with one line on stderr. Run against a copy of the checkout so the real cache is untouched.
  */
 import { execFile } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,26 @@ describe('the compiled launcher', { timeout: 240_000 }, () => {
     expect(builds()).toContain(built);
   });
 
+  it('a start holds its build; a compile removes only the builds nobody holds', async () => {
+    const buildDir = (name: string) => path.join(copy, '.omnibus-build', name);
+    const [current] = builds().sort((a, b) => statSync(buildDir(b)).mtimeMs - statSync(buildDir(a)).mtimeMs);
+    const others = builds().filter((name) => name !== current);
+    expect(others.length).toBeGreaterThan(0);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const name of builds()) utimesSync(buildDir(name), twoHoursAgo, twoHoursAgo);
+    // Starting from the current build marks it in use.
+    await run('bin/omnibus.mjs', ['--version']);
+    expect(Date.now() - statSync(buildDir(current!)).mtimeMs).toBeLessThan(60_000);
+    // A compile of edited sources removes the idle builds and keeps the held one.
+    appendFileSync(path.join(copy, 'src', 'core', 'ids.ts'), '// edited\n');
+    const result = await run('bin/omnibus.mjs', ['--version']);
+    expect(result.code).toBe(0);
+    const after = builds();
+    expect(after).toContain(current);
+    for (const name of others) expect(after).not.toContain(name);
+    expect(after).toHaveLength(2);
+  });
+
   it('a source that does not compile falls back to tsx and says so once', async () => {
     // A module nothing imports: it breaks the compile but not the program run through tsx.
     writeFileSync(path.join(copy, 'src', 'broken-for-test.ts'), 'export const x = ;\n');
@@ -88,5 +108,19 @@ describe('the compiled launcher', { timeout: 240_000 }, () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^omnibus 0\.\d+\.\d+\b/);
     expect(builds()).toEqual(before);
+  });
+
+  it('without a build or a compiler (an install without TypeScript) it runs tsx and says why', async () => {
+    rmSync(path.join(copy, '.omnibus-build'), { recursive: true, force: true });
+    rmSync(path.join(copy, 'node_modules'));
+    mkdirSync(path.join(copy, 'node_modules'));
+    for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
+      if (name !== 'typescript') symlinkSync(path.join(REPO, 'node_modules', name), path.join(copy, 'node_modules', name));
+    }
+    const result = await run('bin/omnibus.mjs', ['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^omnibus 0\.\d+\.\d+\b/);
+    expect(result.stderr.trim()).toBe('omnibus: no build of these sources and no TypeScript compiler to make one, running the TypeScript through tsx instead');
+    expect(builds()).toEqual([]);
   });
 });
