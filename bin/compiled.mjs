@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'src');
+// src/core/build-info.ts knows this name too: it finds the checkout (for the git commit) above it.
 const BUILDS = join(ROOT, '.omnibus-build');
 /** Written last: a build directory without it is not used. */
 const DONE = '.complete';
