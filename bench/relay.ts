@@ -1,6 +1,6 @@
 /**
  * Relay throughput: a pre-filled outbox drained by the daemon's own `OutboxRelay` (lease, batch
- * query, publish with `Nats-Msg-Id`, mark published), against the floor of what that work needs:
+ * query, publish with `Nats-Msg-Id`, record progress), against the floor of what that work needs:
  * bare `js.publish` of the same payloads with an async window of 256 and a msgID, to a stream of
  * its own with the same settings.
  */
@@ -22,7 +22,7 @@ export interface DrainResult {
   /** From start until the stream holds every message, ms. */
   elapsedMs: number;
   messagesPerSecond: number;
-  /** Relay only: until every outbox row is marked published, ms. */
+  /** Relay only: until the relay's progress covers every outbox row, ms. */
   markedMs?: number;
   /** Messages in the stream afterwards (must equal `messages`: no loss, no duplicates). */
   inStream: number;
@@ -100,11 +100,11 @@ async function drainWithRelay(
       inStream = (await jsm.streams.info(stream)).state.messages;
     }
     const elapsedMs = performance.now() - start;
-    // The last batch is marked published after its acks come back.
+    // The last batch's progress is recorded after its acks come back.
     for (;;) {
-      const [row] = rowsOf<{ pending: number }>(await db.execute(sql`select count(*)::int as pending from outbox where published_at is null`));
+      const [row] = rowsOf<{ pending: number }>(await db.execute(sql`select count(*)::int as pending from outbox_unpublished`));
       if (row?.pending === 0) break;
-      overdue('marking every row published');
+      overdue('progress covering every row');
       await pause(5);
     }
     const markedMs = performance.now() - start;

@@ -546,7 +546,7 @@ function print(data: {
     rows.push(
       [`relay drain, ${num(relay.rows)} rows × ${num(relay.payloadBytes)} B: msgs/s`, num(relay.relay.messagesPerSecond), `${num(rawRate)} (js.publish, window 256; ${num(rawBefore.messagesPerSecond)} before, ${num(rawAfter.messagesPerSecond)} after)`, ratio(relay.relay.messagesPerSecond, rawRate)],
       ['  time to drain, s', num(relay.relay.elapsedMs / 1000, 2), num(rawMs / 1000, 2), ratio(relay.relay.elapsedMs, rawMs)],
-      ['  until every row marked published, s', num(relay.relay.markedMs! / 1000, 2), null, null],
+      ['  until the relay progress covers every row, s', num(relay.relay.markedMs! / 1000, 2), null, null],
       ['  messages in stream afterwards', num(relay.relay.inStream), `${num(rawBefore.inStream)} / ${num(rawAfter.inStream)}`, null],
     );
   }

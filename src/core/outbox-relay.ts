@@ -1,9 +1,11 @@
 /**
  * The outbox relay: publishes recorded events to JetStream with their deterministic
- * `Nats-Msg-Id`, many in flight, in order per conversation, and marks them published.
- * One replica relays at a time (a database lease) so per-conversation order holds with
- * several replicas; the others stand by and take over when the lease lapses. NATS being
- * down only makes the backlog grow: webhooks are still answered from PostgreSQL.
+ * `Nats-Msg-Id`, many in flight, in order per conversation. What it has published is one
+ * progress row (outbox-progress.ts: the transactions committed between two snapshots), written
+ * once per batch, not a mark on every row. One replica relays at a time (a database lease) so
+ * per-conversation order holds with several replicas; the others stand by and take over when
+ * the lease lapses, from the progress row. NATS being down only makes the backlog grow:
+ * webhooks are still answered from PostgreSQL.
  *
  * No single row can stop publishing: an event larger than the server's `max_payload` goes out
  * bounded (outbox-bounds.ts), and a publish that fails for a reason retrying cannot cure (still
@@ -11,18 +13,18 @@
  * timeouts stop the batch, because those are the failures a retry fixes.
  */
 import { BackgroundLoop } from './wakeup.ts';
-import { eq, lt, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { Db } from './storage/db.ts';
 import { outbox } from './storage/schema.ts';
-import { runStatement } from './storage/statement.ts';
 import { acquireLease, releaseLease } from './storage/lease.ts';
 import type { Metrics } from './metrics.ts';
 import { payloadBudget, preparePayload } from './outbox-bounds.ts';
 import { EventTooLarge, deadLetterNotice, permanentFailure, type Permanent } from './outbox-dead-letters.ts';
 import { AckPublisher } from './nats/ack-publisher.ts';
+import { prunePublished, readRelayRows, saveRelayProgress, type RelayRow } from './outbox-progress.ts';
 
 const LEASE = 'outbox-relay';
 
@@ -41,26 +43,15 @@ export interface RelayOptions {
 /** NATS's default `max_payload`, used until the server has said otherwise. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
-type Row = { id: number; subject: string; msgId: string; payload: unknown };
-
-// Rows waiting for media hold back later rows of the same conversation. `offset 0` keeps that
-// check a per-row probe of outbox_ordering_idx (it stops PostgreSQL from flattening it into an
-// anti-join); flattened, the planner often chose one full scan of the table or of every
-// unpublished row per batch: 18–29 ms instead of ~2 ms for 500 rows with 50k pending
-// (docs/performance.md). It does not change which rows are returned.
-const PENDING_ROWS = `select id, subject, msg_id as "msgId", payload from outbox o
-  where o.published_at is null and not o.held
-    and not exists (select 1 from outbox p where p.published_at is null and p.held and p.ordering_key = o.ordering_key and p.id < o.id offset 0)
-  order by o.id limit $1`;
-
-/** One array parameter rather than a placeholder per id: the statement text stays the same. */
-const MARK_PUBLISHED = 'update outbox set published_at = now() where id = any($1::bigint[])';
+type Row = Pick<RelayRow, 'id' | 'subject' | 'msgId' | 'payload'>;
 
 /** Publishes the outbox; `start` runs until `stop`. */
 export class OutboxRelay extends BackgroundLoop {
   private leader = false;
   private lastRenew = 0;
   private lastPrune = 0;
+  /** This relay's last batch stored a snapshot it has not finished (the next read walks on from its cursor). */
+  private diffBegun = false;
   private readonly opts: Required<Omit<RelayOptions, 'maxPayload'>>;
   private readonly maxPayloadOption: RelayOptions['maxPayload'];
   /** Acks matched under one inbox subscription, for the connection the JetStream client uses. */
@@ -99,10 +90,11 @@ export class OutboxRelay extends BackgroundLoop {
     this.leader = false;
   }
 
-  /** Publishes until nothing is left (tests and shutdown use it). Returns rows published. */
+  /** Publishes until nothing is left (tests and shutdown use it), while holding the lease. Returns rows done with. */
   async drainOnce(): Promise<number> {
     let total = 0;
     for (;;) {
+      if (!(await this.holdLease())) return total;
       const n = await this.publishBatch();
       total += n;
       if (n === 0) return total;
@@ -140,54 +132,88 @@ export class OutboxRelay extends BackgroundLoop {
     const had = this.leader;
     this.leader = await acquireLease(this.db, LEASE, this.holder, this.opts.leaseTtlMs);
     this.lastRenew = now;
-    if (this.leader !== had) this.logger.info({ leader: this.leader }, this.leader ? 'outbox relay lease acquired' : 'outbox relay lease lost');
+    if (this.leader !== had) {
+      // Another holder may have moved the progress on meanwhile: start from what is stored.
+      this.diffBegun = false;
+      this.logger.info({ leader: this.leader }, this.leader ? 'outbox relay lease acquired' : 'outbox relay lease lost');
+    }
     return this.leader;
   }
 
-  /** Publishes one batch; returns how many rows it is done with (published or dead-lettered). */
+  /**
+   * Publishes one batch: the deferred rows whose turn has come, then the next rows of the
+   * snapshot diff in id order (a held row, or one behind a deferred row of its conversation, is
+   * deferred instead). Then one statement records the progress and the deferrals. Returns how
+   * many rows it is done with (published, dead-lettered or deferred).
+   */
   private async publishBatch(): Promise<number> {
     const js = this.js();
     if (!js) return 0;
-    // int8 comes back as text (postgres.js) or a bigint (PGlite); ids stay far below 2^53.
-    const rows = (await runStatement<Row>(this.db, PENDING_ROWS, [this.opts.batchSize])).map((row) => ({ ...row, id: Number(row.id) }));
-    if (rows.length === 0) return 0;
+    const read = await readRelayRows(this.db, this.opts.batchSize, this.diffBegun);
+    this.diffBegun = false;
+    const blocked = new Set<string>();
+    const defer: number[] = [];
+    const publish: RelayRow[] = [...read.deferred];
+    for (const row of read.diff) {
+      if (row.held || row.blocked || blocked.has(row.orderingKey)) {
+        blocked.add(row.orderingKey);
+        defer.push(row.id);
+      } else {
+        publish.push(row);
+      }
+    }
     const budgetOf = (row: Row) => payloadBudget(this.maxPayload(js), row.msgId);
-    // Issued in id order on one connection, so the stream receives them in that order.
-    const results = await Promise.allSettled(rows.map((row) => this.publishRow(js, row, budgetOf(row))));
-    // Mark the prefix that is done with (published, or dead-lettered for good), so a retry
-    // resends in order (duplicates are absorbed); a connectivity failure ends the prefix.
-    const done: number[] = [];
+    // Issued in this order on one connection, so the stream receives them in that order.
+    const results = await Promise.allSettled(publish.map((row) => this.publishRow(js, row, budgetOf(row))));
+    // The diff is done up to the first row a connectivity failure stopped (a retry resends from
+    // there, in order; duplicates are absorbed). Deferred rows are marked one by one.
     const streamAnswered = results.some((result) => result.status === 'fulfilled');
-    let handled = 0;
+    const markPublished: number[] = [];
+    let count = 0;
+    let stoppedAt: number | null = null;
     let failure: unknown = null;
     for (const [i, result] of results.entries()) {
-      const row = rows[i]!;
+      const row = publish[i]!;
       if (result.status === 'fulfilled') {
         if (result.value.duplicate) this.metrics.outboxPublishDuplicates.inc();
         if (result.value.bounded) this.metrics.outboxBounded.inc();
-        done.push(row.id);
-        handled++;
+        if (row.source === 'deferred') markPublished.push(row.id);
+        count++;
         continue;
       }
       const permanent = permanentFailure(result.reason, budgetOf(row), js === this.js(), streamAnswered);
-      if (permanent === null) {
+      if (permanent !== null) {
+        try {
+          await this.deadLetter(js, row, permanent);
+          continue;
+        } catch (error) {
+          failure = error;
+        }
+      } else {
         failure = result.reason;
-        break;
       }
-      try {
-        await this.deadLetter(js, row, permanent);
-      } catch (error) {
-        failure = error;
-        break;
+      // Deferred rows come first: a failure among them leaves the whole diff for the retry.
+      stoppedAt = row.source === 'deferred' ? 0 : row.id;
+      break;
+    }
+    const finished = stoppedAt === null && read.diffFinished;
+    const before = stoppedAt ?? Number.POSITIVE_INFINITY;
+    const doneRows = read.diff.filter((row) => row.id < before);
+    const cursor = Math.max(read.cursor, ...doneRows.map((row) => row.id));
+    const deferred = defer.filter((id) => id < before);
+    // An empty diff of a new snapshot changes nothing: the next read takes a newer one from the
+    // same `done`. A stored snapshot must be finished, though (its last batch was a full one).
+    if (markPublished.length > 0 || doneRows.length > 0 || (finished && read.targetStored)) {
+      const kept = await saveRelayProgress(this.db, LEASE, this.holder, { target: read.target, finished, cursor, defer: deferred, published: markPublished });
+      this.diffBegun = kept && !finished;
+      if (!kept) {
+        this.leader = false;
+        this.logger.info('outbox relay lease lost during a batch; the new holder goes on from the last progress');
       }
-      handled++;
     }
-    if (done.length > 0) {
-      await runStatement(this.db, MARK_PUBLISHED, [`{${done.join(',')}}`]);
-      this.metrics.outboxPublished.inc(done.length);
-    }
+    if (count > 0) this.metrics.outboxPublished.inc(count);
     if (failure) throw failure;
-    return handled;
+    return publish.length + deferred.length;
   }
 
   /** Publishes one row, bounded to fit; rejects with the reason when it cannot be published. */
@@ -250,7 +276,7 @@ export class OutboxRelay extends BackgroundLoop {
     const now = Date.now();
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
-    await this.db.delete(outbox).where(lt(outbox.publishedAt, new Date(now - this.opts.retentionMs)));
+    await prunePublished(this.db, new Date(now - this.opts.retentionMs));
   }
 }
 

@@ -26,6 +26,7 @@ import type { InboundIdentity } from '../core/adapter.ts';
 import type { Tx } from '../core/storage/db.ts';
 import { contacts, identities, identityAliases, mergeBlocks, mergeLog } from '../core/storage/schema.ts';
 import { recordTombstones } from '../core/erasure-tombstones.ts';
+import { unpublished } from '../core/outbox-progress.ts';
 import type { Subjects } from '../core/schemas/subjects.ts';
 import type { ContactProfile } from '../core/schemas/events.ts';
 import { forgetPhones, identityEvidence, isPlatformId, lockEvidence, normalizePhone, rowsOf, type EvidenceKey } from './evidence.ts';
@@ -193,12 +194,12 @@ async function deleteIdentityData(tx: Tx, identity: IdentityRow, result: EraseRe
   // Every event of those messages (also published ones: the outbox keeps them for replays), and
   // whatever of its conversations is still waiting to be published (session events).
   counts.outbox = await deleted(tx, sql`delete from outbox where msg_id in (select o.id || s.suffix from ${owned} as o cross join unnest(${suffixes}) as s(suffix))`);
-  counts.outbox += await deleted(tx, sql`delete from outbox where published_at is null and ordering_key in ${conversationIds}`);
+  counts.outbox += await deleted(tx, sql`delete from outbox where ${unpublished('outbox')} and ordering_key in ${conversationIds}`);
   // Edits (`<id>:edited:<hash>`, one per edit) of its messages wherever they were written (a
   // group conversation too), while unpublished: they carry the new text.
   counts.outbox += await deleted(
     tx,
-    sql`delete from outbox where published_at is null
+    sql`delete from outbox where ${unpublished('outbox')}
           and ordering_key in (select conversation_id from messages where id in ${owned})
           and msg_id like any (select replace(o.id, '_', '\\_') || ':edited:%' from ${owned} as o)`,
   );
@@ -318,6 +319,6 @@ async function scrubContactEvents(tx: Tx, key: IdentityKey, related: ReadonlyArr
     await tx.execute(sql`
       update outbox set payload = jsonb_set(payload, ${path}::text[], coalesce(
         (select jsonb_agg(e) from jsonb_array_elements(payload->${field}->'identities') e where not e @> ${probe}::jsonb), '[]'::jsonb))
-      where published_at is null and ordering_key in (${keys}) and payload->${field}->'identities' @> ${list}::jsonb`);
+      where ${unpublished('outbox')} and ordering_key in (${keys}) and payload->${field}->'identities' @> ${list}::jsonb`);
   }
 }

@@ -255,7 +255,7 @@ describe('embedded PGlite', () => {
     );
     const events = await readStream(natsUrl(), second.prefix, `${second.prefix}.v1.evt.message.in.>`);
     expect(events.filter((e) => e.data.externalId === wamid)).toHaveLength(1);
-    const pending = rowsOf<{ n: number }>(await db.execute(dsql`select count(*)::int as n from outbox where published_at is null`))[0]!.n;
+    const pending = rowsOf<{ n: number }>(await db.execute(dsql`select count(*)::int as n from outbox_unpublished`))[0]!.n;
     expect(pending).toBe(0);
   });
 });

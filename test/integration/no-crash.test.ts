@@ -178,7 +178,7 @@ describe('no request, command or job ends the daemon', () => {
     await t.sql!`delete from outbox where ordering_key = 'crash-test'`;
     await customer('relay-1');
     await waitFor(async () => {
-      const [row] = await t.sql!`select count(*)::int as n from outbox where published_at is null`;
+      const [row] = await t.sql!`select count(*)::int as n from outbox_unpublished`;
       return row?.n === 0;
     }, { description: 'the outbox drained' });
     await alive();

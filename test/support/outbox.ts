@@ -24,6 +24,6 @@ export async function insertOutboxRow(sql: postgres.Sql, row: OutboxRow): Promis
 
 /** How many outbox rows are not published yet. */
 export async function pendingOutboxRows(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<Array<{ pending: number }>>`select count(*)::int as pending from outbox where published_at is null`;
+  const [row] = await sql<Array<{ pending: number }>>`select count(*)::int as pending from outbox_unpublished`;
   return row!.pending;
 }

@@ -43,7 +43,7 @@ export async function waitForOutboxDrained(sql: postgres.Sql, timeoutMs = 30_000
   let pending = -1;
   await waitFor(
     async () => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox where published_at is null`;
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox_unpublished`;
       pending = row!.n;
       return pending === 0;
     },

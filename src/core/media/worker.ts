@@ -27,6 +27,7 @@ import type { Metrics } from '../metrics.ts';
 import type { MediaStore } from './store.ts';
 import { detectMediaType, isAllowedExt } from './detect.ts';
 import { lockMediaKey, purgeUnreferencedMedia } from './purge.ts';
+import { unpublished } from '../outbox-progress.ts';
 
 const MAX_ATTEMPTS = 5;
 const FETCH_TIMEOUT_MS = 60_000;
@@ -233,7 +234,7 @@ export class MediaWorker extends BackgroundLoop {
       const edits = await tx.execute(sql`
         update outbox set payload = jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb),
           held = jsonb_path_exists(jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb), '$.parts[*].media ? (@.status == "pending")')
-        where published_at is null
+        where ${unpublished('outbox')}
           and ordering_key = (select conversation_id from messages where id = ${row.messageId})
           and split_part(msg_id, ':', 1) = ${row.messageId} and split_part(msg_id, ':', 2) = 'edited'
           and payload #>> ${`{parts,${row.partIndex},media,id}`}::text[] = ${row.id}

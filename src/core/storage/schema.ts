@@ -7,8 +7,10 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -20,6 +22,12 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** A 64-bit transaction id (`pg_current_xact_id()`), read as text. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
+
+/** A `pg_current_snapshot()`: `xmin:xmax:xip,…`, read as text. */
+const pgSnapshot = customType<{ data: string }>({ dataType: () => 'pg_snapshot' });
 
 /** A person. A merged-away contact stays as an alias row whose `mergedInto` names the survivor. */
 export const contacts = pgTable(
@@ -317,10 +325,16 @@ export const media = pgTable(
 
 /**
  * The transactional outbox: written in the same transaction as what it announces, published
- * to JetStream by the relay with `msgId` as `Nats-Msg-Id`. `held` rows wait for their media.
- * `publishedAt` is set once the relay is done with a row: published, or dead-lettered (a publish
- * that can never succeed, `deadLetteredAt` and `deadLetterReason` then say so) so that it never
- * blocks the rows behind it. The payload is kept whole either way.
+ * to JetStream by the relay with `msgId` as `Nats-Msg-Id`, and kept `retention` for replays.
+ *
+ * What is published is not marked row by row: `txid` is the transaction that wrote the row, and
+ * the relay publishes, in id order, the rows of the transactions that committed between two
+ * snapshots it took (`outbox_progress`). A row is published once its transaction is visible in
+ * the progress row's `done` snapshot, unless it is `deferred`: held for media (`held`), behind a
+ * held row of its conversation, or handed back by an operator. Deferred rows are published one
+ * by one and get `publishedAt`; so do dead-lettered rows (a publish that can never succeed,
+ * `deadLetteredAt` and `deadLetterReason` then say so), so that they never block the rows
+ * behind them. The payload is kept whole either way.
  */
 export const outbox = pgTable(
   'outbox',
@@ -336,13 +350,29 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     deadLetteredAt: ts('dead_lettered_at'),
     deadLetterReason: text('dead_letter_reason'),
+    txid: xid8('txid').notNull().default(sql`pg_current_xact_id()`),
+    deferred: boolean('deferred').notNull().default(false),
   },
   (t) => [
     uniqueIndex('outbox_msg_id_idx').on(t.msgId),
-    index('outbox_pending_idx').on(t.id).where(sql`published_at IS NULL`),
-    index('outbox_ordering_idx').on(t.orderingKey, t.id).where(sql`published_at IS NULL`),
+    index('outbox_txid_idx').on(t.txid),
+    index('outbox_deferred_idx').on(t.orderingKey, t.id).where(sql`deferred AND published_at IS NULL`),
+    index('outbox_deferred_order_idx').on(t.id).where(sql`deferred AND published_at IS NULL`),
   ],
 );
+
+/**
+ * The relay's progress through the outbox, one row: every row of a transaction visible in
+ * `done` is published (or deferred); the rows of the transactions visible in `target` and not
+ * in `done` are being published in id order, those up to `cursor` already.
+ */
+export const outboxProgress = pgTable('outbox_progress', {
+  id: integer('id').primaryKey(),
+  done: pgSnapshot('done').notNull(),
+  target: pgSnapshot('target'),
+  cursor: bigint('cursor', { mode: 'number' }).notNull().default(0),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
 
 /** Replay guards (e.g. WeChat timestamp+nonce), recorded in the same transaction as the events. */
 export const webhookNonces = pgTable(

@@ -1,0 +1,211 @@
+/**
+ * How far the relay has got through the outbox, without a mark on every row it publishes.
+ *
+ * Every outbox row carries the id of the transaction that wrote it (`txid`). The relay takes a
+ * snapshot (`pg_current_snapshot()`) and publishes, in id order, the rows of the transactions
+ * that are visible in it and were not visible in the previous one: the transactions that
+ * committed between the two. Each committed transaction falls between exactly two snapshots,
+ * so each row is read once, also a row whose id is lower than rows already published (its
+ * transaction took the id first and committed later), and also the rows of other replicas.
+ * The single `outbox_progress` row holds the last snapshot done (`done`), the one being worked
+ * through (`target`) and the last id published of it (`cursor`); it is written once per batch,
+ * only by the holder of the relay lease, in the same statement that defers rows.
+ *
+ * A row the relay must not publish in order is deferred (`deferred = true`): held for its media,
+ * behind a deferred row of its conversation, or handed back by an operator. Deferred rows are
+ * published one by one, in id order, once nothing held is ahead of them, and get
+ * `published_at`. So a row is published when `published_at` is set, or when it is not deferred
+ * and its transaction is visible in `done` ({@link UNPUBLISHED} is the opposite).
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import type { Db } from './storage/db.ts';
+import { runStatement } from './storage/statement.ts';
+
+/** One outbox row the relay may publish. */
+export interface RelayRow {
+  id: number;
+  subject: string;
+  msgId: string;
+  payload: unknown;
+  orderingKey: string;
+  /** Waiting for media (only rows of the snapshot diff come back held). */
+  held: boolean;
+  /** Behind an unpublished deferred row of its conversation. */
+  blocked: boolean;
+  /** Where it came from: the deferred rows, or the transactions of the current snapshot diff. */
+  source: 'deferred' | 'diff';
+}
+
+/** What one read gives: deferred rows, the next rows of the diff, and where the diff stands. */
+export interface RelayRead {
+  deferred: RelayRow[];
+  diff: RelayRow[];
+  /** The snapshot being worked through (taken by this read when none was). */
+  target: string;
+  /** The last id of the diff published before this read (0 for a new snapshot). */
+  cursor: number;
+  /** `target` was stored by an earlier batch (so finishing it must be recorded, even with no row). */
+  targetStored: boolean;
+  /** The diff has no row left after these: `target` becomes `done`. */
+  diffFinished: boolean;
+}
+
+type Wire = {
+  source: 'p' | 'd' | 'n';
+  target: string | null;
+  cursor: string | number | null;
+  stored: boolean | null;
+  id: string | number | null;
+  subject: string | null;
+  msg_id: string | null;
+  payload: unknown;
+  ordering_key: string | null;
+  held: boolean | null;
+  blocked: boolean | null;
+};
+
+// `offset 0` keeps each `not exists`/`exists` a per-row probe of outbox_deferred_idx (it stops
+// PostgreSQL from flattening it into an anti-join that scans the table; docs/performance.md).
+//
+// The rows of the diff are found one of two ways, and the statement text fixes which, because a
+// prepared statement's generic plan otherwise picks by table statistics: on a small outbox it
+// walked the primary key through every row kept for replays (12 ms per read at 3,000 rows,
+// growing with the table). A new diff is found through outbox_txid_idx (the materialized CTE
+// has no order for the planner to walk an index for) and sorted; a diff already begun walks the
+// primary key on from the cursor, so each batch of a large diff (a backlog after NATS was
+// down) does not sort all of it again.
+const DIFF_NEW = `k as materialized (
+    select o.id from outbox o, p
+    where o.txid >= pg_snapshot_xmin(p.done) and o.txid < pg_snapshot_xmax(p.target) and o.id > p.cursor
+      and not pg_visible_in_snapshot(o.txid, p.done) and pg_visible_in_snapshot(o.txid, p.target)
+  ),
+  diff as (select o.* from outbox o where o.id in (select id from k order by id limit $1))`;
+const DIFF_NEXT = `diff as (
+    select o.* from outbox o, p
+    where o.id > p.cursor and not pg_visible_in_snapshot(o.txid, p.done) and pg_visible_in_snapshot(o.txid, p.target)
+    order by o.id limit $1
+  )`;
+
+const read = (diff: string) => `with p as (
+    select done, coalesce(target, pg_current_snapshot()) as target, case when target is null then 0 else cursor end as cursor,
+      target is not null as stored
+    from outbox_progress where id = 1
+  ),
+  d as (
+    select o.id, o.subject, o.msg_id, o.payload, o.ordering_key from outbox o
+    where o.deferred and o.published_at is null and not o.held
+      and not exists (select 1 from outbox h where h.deferred and h.published_at is null and h.held and h.ordering_key = o.ordering_key and h.id < o.id offset 0)
+    order by o.id limit $1
+  ),
+  ${diff},
+  n as (
+    select o.id, o.subject, o.msg_id, o.payload, o.ordering_key, o.held or o.deferred as held,
+      exists (select 1 from outbox b where b.deferred and b.published_at is null and b.ordering_key = o.ordering_key and b.id < o.id offset 0) as blocked
+    from diff o
+  )
+  select 'p' as source, p.target::text as target, p.cursor, p.stored, null::bigint as id, null as subject, null as msg_id, null::jsonb as payload, null as ordering_key, null::boolean as held, null::boolean as blocked from p
+  union all select 'd', null, null, null, id, subject, msg_id, payload, ordering_key, false, false from d
+  union all select 'n', null, null, null, id, subject, msg_id, payload, ordering_key, held, blocked from n`;
+const READ_NEW = read(DIFF_NEW);
+const READ_NEXT = read(DIFF_NEXT);
+
+/**
+ * Reads the deferred rows ready to go and the next `limit` rows of the snapshot diff. `begun`:
+ * this relay stored a target and a cursor in its last batch (only a hint for the query plan;
+ * either text reads the same rows).
+ */
+export async function readRelayRows(db: Db, limit: number, begun = false): Promise<RelayRead> {
+  const rows = await runStatement<Wire>(db, begun ? READ_NEXT : READ_NEW, [limit]);
+  const read: RelayRead = { deferred: [], diff: [], target: '', cursor: 0, targetStored: false, diffFinished: false };
+  for (const row of rows) {
+    if (row.source === 'p') {
+      read.target = row.target!;
+      read.cursor = Number(row.cursor);
+      read.targetStored = row.stored === true;
+      continue;
+    }
+    // int8 comes back as text (postgres.js) or a bigint (PGlite); ids stay far below 2^53.
+    const each: RelayRow = {
+      id: Number(row.id),
+      subject: row.subject!,
+      msgId: row.msg_id!,
+      payload: row.payload,
+      orderingKey: row.ordering_key!,
+      held: row.held === true,
+      blocked: row.blocked === true,
+      source: row.source === 'd' ? 'deferred' : 'diff',
+    };
+    (row.source === 'd' ? read.deferred : read.diff).push(each);
+  }
+  if (!read.target) throw new Error('outbox_progress has no row: the migrations did not run');
+  read.diff.sort((a, b) => a.id - b.id);
+  read.deferred.sort((a, b) => a.id - b.id);
+  read.diffFinished = read.diff.length < limit;
+  return read;
+}
+
+/** What a batch did, to be written in one statement. */
+export interface RelayProgress {
+  /** The snapshot the batch worked through. */
+  target: string;
+  /** Every row of the diff is done: `target` becomes `done`. */
+  finished: boolean;
+  /** The last id of the diff done with (when not finished). */
+  cursor: number;
+  /** Rows of the diff up to `cursor` that are deferred instead of published. */
+  defer: number[];
+  /** Deferred rows that were published (or dead-lettered). */
+  published: number[];
+}
+
+const SAVE = `with lease as (
+    select 1 from leases where name = $1 and holder = $2 and expires_at > now()
+  ),
+  deferring as (
+    update outbox set deferred = true where id = any($3::bigint[]) and exists (select 1 from lease) returning id
+  ),
+  marking as (
+    update outbox set published_at = now() where id = any($4::bigint[]) and published_at is null returning id
+  )
+  update outbox_progress set
+    done = case when $5 then $6::pg_snapshot else done end,
+    target = case when $5 then null else $6::pg_snapshot end,
+    cursor = case when $5 then 0 else $7::bigint end,
+    updated_at = now()
+  where id = 1 and exists (select 1 from lease)
+  returning (select count(*) from marking) as marked`;
+
+/**
+ * Writes a batch's progress and deferrals, only while `holder` holds the lease `lease` (a relay
+ * that lost it leaves both to the new holder, which publishes those rows again: duplicates the
+ * stream absorbs by `Nats-Msg-Id`). Deferred rows published are marked either way. Returns
+ * false when the lease was gone.
+ */
+export async function saveRelayProgress(db: Db, lease: string, holder: string, progress: RelayProgress): Promise<boolean> {
+  const list = (ids: number[]) => `{${ids.join(',')}}`;
+  const rows = await runStatement(db, SAVE, [lease, holder, list(progress.defer), list(progress.published), progress.finished, progress.target, progress.cursor]);
+  return rows.length > 0;
+}
+
+/**
+ * True for an outbox row (`alias`) that may still be published: a deferred row without
+ * `published_at`, or a row of a transaction the relay has not finished (not visible in its
+ * `done` snapshot). It also counts rows of the batch in progress, so it errs on the side of "not
+ * yet": the erasure and the unsend use it to scrub what the relay could still send.
+ *
+ * `committed`: only rows other transactions committed (for counts and ages). The upper bound it
+ * adds makes the txid condition a range, which PostgreSQL estimates at a few rows instead of a
+ * third of the table: with the open-ended one, a count planned as costly enough to be
+ * JIT-compiled (15–60 ms per call instead of under 1 ms).
+ */
+export function unpublished(alias: string, options: { committed?: boolean } = {}): SQL {
+  const o = sql.raw(alias);
+  const below = options.committed ? sql` and ${o}.txid < pg_snapshot_xmax(pg_current_snapshot())` : sql``;
+  return sql`(${o}.published_at is null and (${o}.deferred or (${o}.txid >= (select pg_snapshot_xmin(done) from outbox_progress where id = 1)${below}
+    and not pg_visible_in_snapshot(${o}.txid, (select done from outbox_progress where id = 1)))))`;
+}
+
+/** Deletes the published rows older than `before` (the relay's prune). */
+export async function prunePublished(db: Db, before: Date): Promise<void> {
+  await db.execute(sql`delete from outbox o where o.created_at < ${before.toISOString()}::timestamptz and not ${unpublished('o')}`);
+}
