@@ -24,7 +24,7 @@ import type { Metrics } from './metrics.ts';
 import { payloadBudget, preparePayload } from './outbox-bounds.ts';
 import { EventTooLarge, deadLetterNotice, permanentFailure, type Permanent } from './outbox-dead-letters.ts';
 import { AckPublisher } from './nats/ack-publisher.ts';
-import { prunePublished, readRelayRows, saveRelayProgress, type RelayRow } from './outbox-progress.ts';
+import { prunePublished, readRelayRows, rebaseAfterRestore, saveRelayProgress, type RelayRow } from './outbox-progress.ts';
 
 const LEASE = 'outbox-relay';
 
@@ -130,7 +130,15 @@ export class OutboxRelay extends BackgroundLoop {
     const now = Date.now();
     if (this.leader && now - this.lastRenew < this.opts.leaseTtlMs / 3) return true;
     const had = this.leader;
-    this.leader = await acquireLease(this.db, LEASE, this.holder, this.opts.leaseTtlMs);
+    const got = await acquireLease(this.db, LEASE, this.holder, this.opts.leaseTtlMs);
+    if (got && !had) {
+      // Before the first batch of a new term (a failure here leaves it for the next try).
+      const deferred = await rebaseAfterRestore(this.db);
+      if (deferred !== null) {
+        this.logger.warn({ deferred }, 'outbox progress came from another PostgreSQL cluster (a restored dump?): re-based; unpublished rows are published again, some maybe twice');
+      }
+    }
+    this.leader = got;
     this.lastRenew = now;
     if (this.leader !== had) {
       // Another holder may have moved the progress on meanwhile: start from what is stored.
@@ -204,7 +212,8 @@ export class OutboxRelay extends BackgroundLoop {
     // An empty diff of a new snapshot changes nothing: the next read takes a newer one from the
     // same `done`. A stored snapshot must be finished, though (its last batch was a full one).
     if (markPublished.length > 0 || doneRows.length > 0 || (finished && read.targetStored)) {
-      const kept = await saveRelayProgress(this.db, LEASE, this.holder, { target: read.target, finished, cursor, defer: deferred, published: markPublished });
+      const kept = await saveRelayProgress(this.db, { name: LEASE, holder: this.holder, ttlMs: this.opts.leaseTtlMs }, { target: read.target, finished, cursor, defer: deferred, published: markPublished });
+      if (kept) this.lastRenew = Date.now();
       this.diffBegun = kept && !finished;
       if (!kept) {
         this.leader = false;

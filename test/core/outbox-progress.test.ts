@@ -172,7 +172,7 @@ describe('outbox progress by snapshot', () => {
     const [progress0] = await sql<{ done: string }[]>`select done::text from outbox_progress`;
     const rows = [row('k-lease'), row('k-lease', true), row('k-lease')];
     for (const each of rows) await insertOutboxRow(sql, each);
-    expect(await saveRelayProgress(db.db, 'outbox-relay', 'relay-b', { target: '1:1:', finished: true, cursor: 0, defer: [await idOf(rows[2]!.msgId)], published: [] })).toBe(false);
+    expect(await saveRelayProgress(db.db, { name: 'outbox-relay', holder: 'relay-b', ttlMs: 10_000 }, { target: '1:1:', finished: true, cursor: 0, defer: [await idOf(rows[2]!.msgId)], published: [] })).toBe(false);
     // relay-b takes the lease while relay-a still believes it holds it (its last renewal is recent).
     await sql`update leases set holder = 'relay-b' where name = 'outbox-relay'`;
     await a.drainOnce();
@@ -222,6 +222,47 @@ describe('outbox progress by snapshot', () => {
     const a = relay('relay-b');
     await a.drainOnce();
     expect((await published()).slice(before.length)).toEqual([old.msgId]);
+  });
+
+  it('a batch that outlived its lease still records its progress when nobody took the lease over', async () => {
+    const before = await published();
+    const a = relay('relay-b');
+    await a.drainOnce();
+    await sql`update leases set expires_at = now() - interval '1 second' where name = 'outbox-relay'`;
+    const late = row('k-slow');
+    await insertOutboxRow(sql, late);
+    await a.drainOnce();
+    expect((await published()).slice(before.length)).toEqual([late.msgId]);
+    expect(await pendingOutboxRows(sql)).toBe(0);
+    const [lease] = await sql<{ live: boolean; holder: string }[]>`select expires_at > now() as live, holder from leases where name = 'outbox-relay'`;
+    expect(lease).toEqual({ live: true, holder: 'relay-b' });
+    expect(await duplicatesOf(a)).toBe(0);
+  });
+
+  it('a database restored into another cluster (transaction ids from elsewhere) is re-based: nothing still to go is lost', async () => {
+    const before = await published();
+    // As a dump from a cluster whose ids were near 90 million would look after its restore.
+    await sql`update outbox set txid = '89999990'`;
+    const pendingThere = row('k-restored');
+    await insertOutboxRow(sql, pendingThere);
+    await sql`update outbox set txid = '90000005' where msg_id = ${pendingThere.msgId}`;
+    await sql`update outbox_progress set done = '90000000:90000000:', target = null, cursor = 0`;
+    // A row this cluster writes before the relay starts: by the old progress it looks published.
+    const writtenHere = row('k-here');
+    await insertOutboxRow(sql, writtenHere);
+
+    const fresh = relay('relay-b');
+    await fresh.drainOnce();
+    expect((await published()).slice(before.length)).toEqual([pendingThere.msgId, writtenHere.msgId]);
+    expect(await duplicatesOf(fresh)).toBe(0);
+    const [progress] = await sql<{ behind: boolean }[]>`select pg_snapshot_xmax(done) <= pg_snapshot_xmax(pg_current_snapshot()) as behind from outbox_progress`;
+    expect(progress!.behind).toBe(true);
+    // And the relay goes on normally afterwards.
+    const next = row('k-here');
+    await insertOutboxRow(sql, next);
+    await fresh.drainOnce();
+    expect((await published()).at(-1)).toBe(next.msgId);
+    expect(await pendingOutboxRows(sql)).toBe(0);
   });
 });
 

@@ -13,6 +13,7 @@ import { rowsOf } from '../storage/lease.ts';
 import type { Subjects } from '../schemas/subjects.ts';
 import type { MessageDeletedEvent, MessageEditedEvent } from '../schemas/events.ts';
 import { mintParts } from './record-parts.ts';
+import { unpublished } from '../outbox-progress.ts';
 import type { IngestScope } from './scope.ts';
 
 /** What an edit or unsend did. */
@@ -92,8 +93,8 @@ export async function recordDelete(tx: Tx, subjects: Subjects, scope: IngestScop
   // Events not yet published still carry the text: they are emptied too, so the relay sends no content.
   await tx.execute(sql`
     update outbox set payload = jsonb_set(jsonb_set(payload, '{parts}', '[]'::jsonb), '{raw}', 'null'::jsonb), held = false
-    where published_at is null and msg_id = ${`${row.id}:in`}`);
-  await tx.execute(sql`delete from outbox where published_at is null and msg_id like ${`${row.id}:edited:%`}`);
+    where ${unpublished('outbox')} and msg_id = ${`${row.id}:in`}`);
+  await tx.execute(sql`delete from outbox where ${unpublished('outbox')} and ordering_key = ${row.conversationId} and msg_id like ${`${row.id}:edited:%`}`);
   const payload: MessageDeletedEvent = {
     schema: 'omni.message.deleted/v1',
     id: row.id,

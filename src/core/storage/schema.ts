@@ -357,7 +357,10 @@ export const outbox = pgTable(
     uniqueIndex('outbox_msg_id_idx').on(t.msgId),
     index('outbox_txid_idx').on(t.txid),
     index('outbox_deferred_idx').on(t.orderingKey, t.id).where(sql`deferred AND published_at IS NULL`),
-    index('outbox_deferred_order_idx').on(t.id).where(sql`deferred AND published_at IS NULL`),
+    // Only rows ready to go: the per-row "anything deferred ahead in this conversation?" probes
+    // can then only use outbox_deferred_idx (with both, a generic plan made on an empty outbox
+    // scanned every deferred row per probe).
+    index('outbox_deferred_order_idx').on(t.id).where(sql`deferred AND published_at IS NULL AND NOT held`),
   ],
 );
 
