@@ -15,7 +15,7 @@
  * behind a deferred row of its conversation, or handed back by an operator. Deferred rows are
  * published one by one, in id order, once nothing held is ahead of them, and get
  * `published_at`. So a row is published when `published_at` is set, or when it is not deferred
- * and its transaction is visible in `done` ({@link UNPUBLISHED} is the opposite).
+ * and its transaction is visible in `done` ({@link unpublished} is the opposite).
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './storage/db.ts';
@@ -157,7 +157,7 @@ export interface RelayProgress {
   cursor: number;
   /** Rows of the diff up to `cursor` that are deferred instead of published. */
   defer: number[];
-  /** Deferred rows that were published (or dead-lettered). */
+  /** Deferred rows that were published (dead-lettered ones are marked by the dead-lettering). */
   published: number[];
 }
 
@@ -180,7 +180,7 @@ const SAVE = `with lease as (
     cursor = case when $5 then 0 else $7::bigint end,
     updated_at = now()
   where id = 1 and exists (select 1 from lease)
-  returning (select count(*) from marking) as marked`;
+  returning 1`;
 
 /**
  * Writes a batch's progress and deferrals, and renews the lease, only while `holder` still holds

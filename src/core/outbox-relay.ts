@@ -214,7 +214,10 @@ export class OutboxRelay extends BackgroundLoop {
     if (markPublished.length > 0 || doneRows.length > 0 || (finished && read.targetStored)) {
       const kept = await saveRelayProgress(this.db, { name: LEASE, holder: this.holder, ttlMs: this.opts.leaseTtlMs }, { target: read.target, finished, cursor, defer: deferred, published: markPublished });
       if (kept) this.lastRenew = Date.now();
-      this.diffBegun = kept && !finished;
+      // Walking on from the cursor only pays once this batch moved it: after a failure among the
+      // deferred rows of a new snapshot the cursor is still 0, and the walk would start at the
+      // table's first row.
+      this.diffBegun = kept && !finished && doneRows.length > 0;
       if (!kept) {
         this.leader = false;
         this.logger.info('outbox relay lease lost during a batch; the new holder goes on from the last progress');
