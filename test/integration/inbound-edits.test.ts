@@ -64,7 +64,7 @@ describe('edits, unsends and reply contexts', () => {
     expect(row!.parts).toEqual([{ type: 'text', text: 'hello' }]);
     expect(row!.edits).toEqual([{ dedupeKey: change.dedupeKey, at: change.timestamp.toISOString(), previousParts: [{ type: 'text', text: 'helo' }] }]);
     expect((row!.edited_at as Date).toISOString()).toBe(change.timestamp.toISOString());
-    const events = (await t.events(`${t.prefix}.v1.evt.message.edited.${channel}.${account}`)).filter((e) => e.data.id === row!.id);
+    const events = await t.events(`${t.prefix}.v1.evt.message.edited.${channel}.${account}`, { where: (e) => e.data.id === row!.id });
     expect(events).toHaveLength(1);
     expect(messageEditedEventSchema.parse(events[0]!.data)).toMatchObject({ parts: [{ type: 'text', text: 'hello' }], edits: 1, externalId: original.externalId });
   });
@@ -79,7 +79,7 @@ describe('edits, unsends and reply contexts', () => {
     const [row] = await t.sql!`select id, parts, raw, edits, deleted_at from messages where channel = ${channel} and external_id = ${original.externalId}`;
     expect(row).toMatchObject({ parts: [], raw: null, edits: null });
     expect(row!.deleted_at).not.toBeNull();
-    const events = (await t.events(`${t.prefix}.v1.evt.message.deleted.${channel}.${account}`)).filter((e) => e.data.id === row!.id);
+    const events = await t.events(`${t.prefix}.v1.evt.message.deleted.${channel}.${account}`, { where: (e) => e.data.id === row!.id });
     expect(events).toHaveLength(1);
     expect(messageDeletedEventSchema.parse(events[0]!.data).externalId).toBe(original.externalId);
     // An edit that arrives after the unsend brings nothing back.

@@ -34,8 +34,7 @@ describe('inbound WhatsApp, end to end', () => {
     expect(again.status).toBe(200);
     const rows = await t.sql!`select id, parts from messages where external_id = ${hello.externalId}`;
     expect(rows).toHaveLength(1);
-    const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`);
-    const mine = events.filter((e) => e.data.externalId === hello.externalId);
+    const mine = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.acme-wa`, { where: (e) => e.data.externalId === hello.externalId });
     expect(mine).toHaveLength(1);
     const event = mine[0]!;
     expect(event.msgId).toBe(`${rows[0]!.id}:in`);
@@ -57,9 +56,9 @@ describe('inbound WhatsApp, end to end', () => {
     await post(t, whatsappText({ from, text: 'two', name: 'Anna' }));
     const contacts = await t.sql!`select c.id from contacts c join identities i on i.contact_id = c.id where i.external_id = ${from}`;
     expect(contacts).toHaveLength(1);
-    const created = (await t.events(`${t.prefix}.v1.evt.contact.created`)).filter((e) => e.data.contact.id === contacts[0]!.id);
+    const created = await t.events(`${t.prefix}.v1.evt.contact.created`, { where: (e) => e.data.contact.id === contacts[0]!.id });
     expect(created).toHaveLength(1);
-    const opened = (await t.events(`${t.prefix}.v1.evt.session.opened.whatsapp.acme-wa`)).filter((e) => e.data.contactId === contacts[0]!.id);
+    const opened = await t.events(`${t.prefix}.v1.evt.session.opened.whatsapp.acme-wa`, { where: (e) => e.data.contactId === contacts[0]!.id });
     expect(opened).toHaveLength(1);
     expect(opened[0]!.data.window).toBe('24h');
   });
@@ -196,7 +195,7 @@ describe('inbound WhatsApp, end to end', () => {
     await t.postWhatsApp(status('read', now + 2));
     const [row] = await t.sql!`select status from messages where id = ${messageId}`;
     expect(row!.status).toBe('read');
-    const events = (await t.events(`${t.prefix}.v1.evt.message.status.whatsapp.acme-wa`)).filter((e) => e.data.messageId === messageId);
+    const events = await t.events(`${t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { where: (e) => e.data.messageId === messageId });
     expect(events.map((e) => e.data.status)).toEqual(['read']);
   });
 

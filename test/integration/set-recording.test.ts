@@ -97,7 +97,7 @@ describe('set-based recording of a batch', () => {
     expect(windows.map((w) => w.n)).toEqual([1, 1, 1, 1]);
 
     const byId = new Map(rows.map((r) => [r.external_id, r]));
-    const events = (await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.${WA.account}`, { atLeast: 9 })).filter((e) => byId.has(e.data.externalId));
+    const events = await t.events(`${t.prefix}.v1.evt.message.in.whatsapp.${WA.account}`, { atLeast: byId.size, where: (e) => byId.has(e.data.externalId) });
     expect(events.map((e) => e.data.externalId).sort()).toEqual([...byId.keys()].sort());
     for (const event of events) {
       const row = byId.get(event.data.externalId)!;
@@ -109,9 +109,10 @@ describe('set-based recording of a batch', () => {
     expect(s1.map((e) => e.data.contact.id)).toEqual([kerry!.contact_id, kerry!.contact_id, kerry!.contact_id]);
     expect(s1[2]!.data.contact.displayName).toBe('Kerry New');
 
-    const opened = (await t.events(`${t.prefix}.v1.evt.session.opened.whatsapp.${WA.account}`, { atLeast: 5 })).filter((e) =>
-      windows.length > 0 && rows.some((r) => r.conversation_id === e.data.conversationId),
-    );
+    const opened = await t.events(`${t.prefix}.v1.evt.session.opened.whatsapp.${WA.account}`, {
+      atLeast: 4,
+      where: (e) => windows.length > 0 && rows.some((r) => r.conversation_id === e.data.conversationId),
+    });
     expect(opened).toHaveLength(4);
   });
 });

@@ -68,8 +68,11 @@ export interface TestDaemon {
   clock: Clock;
   /** POSTs a body signed like Meta does to the WhatsApp webhook. */
   postWhatsApp(body: string | object, options?: { secret?: string; account?: string }): Promise<Response>;
-  /** Every event on the events stream whose subject matches, in stream order. */
-  events(filter?: string, options?: { atLeast?: number; timeoutMs?: number }): Promise<Array<{ subject: string; msgId: string | null; data: any }>>;
+  /**
+   * Every event on the events stream whose subject matches (and that `where` accepts), in
+   * stream order, once at least `atLeast` of them are there or `timeoutMs` has passed.
+   */
+  events(filter?: string, options?: { atLeast?: number; timeoutMs?: number; where?: (event: StoredEvent) => boolean }): Promise<StoredEvent[]>;
   stop(): Promise<void>;
 }
 
@@ -131,7 +134,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       });
     },
     async events(filter = `${prefix}.v1.evt.>`, opts = {}) {
-      return readEvents(nc, daemon.bus!.streams.events, filter, opts.atLeast ?? 1, opts.timeoutMs ?? 10_000);
+      return readEvents(nc, daemon.bus!.streams.events, filter, opts.atLeast ?? 1, opts.timeoutMs ?? 10_000, opts.where);
     },
     async stop() {
       await daemon.stop();
@@ -143,20 +146,32 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
   return handle;
 }
 
-/** Reads every stored event matching `filter`, waiting until at least `atLeast` are there. */
-export async function readEvents(nc: NatsConnection, stream: string, filter: string, atLeast: number, timeoutMs: number) {
+/** An event as read back from the events stream. */
+export interface StoredEvent {
+  subject: string;
+  msgId: string | null;
+  data: any;
+}
+
+/**
+ * Reads every stored event matching `filter` (and `where`), waiting until at least `atLeast`
+ * are there. The relay publishes after the webhook is answered, so a test that looks for one
+ * event among others must say which with `where`, or it may read before that one is out.
+ */
+export async function readEvents(nc: NatsConnection, stream: string, filter: string, atLeast: number, timeoutMs: number, where: (event: StoredEvent) => boolean = () => true) {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found: Array<{ subject: string; msgId: string | null; data: any }> = [];
+    const found: StoredEvent[] = [];
     const info = await jsm.streams.info(stream, { subjects_filter: filter }).catch(() => null);
     const total = info?.state.messages ?? 0;
     if (total > 0) {
       const consumer = await js.consumers.get(stream, { filter_subjects: filter });
       const batch = await consumer.fetch({ max_messages: 10_000, expires: 1_000 });
       for await (const m of batch as AsyncIterable<JsMsg>) {
-        found.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? null, data: m.json() });
+        const event = { subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? null, data: m.json() };
+        if (where(event)) found.push(event);
         if (m.info.pending === 0) break;
       }
     }

@@ -41,9 +41,9 @@ describe('wechat through the daemon', () => {
     const encrypt = /<Encrypt><!\[CDATA\[([^\]]+)\]\]>/.exec(reply)![1]!;
     expect(decryptMessage(encrypt, aesKeyFrom(SECRETS.encodingAesKey), safe.settings.appId)).toEqual(new Uint8Array());
     expect(await rows(msgId)).toHaveLength(1);
-    const [event] = (await t.events(`${t.prefix}.v1.evt.message.in.wechat.acme-wechat`)).filter((e) => e.data.externalId === msgId);
+    const [event] = await t.events(`${t.prefix}.v1.evt.message.in.wechat.acme-wechat`, { where: (e) => e.data.externalId === msgId });
     expect(event!.data).toMatchObject({ externalId: msgId, parts: [{ type: 'text', text: '00123' }], contact: { identity: { externalId: 'oKerry' } }, session: { window: '48h' } });
-    const opened = (await t.events(`${t.prefix}.v1.evt.session.opened.wechat.acme-wechat`)).find((e) => e.data.conversationId === event!.data.conversationId);
+    const [opened] = await t.events(`${t.prefix}.v1.evt.session.opened.wechat.acme-wechat`, { where: (e) => e.data.conversationId === event!.data.conversationId });
     expect(opened!.data.quota).toEqual({ limit: 5, used: 0, remaining: 5 });
   });
 
