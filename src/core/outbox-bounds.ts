@@ -22,10 +22,15 @@ export function payloadBudget(maxPayload: number, msgId: string): number {
   return maxPayload - HEADER_ROOM - encoder.encode(msgId).byteLength;
 }
 
-/** Serialises `payload`, bounded to `budget` bytes when it is larger; `ok: false` when it cannot fit. */
+/**
+ * Serialises `payload`, bounded to `budget` bytes when it is larger; `ok: false` when it cannot
+ * fit. A string is the event's JSON text already (as the relay reads it from the outbox): it is
+ * sent as it is, and parsed only when it has to be bounded.
+ */
 export function preparePayload(payload: unknown, budget: number): Prepared {
-  const whole = encoder.encode(JSON.stringify(payload));
+  const whole = encoder.encode(typeof payload === 'string' ? payload : JSON.stringify(payload));
   if (whole.byteLength <= budget) return { ok: true, data: whole, bounded: false };
+  if (typeof payload === 'string') payload = parsedOrNull(payload);
   if (!isObject(payload)) return { ok: false, sizeBytes: whole.byteLength };
   const event: Record<string, unknown> = { ...payload };
   event.bounded = boundedNote(event, budget);
@@ -83,4 +88,13 @@ function cut(value: string, cap: number): string {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** JSON text parsed, or null when it is not JSON. */
+export function parsedOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }

@@ -7,6 +7,7 @@
  */
 import type { DeadletterEvent } from './schemas/events.ts';
 import { subjects } from './schemas/subjects.ts';
+import { parsedOrNull } from './outbox-bounds.ts';
 
 /** The failures retrying can cure: connection lost or closing, no answer in time, no stream there yet. */
 const TRANSIENT = new Set([
@@ -72,7 +73,8 @@ export function deadLetterNotice(
   failure: Permanent,
   at: Date = new Date(),
 ): { subject: string; event: DeadletterEvent } | null {
-  const payload = (typeof row.payload === 'object' && row.payload !== null ? row.payload : {}) as Record<string, unknown>;
+  const stored = typeof row.payload === 'string' ? parsedOrNull(row.payload) : row.payload;
+  const payload = (typeof stored === 'object' && stored !== null ? stored : {}) as Record<string, unknown>;
   const { channel, account } = payload;
   const marker = row.subject.indexOf('.v1.evt.');
   if (typeof channel !== 'string' || typeof account !== 'string' || marker <= 0) return null;

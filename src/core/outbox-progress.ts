@@ -26,7 +26,8 @@ export interface RelayRow {
   id: number;
   subject: string;
   msgId: string;
-  payload: unknown;
+  /** The event as JSON text, as stored (published as it is unless it must be bounded). */
+  payload: string;
   orderingKey: string;
   /** Waiting for media (only rows of the snapshot diff come back held). */
   held: boolean;
@@ -58,7 +59,7 @@ type Wire = {
   id: string | number | null;
   subject: string | null;
   msg_id: string | null;
-  payload: unknown;
+  payload: string | null;
   ordering_key: string | null;
   held: boolean | null;
   blocked: boolean | null;
@@ -106,9 +107,9 @@ const read = (diff: string) => `with p as (
       exists (select 1 from outbox b where b.deferred and b.published_at is null and b.ordering_key = o.ordering_key and b.id < o.id offset 0) as blocked
     from diff o
   )
-  select 'p' as source, p.target::text as target, p.cursor, p.stored, null::bigint as id, null as subject, null as msg_id, null::jsonb as payload, null as ordering_key, null::boolean as held, null::boolean as blocked from p
-  union all select 'd', null, null, null, id, subject, msg_id, payload, ordering_key, false, false from d
-  union all select 'n', null, null, null, id, subject, msg_id, payload, ordering_key, held, blocked from n`;
+  select 'p' as source, p.target::text as target, p.cursor, p.stored, null::bigint as id, null as subject, null as msg_id, null::text as payload, null as ordering_key, null::boolean as held, null::boolean as blocked from p
+  union all select 'd', null, null, null, id, subject, msg_id, payload::text, ordering_key, false, false from d
+  union all select 'n', null, null, null, id, subject, msg_id, payload::text, ordering_key, held, blocked from n`;
 const READ_NEW = read(DIFF_NEW);
 const READ_NEXT = read(DIFF_NEXT);
 
@@ -132,7 +133,7 @@ export async function readRelayRows(db: Db, limit: number, begun = false): Promi
       id: Number(row.id),
       subject: row.subject!,
       msgId: row.msg_id!,
-      payload: row.payload,
+      payload: row.payload!,
       orderingKey: row.ordering_key!,
       held: row.held === true,
       blocked: row.blocked === true,

@@ -53,6 +53,26 @@ describe('preparePayload', () => {
     expect(prepared).toEqual({ ok: false, sizeBytes: expect.any(Number) });
   });
 
+  it('sends the JSON text the outbox holds as it is, and parses it only to bound it', () => {
+    // PostgreSQL's text form of jsonb, spaces and all: those exact bytes go out.
+    const stored = '{"id": "msg_1", "raw": {"body": "hi"}, "parts": [{"text": "hi", "type": "text"}], "schema": "omni.message/v1"}';
+    const prepared = preparePayload(stored, 10_000);
+    if (!prepared.ok) throw new Error('should fit');
+    expect(prepared.bounded).toBe(false);
+    expect(new TextDecoder().decode(prepared.data)).toBe(stored);
+    const big = preparePayload(JSON.stringify(message('short', { blob: 'r'.repeat(50_000) })), 10_000);
+    if (!big.ok) throw new Error('should fit once bounded');
+    expect(decode(big.data)).toMatchObject({ raw: null, rawOmitted: true, parts: [{ type: 'text', text: 'short' }, { caption: 'short' }] });
+    // Text that is not JSON and too large has nothing to bound.
+    expect(preparePayload('x'.repeat(20_000), 10_000)).toEqual({ ok: false, sizeBytes: 20_000 });
+  });
+
+  it('reads the channel and account of a dead-lettered row from its JSON text', () => {
+    const notice = deadLetterNotice({ msgId: 'msg_1:in', subject: 'omni.v1.evt.message.in.whatsapp.acme', payload: JSON.stringify(message('x')) }, { reason: 'too_large', detail: 'too big' });
+    expect(notice?.subject).toBe('omni.v1.evt.message.deadletter.whatsapp.acme');
+    expect(notice?.event).toMatchObject({ channel: 'whatsapp', account: 'acme', event: { messageId: 'msg_1' } });
+  });
+
   it('leaves room for the message id header', () => {
     expect(payloadBudget(1024 * 1024, 'msg_1:in')).toBeLessThan(1024 * 1024 - 'msg_1:in'.length);
   });
