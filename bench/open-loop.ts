@@ -34,6 +34,8 @@ function messageIdOf(prepared: PreparedRequest): string {
   return text.slice(at + 6, text.indexOf('"', at + 6));
 }
 
+const EXTERNAL_ID = /"externalId":\s*"(wamid\.[^"]+)"/;
+
 export async function runOpenLoop(options: {
   baseUrl: string;
   requests: ReadonlyArray<PreparedRequest>;
@@ -54,11 +56,11 @@ export async function runOpenLoop(options: {
   let seen = 0;
   const sub = options.nc.subscribe(options.subject, {
     callback: (_err, msg) => {
-      const text = msg.string();
-      // Stored as jsonb, the payload's keys come back reordered: find the message's own id.
-      const at = text.indexOf('"externalId":"wamid.');
-      if (at < 0) return;
-      const i = index.get(text.slice(at + 14, text.indexOf('"', at + 14)));
+      // The payload is jsonb's text form (keys reordered, a space after each colon): find the
+      // message's own id without parsing the whole event.
+      const found = EXTERNAL_ID.exec(msg.string());
+      if (!found) return;
+      const i = index.get(found[1]!);
       if (i !== undefined && Number.isNaN(published[i]!)) {
         published[i] = performance.now();
         seen++;
