@@ -25,6 +25,8 @@ export interface OpenLoopResult {
   /** Answered 2xx but not seen on NATS within the wait after the run. */
   unpublished: number;
   elapsedMs: number;
+  /** The largest answer time of each 200 ms of the run (by when requests were due), ms. */
+  windowMaxMs: number[];
 }
 
 /** The platform message id a bench webhook carries (`wamid.BENCH...`). */
@@ -105,6 +107,7 @@ export async function runOpenLoop(options: {
     publishedP99: percentile(publishedLatency, 0.99),
     unpublished: ok - seen,
     elapsedMs: finished - start,
+    windowMaxMs: windowMaxima(answered, due, start, 200),
   };
 }
 
@@ -127,4 +130,15 @@ export function send(agent: Agent, url: URL, prepared: PreparedRequest): Promise
 function percentile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** The largest answer time among the requests due in each `windowMs` after `start`. */
+function windowMaxima(answered: Float64Array, due: Float64Array, start: number, windowMs: number): number[] {
+  const maxima: number[] = [];
+  for (let i = 0; i < due.length; i++) {
+    const window = Math.floor((due[i]! - start) / windowMs);
+    while (maxima.length <= window) maxima.push(0);
+    maxima[window] = Math.max(maxima[window]!, answered[i]! - due[i]!);
+  }
+  return maxima.map((ms) => Math.round(ms));
 }
