@@ -36,7 +36,7 @@ describe('command stream', () => {
     }, { timeoutMs: 15_000, description: 'dead letter' });
     expect(dead).toHaveLength(1);
     expect(dead[0]!.data).toMatchObject({ schema: 'omni.deadletter/v1', channel: 'whatsapp', account: WA.account, error: { code: 'internal' } });
-    const failed = (await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`)).filter((e) => e.data.idempotencyKey === 'loop-1');
+    const failed = await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { where: (e) => e.data.idempotencyKey === 'loop-1' });
     expect(failed.map((e) => e.data.status)).toEqual(['failed']);
     const [accepted] = await o.t.sql!`select id from messages where idempotency_key = 'after-loop'`;
     expect(accepted).toBeDefined();
@@ -59,7 +59,7 @@ describe('receipts and spacing', () => {
     testChannel.behave('tc-early', async () => ({ externalId: 'tc-early-1' }));
     const first = await httpSend(o, { ...textCommand('early-1', 'early-bird'), account: 'tc-early' });
     await waitForStatus(o, first.json.messageId, 'read');
-    const statuses = (await o.t.events(`${o.t.prefix}.v1.evt.message.status.testchan.tc-early`, { atLeast: 4 })).filter((e) => e.data.messageId === first.json.messageId);
+    const statuses = await o.t.events(`${o.t.prefix}.v1.evt.message.status.testchan.tc-early`, { atLeast: 4, where: (e) => e.data.messageId === first.json.messageId });
     expect(statuses.map((e) => e.data.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
 
     // A receipt that raced the recording (committed unmatched just after it): the sweep finds it.

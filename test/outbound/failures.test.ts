@@ -43,11 +43,10 @@ describe('failures after acceptance', () => {
     const good = await Promise.all(others.map((who) => send('tc-a', `fine-${who}`, who)));
     await waitForStatus(o, bad.json.messageId, 'failed');
     for (const answer of good) await waitForStatus(o, answer.json.messageId, 'sent');
-    const dead = await o.t.events(`${o.t.prefix}.v1.evt.message.deadletter.testchan.tc-a`);
-    const mine = dead.filter((e) => e.data.raw.messageId === bad.json.messageId);
+    const mine = await o.t.events(`${o.t.prefix}.v1.evt.message.deadletter.testchan.tc-a`, { where: (e) => e.data.raw.messageId === bad.json.messageId });
     expect(mine).toHaveLength(1);
     expect(mine[0]!.data).toMatchObject({ schema: 'omni.deadletter/v1', error: { code: 'channel_rejected', details: { platformCode: 'E_POISON', attempts: 1 } } });
-    const failed = (await o.t.events(`${o.t.prefix}.v1.evt.message.status.testchan.tc-a`)).filter((e) => e.data.messageId === bad.json.messageId);
+    const failed = await o.t.events(`${o.t.prefix}.v1.evt.message.status.testchan.tc-a`, { atLeast: 2, where: (e) => e.data.messageId === bad.json.messageId });
     expect(failed.map((e) => e.data.status)).toEqual(['queued', 'failed']);
     expect(failed[1]!.data).toMatchObject({ idempotencyKey: 'poison-1', error: { code: 'channel_rejected' } });
     // Permanent: tried exactly once.
@@ -64,7 +63,7 @@ describe('failures after acceptance', () => {
     const answer = await send('tc-b', 'forever-down', 'someone');
     await waitForStatus(o, answer.json.messageId, 'failed', 15_000);
     expect(testChannel.calls('tc-b')).toHaveLength(4);
-    const dead = (await o.t.events(`${o.t.prefix}.v1.evt.message.deadletter.testchan.tc-b`)).filter((e) => e.data.raw.messageId === answer.json.messageId);
+    const dead = await o.t.events(`${o.t.prefix}.v1.evt.message.deadletter.testchan.tc-b`, { where: (e) => e.data.raw.messageId === answer.json.messageId });
     expect(dead).toHaveLength(1);
     expect(dead[0]!.data.error).toMatchObject({ code: 'channel_unavailable', details: { attempts: 4 } });
     testChannel.behave('tc-b', null);

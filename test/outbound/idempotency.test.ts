@@ -52,7 +52,7 @@ describe('idempotency', () => {
     }, { timeoutMs: 15_000 });
     expect(await o.t.sql!`select id from messages where idempotency_key = 'dup-cmd'`).toHaveLength(1);
     expect(o.fake.sent(WA.phoneNumberId).filter((m) => m.customer === customer)).toHaveLength(1);
-    const queued = (await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`)).filter((e) => e.data.idempotencyKey === 'dup-cmd');
+    const queued = await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { atLeast: 4, where: (e) => e.data.idempotencyKey === 'dup-cmd' });
     expect(queued.map((e) => e.data.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
     expect(queued.every((e) => e.data.messageId === row!.id)).toBe(true);
   });

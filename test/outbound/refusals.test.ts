@@ -170,7 +170,7 @@ describe('refusals', () => {
     (o.clock as ManualClock).advance(23.5 * 3_600_000);
     await o.outbound.sessions.tick();
     await o.t.daemon.relay.drainOnce();
-    const expiring = (await o.t.events(`${o.t.prefix}.v1.evt.session.expiring.testchan.tc-quota`)).filter((e) => e.data.conversationId === conversationId);
+    const expiring = await o.t.events(`${o.t.prefix}.v1.evt.session.expiring.testchan.tc-quota`, { where: (e) => e.data.conversationId === conversationId });
     expect(expiring).toHaveLength(1);
     expect(expiring[0]!.data.quota).toEqual({ limit: 2, used: 1, remaining: 1 });
     const session = await natsRequest(o, 'session.get', { conversationId });

@@ -31,14 +31,13 @@ describe('sending, end to end', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]!.body).toMatchObject({ type: 'text', text: { body: 'Hi Kerry' } });
 
-    const statuses = await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { atLeast: 4 });
-    const mine = statuses.filter((e) => e.data.messageId === messageId);
+    const mine = await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { atLeast: 4, where: (e) => e.data.messageId === messageId });
     expect(mine.map((e) => e.data.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
     expect(mine.every((e) => e.data.idempotencyKey === 'http-1')).toBe(true);
     expect(mine.map((e) => e.msgId)).toEqual(['queued', 'sent', 'delivered', 'read'].map((s) => `${messageId}:status:${s}`));
     expect(mine[1]!.data.externalId).toBe(sent[0]!.wamid);
 
-    const out = (await o.t.events(`${o.t.prefix}.v1.evt.message.out.whatsapp.acme-wa`)).filter((e) => e.data.id === messageId);
+    const out = await o.t.events(`${o.t.prefix}.v1.evt.message.out.whatsapp.acme-wa`, { where: (e) => e.data.id === messageId });
     expect(out).toHaveLength(1);
     expect(out[0]!.data).toMatchObject({ schema: 'omni.message/v1', direction: 'out', externalId: null, parts: [{ type: 'text', text: 'Hi Kerry' }] });
     expect(out[0]!.data.contact.identity).toEqual({ channel: 'whatsapp', account: WA.account, externalId: customer });
@@ -63,7 +62,7 @@ describe('sending, end to end', () => {
     const got = await natsRequest(o, 'message.get', { id: answer.messageId });
     expect(got).toMatchObject({ ok: true, delivery: { status: 'read' } });
     await o.t.daemon.relay.drainOnce();
-    const statuses = (await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`)).filter((e) => e.data.messageId === answer.messageId);
+    const statuses = await o.t.events(`${o.t.prefix}.v1.evt.message.status.whatsapp.acme-wa`, { atLeast: 4, where: (e) => e.data.messageId === answer.messageId });
     expect(statuses.map((e) => e.data.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
   });
 
