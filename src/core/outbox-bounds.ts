@@ -25,12 +25,19 @@ export function payloadBudget(maxPayload: number, msgId: string): number {
 /**
  * Serialises `payload`, bounded to `budget` bytes when it is larger; `ok: false` when it cannot
  * fit. A string is the event's JSON text already (as the relay reads it from the outbox): it is
- * sent as it is, and parsed only when it has to be bounded.
+ * sent as it is when it fits, and parsed only when it does not.
  */
 export function preparePayload(payload: unknown, budget: number): Prepared {
-  const whole = encoder.encode(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  if (typeof payload === 'string') {
+    const stored = encoder.encode(payload);
+    if (stored.byteLength <= budget) return { ok: true, data: stored, bounded: false };
+    // PostgreSQL prints jsonb with a space after each ':' and ',': the compact form of the
+    // same event may still fit whole, and is tried before anything is cut.
+    const parsed = parsedOrNull(payload);
+    return parsed === null ? { ok: false, sizeBytes: stored.byteLength } : preparePayload(parsed, budget);
+  }
+  const whole = encoder.encode(JSON.stringify(payload));
   if (whole.byteLength <= budget) return { ok: true, data: whole, bounded: false };
-  if (typeof payload === 'string') payload = parsedOrNull(payload);
   if (!isObject(payload)) return { ok: false, sizeBytes: whole.byteLength };
   const event: Record<string, unknown> = { ...payload };
   event.bounded = boundedNote(event, budget);

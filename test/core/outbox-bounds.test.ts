@@ -63,6 +63,11 @@ describe('preparePayload', () => {
     const big = preparePayload(JSON.stringify(message('short', { blob: 'r'.repeat(50_000) })), 10_000);
     if (!big.ok) throw new Error('should fit once bounded');
     expect(decode(big.data)).toMatchObject({ raw: null, rawOmitted: true, parts: [{ type: 'text', text: 'short' }, { caption: 'short' }] });
+    // Too large only in jsonb's spaced-out print: the compact form goes out whole, unbounded.
+    const spaced = JSON.stringify(message('x'.repeat(100)), null, 1);
+    const compact = JSON.stringify(message('x'.repeat(100)));
+    const fits = preparePayload(spaced, compact.length);
+    expect(fits).toEqual({ ok: true, data: new TextEncoder().encode(compact), bounded: false });
     // Text that is not JSON and too large has nothing to bound.
     expect(preparePayload('x'.repeat(20_000), 10_000)).toEqual({ ok: false, sizeBytes: 20_000 });
   });
