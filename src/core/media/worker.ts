@@ -227,7 +227,7 @@ export class MediaWorker extends BackgroundLoop {
       const result = await tx.execute(sql`
         update outbox set payload = jsonb_set(payload, ${eventPath}::text[], ${json}::jsonb),
           held = exists (select 1 from media m where m.message_id = ${row.messageId} and m.status = 'pending')
-        where msg_id = ${row.messageId + ':in'} and published_at is null
+        where msg_id = ${row.messageId + ':in'} and ${unpublished('outbox')}
           and payload #>> ${`{parts,${row.partIndex},media,id}`}::text[] = ${row.id}
         returning held`);
       // An edit that brought this media: its event is held the same way until its own media settled.
