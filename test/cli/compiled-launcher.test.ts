@@ -67,6 +67,18 @@ describe('the compiled launcher', { timeout: 240_000 }, () => {
     expect(builds()).toContain(built);
   });
 
+  it('names a heap growing figure it cannot use and runs anyway on V8\'s own', async () => {
+    const bad = await run('bin/omnibus.mjs', ['--version'], { OMNIBUS_HEAP_GROWING_PERCENT: '2.5x' });
+    expect(bad.code).toBe(0);
+    expect(bad.stdout).toMatch(/^omnibus 0\.\d+\.\d+\b/);
+    expect(bad.stderr).toContain('OMNIBUS_HEAP_GROWING_PERCENT must be a whole number of percent');
+    for (const good of ['0', '100']) {
+      const ok = await run('bin/omnibus.mjs', ['--version'], { OMNIBUS_HEAP_GROWING_PERCENT: good });
+      expect(ok.code).toBe(0);
+      expect(ok.stderr).toBe('');
+    }
+  });
+
   it('a start holds its build; a compile removes only the builds nobody holds', async () => {
     const buildDir = (name: string) => path.join(copy, '.omnibus-build', name);
     const [current] = builds().sort((a, b) => statSync(buildDir(b)).mtimeMs - statSync(buildDir(a)).mtimeMs);
