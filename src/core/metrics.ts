@@ -33,6 +33,7 @@ export function createMetrics() {
     outboxPending: new Gauge({ name: 'omnibus_outbox_pending', help: 'Outbox rows not yet published', registers: [registry] }),
     outboxLagSeconds: new Gauge({ name: 'omnibus_outbox_lag_seconds', help: 'Age of the oldest unpublished outbox row', registers: [registry] }),
     outboxOldestAgeSeconds: new Gauge({ name: 'omnibus_outbox_oldest_unpublished_age_seconds', help: 'Age of the oldest outbox row ready to publish (not waiting for media); alert when it grows', registers: [registry] }),
+    outboxPruned: new Counter({ name: 'omnibus_outbox_pruned_total', help: 'Published outbox rows deleted after the retention period', registers: [registry] }),
     outboxBounded: new Counter({ name: 'omnibus_outbox_bounded_total', help: 'Events published in bounded form (raw omitted, texts cut) to fit max_payload', registers: [registry] }),
     outboxDeadLettered: new Counter({ name: 'omnibus_outbox_dead_lettered_total', help: 'Outbox rows given up on after a permanent publish failure', labelNames: ['reason'], registers: [registry] }),
     mediaProcessed: new Counter({ name: 'omnibus_media_processed_total', help: 'Inbound media by outcome', labelNames: [...labels, 'status'], registers: [registry] }),

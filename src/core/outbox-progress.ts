@@ -20,6 +20,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './storage/db.ts';
 import { runStatement } from './storage/statement.ts';
+import { rowsOf } from './storage/lease.ts';
 
 /** One outbox row the relay may publish. */
 export interface RelayRow {
@@ -244,7 +245,40 @@ export async function rebaseAfterRestore(db: Db): Promise<number | null> {
   return rows.length > 0 ? Number(rows[0]!.deferred) : null;
 }
 
-/** Deletes the published rows older than `before` (the relay's prune). */
-export async function prunePublished(db: Db, before: Date): Promise<void> {
-  await db.execute(sql`delete from outbox o where o.created_at < ${before.toISOString()}::timestamptz and not ${unpublished('o')}`);
+/** Rows one step of the relay's prune looks at. */
+export const PRUNE_CHUNK = 2_000;
+
+/** What one step of the prune did. */
+export interface PruneStep {
+  deleted: number;
+  /** The last id the step looked at: the next step goes on after it. */
+  lastId: number;
+  /** The step reached the end of the table or rows too young to delete: the run is over. */
+  done: boolean;
+}
+
+/**
+ * One step of the relay's prune: of the `limit` rows after id `after`, in id order through the
+ * primary key, deletes the published ones written before `before`. Ids grow with time, so the
+ * run is over at the first step that meets a row too young to delete (a row a little out of
+ * order is deleted by a later run). A step costs one short index walk whatever the table's size;
+ * a single `delete … where created_at < …` scanned the whole outbox every minute. Rows still to
+ * publish are kept, however old.
+ */
+export async function prunePublished(db: Db, before: Date, after = 0, limit = PRUNE_CHUNK): Promise<PruneStep> {
+  const [row] = rowsOf<{ deleted: string | number; last_id: string | number | null; seen: string | number; young: string | number }>(
+    await db.execute(sql`with head as (
+        select o.id, o.created_at < ${before.toISOString()}::timestamptz as old, ${unpublished('o')} as waiting
+        from outbox o where o.id > ${after} order by o.id limit ${limit}
+      ),
+      gone as (delete from outbox o using head h where o.id = h.id and h.old and not h.waiting returning 1)
+      select (select count(*) from gone) as deleted, (select max(id) from head) as last_id,
+        (select count(*) from head) as seen, (select count(*) from head where not old) as young`),
+  );
+  const seen = Number(row?.seen ?? 0);
+  return {
+    deleted: Number(row?.deleted ?? 0),
+    lastId: row?.last_id == null ? after : Number(row.last_id),
+    done: seen < limit || Number(row?.young ?? 0) > 0,
+  };
 }

@@ -50,6 +50,8 @@ export class OutboxRelay extends BackgroundLoop {
   private leader = false;
   private lastRenew = 0;
   private lastPrune = 0;
+  /** The prune run in progress: rows written before `before`, from the id after `after`. */
+  private pruning: { before: Date; after: number } | null = null;
   /** This relay's last batch stored a snapshot it has not finished (the next read walks on from its cursor). */
   private diffBegun = false;
   private readonly opts: Required<Omit<RelayOptions, 'maxPayload'>>;
@@ -284,11 +286,20 @@ export class OutboxRelay extends BackgroundLoop {
     return nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
+  /**
+   * Once a minute a prune run starts; each turn of the loop takes one step of it (a bounded
+   * delete in id order), so a large backlog of old rows never holds publishing up for long.
+   */
   private async maybePrune(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastPrune < 60_000) return;
-    this.lastPrune = now;
-    await prunePublished(this.db, new Date(now - this.opts.retentionMs));
+    if (!this.pruning) {
+      const now = Date.now();
+      if (now - this.lastPrune < 60_000) return;
+      this.lastPrune = now;
+      this.pruning = { before: new Date(now - this.opts.retentionMs), after: 0 };
+    }
+    const step = await prunePublished(this.db, this.pruning.before, this.pruning.after);
+    if (step.deleted > 0) this.metrics.outboxPruned.inc(step.deleted);
+    this.pruning = step.done ? null : { before: this.pruning.before, after: step.lastId };
   }
 }
 
