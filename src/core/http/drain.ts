@@ -9,8 +9,9 @@
  *
  * So the drain stops listening only (new connections are refused), lets every connection with
  * a request finish (its answer carries `connection: close`, see daemon.ts, so the client
- * closes it), and closes a connection only once it has been idle for `IDLE_GRACE_MS` and then
- * read nothing across one more turn of the event loop (so a request already sent was read).
+ * closes it), and closes a connection only once it, and every other one, has been idle for
+ * `IDLE_GRACE_MS` and it then read nothing across one more turn of the event loop (so a request
+ * already sent was read).
  * What is left at the deadline is cut.
  */
 import { Server as NetServer, type Socket } from 'node:net';
@@ -68,6 +69,16 @@ export function trackConnections(server: Server): { drain(deadlineMs: number): P
       for (const state of connections.values()) state.lastActive = Math.max(state.lastActive, start - IDLE_GRACE_MS / 2);
       while (connections.size > 0 && Date.now() < deadline) {
         const now = Date.now();
+        // While requests still come in on any connection, an idle one is likely to carry the
+        // next (a client's pool picks any idle socket): closing it then races that request.
+        // Each answer says `connection: close`, so busy clients close their sockets themselves;
+        // idle ones are closed once the whole server has been quiet for the grace.
+        let busiest = 0;
+        for (const state of connections.values()) busiest = Math.max(busiest, state.inFlight > 0 ? now : state.lastActive);
+        if (now - busiest < IDLE_GRACE_MS) {
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+          continue;
+        }
         for (const [socket, state] of connections) {
           if (state.inFlight > 0 || now - state.lastActive < IDLE_GRACE_MS) continue;
           // Closed only if still idle after an I/O poll with nothing read: a busy loop may not
