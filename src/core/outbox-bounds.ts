@@ -33,8 +33,9 @@ export function preparePayload(payload: unknown, budget: number): Prepared {
     if (stored.byteLength <= budget) return { ok: true, data: stored, bounded: false };
     // PostgreSQL prints jsonb with a space after each ':' and ',': the compact form of the
     // same event may still fit whole, and is tried before anything is cut.
+    // A JSON string has no compact form to try (and would be taken for JSON text again).
     const parsed = parsedOrNull(payload);
-    return parsed === null ? { ok: false, sizeBytes: stored.byteLength } : preparePayload(parsed, budget);
+    return parsed === null || typeof parsed === 'string' ? { ok: false, sizeBytes: stored.byteLength } : preparePayload(parsed, budget);
   }
   const whole = encoder.encode(JSON.stringify(payload));
   if (whole.byteLength <= budget) return { ok: true, data: whole, bounded: false };

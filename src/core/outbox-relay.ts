@@ -297,9 +297,15 @@ export class OutboxRelay extends BackgroundLoop {
       this.lastPrune = now;
       this.pruning = { before: new Date(now - this.opts.retentionMs), after: 0 };
     }
-    const step = await prunePublished(this.db, this.pruning.before, this.pruning.after);
-    if (step.deleted > 0) this.metrics.outboxPruned.inc(step.deleted);
-    this.pruning = step.done ? null : { before: this.pruning.before, after: step.lastId };
+    try {
+      const step = await prunePublished(this.db, this.pruning.before, this.pruning.after);
+      if (step.deleted > 0) this.metrics.outboxPruned.inc(step.deleted);
+      this.pruning = step.done ? null : { before: this.pruning.before, after: step.lastId };
+    } catch (error) {
+      // Not a publishing failure: publishing goes on at its pace, the next run comes in a minute.
+      this.pruning = null;
+      this.logger.warn({ err: error }, 'outbox prune failed; it runs again in a minute');
+    }
   }
 }
 

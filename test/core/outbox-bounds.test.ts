@@ -70,6 +70,8 @@ describe('preparePayload', () => {
     expect(fits).toEqual({ ok: true, data: new TextEncoder().encode(compact), bounded: false });
     // Text that is not JSON and too large has nothing to bound.
     expect(preparePayload('x'.repeat(20_000), 10_000)).toEqual({ ok: false, sizeBytes: 20_000 });
+    // A stored JSON string just over the budget is refused, never sent unquoted.
+    expect(preparePayload(JSON.stringify('y'.repeat(9_999)), 10_000)).toEqual({ ok: false, sizeBytes: 10_001 });
   });
 
   it('reads the channel and account of a dead-lettered row from its JSON text', () => {

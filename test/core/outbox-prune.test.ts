@@ -4,21 +4,22 @@
  * rows stay; the relay's own loop prunes and counts what it deleted.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { pino } from 'pino';
-import { openDatabase, type Database } from '../../src/core/storage/db.ts';
+import type { Database } from '../../src/core/storage/db.ts';
 import { openBus, type Bus } from '../../src/core/nats/bus.ts';
 import { OutboxRelay } from '../../src/core/outbox-relay.ts';
 import { prunePublished } from '../../src/core/outbox-progress.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
-import { createTestDatabase, natsUrl, uniquePrefix, waitFor, type TestDatabase } from '../support/services.ts';
+import { natsUrl, uniquePrefix, waitFor } from '../support/services.ts';
+import { openMigratedTestDatabase, type MigratedTestDatabase } from '../support/migrated-database.ts';
 import { insertOutboxRow } from '../support/outbox.ts';
 
 const logger = pino({ level: 'silent' });
 const DAY = 24 * 3600_000;
 
 describe('outbox prune', () => {
-  let database: TestDatabase;
+  let store: MigratedTestDatabase;
   let db: Database;
   let bus: Bus;
   let sql: postgres.Sql;
@@ -59,22 +60,18 @@ describe('outbox prune', () => {
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    db = await openDatabase({ url: database.url, dataDir: '/nonexistent', logger });
-    await db.migrate();
+    store = await openMigratedTestDatabase();
+    ({ db, sql } = store);
     bus = await openBus({ servers: natsUrl(), prefix, logger });
     subject = bus.subjects.evt.messageIn('whatsapp', 'prune');
-    sql = postgres(database.url, { max: 2, onnotice: () => {} });
   });
   beforeEach(async () => {
     await sql`delete from outbox`;
   });
   afterAll(async () => {
     for (const each of relays) await each.stop().catch(() => {});
-    await sql?.end({ timeout: 5 });
     await bus?.close();
-    await db?.close();
-    await database?.drop();
+    await store?.close();
   });
 
   it('deletes published rows past the retention in bounded steps, and keeps held and young rows', async () => {
@@ -125,5 +122,27 @@ describe('outbox prune', () => {
     expect(await left(young)).toEqual(young);
     const pruned = (await metrics.registry.getSingleMetric('omnibus_outbox_pruned_total')!.get()).values[0]?.value;
     expect(pruned).toBe(12);
+  });
+
+  it('a prune that fails is not a publishing failure: events keep going out', async () => {
+    const old = await write(3, 2);
+    await publishAll();
+    await sql.unsafe(`create function refuse_delete() returns trigger language plpgsql as $$ begin raise exception 'no deletes today'; end $$`);
+    await sql.unsafe('create trigger refuse_delete before delete on outbox for each row execute function refuse_delete()');
+    try {
+      const metrics = createMetrics();
+      const relay = new OutboxRelay(db.db, () => bus.js, 'prune-failing', logger, metrics, { retentionMs: DAY, idleMs: 20 });
+      relays.push(relay);
+      relay.start();
+      const fresh = await write(2, 0);
+      await waitFor(async () => (await sql`select count(*)::int as n from outbox_unpublished`)[0]!.n === 0, { timeoutMs: 20_000, description: 'the new rows published' });
+      await relay.stop();
+      expect(await left([...old, ...fresh])).toEqual([...old, ...fresh]);
+      const failures = (await metrics.registry.getSingleMetric('omnibus_outbox_publish_failures_total')!.get()).values[0]?.value ?? 0;
+      expect(failures).toBe(0);
+    } finally {
+      await sql.unsafe('drop trigger refuse_delete on outbox');
+      await sql.unsafe('drop function refuse_delete()');
+    }
   });
 });
