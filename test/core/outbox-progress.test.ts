@@ -17,14 +17,15 @@ import { OutboxRelay } from '../../src/core/outbox-relay.ts';
 import { saveRelayProgress } from '../../src/core/outbox-progress.ts';
 import { outboxStats } from '../../src/core/outbox-stats.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
-import { createTestDatabase, natsUrl, tempDir, uniquePrefix, type TestDatabase } from '../support/services.ts';
+import { createTestDatabase, natsUrl, tempDir, uniquePrefix } from '../support/services.ts';
+import { openMigratedTestDatabase, type MigratedTestDatabase } from '../support/migrated-database.ts';
 import { readStream } from '../support/stream.ts';
 import { insertOutboxRow, pendingOutboxRows } from '../support/outbox.ts';
 
 const logger = pino({ level: 'silent' });
 
 describe('outbox progress by snapshot', () => {
-  let database: TestDatabase;
+  let store: MigratedTestDatabase;
   let db: Database;
   let bus: Bus;
   let sql: postgres.Sql;
@@ -50,19 +51,15 @@ describe('outbox progress by snapshot', () => {
   const idOf = async (msgId: string) => Number((await sql<{ id: string }[]>`select id from outbox where msg_id = ${msgId}`)[0]!.id);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    db = await openDatabase({ url: database.url, dataDir: '/nonexistent', logger });
-    await db.migrate();
+    store = await openMigratedTestDatabase();
+    ({ db, sql } = store);
     bus = await openBus({ servers: natsUrl(), prefix, logger });
     subject = bus.subjects.evt.messageIn('whatsapp', 'progress');
-    sql = postgres(database.url, { max: 4, onnotice: () => {} });
   });
   afterAll(async () => {
     for (const each of relays) await each.stop().catch(() => {});
-    await sql?.end({ timeout: 5 });
     await bus?.close();
-    await db?.close();
-    await database?.drop();
+    await store?.close();
   });
 
   it('a transaction that took its id first and commits last is published once it commits', async () => {

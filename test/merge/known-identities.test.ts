@@ -5,21 +5,19 @@
  * which may be more, or other, than the sighting says.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import postgres from 'postgres';
-import { pino } from 'pino';
-import { openDatabase, type Database } from '../../src/core/storage/db.ts';
+import type postgres from 'postgres';
+import type { Database } from '../../src/core/storage/db.ts';
 import { resolveKnownIdentities } from '../../src/merge/known-identities.ts';
 import type { MergePolicy } from '../../src/merge/evidence.ts';
 import type { InboundIdentity } from '../../src/core/adapter.ts';
-import { createTestDatabase, type TestDatabase } from '../support/services.ts';
+import { openMigratedTestDatabase, type MigratedTestDatabase } from '../support/migrated-database.ts';
 
-const logger = pino({ level: 'silent' });
 const policy: MergePolicy = { auto: ['phone', 'wechat_unionid'], defaultRegion: null };
 const scope = { channel: 'whatsapp', account: 'known-acme' };
 const at = '2026-12-01T10:00:00.000Z';
 
 describe('known senders looked up as a batch', () => {
-  let database: TestDatabase;
+  let store: MigratedTestDatabase;
   let db: Database;
   let sql: postgres.Sql;
   let n = 0;
@@ -39,15 +37,11 @@ describe('known senders looked up as a batch', () => {
   const resolve = (who: InboundIdentity[]) => db.db.transaction((tx) => resolveKnownIdentities(tx, policy, scope, who));
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    db = await openDatabase({ url: database.url, dataDir: '/nonexistent', logger });
-    await db.migrate();
-    sql = postgres(database.url, { max: 2, onnotice: () => {} });
+    store = await openMigratedTestDatabase();
+    ({ db, sql } = store);
   });
   afterAll(async () => {
-    await sql?.end({ timeout: 5 });
-    await db?.close();
-    await database?.drop();
+    await store?.close();
   });
 
   it('finds a sender whose facts meet nobody, and leaves out one whose phone another live contact has', async () => {
