@@ -11,10 +11,13 @@
  * - NODE_FLAGS: node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (written
  *   when the daemon exits) or `--trace-gc`;
  * - PERF=FILE: `perf record -g` of the daemon during the measured run into FILE (PERF_ALL=1: the
- *   whole machine, PostgreSQL and nats-server included).
+ *   whole machine, PostgreSQL and nats-server included);
+ * - DAEMON_OUT=FILE: the daemon's stdout and stderr into FILE (for `--trace-deopt` and the like);
+ *   the byte range the measured run wrote is printed, so `tail -c +START FILE | head -c LEN`
+ *   shows only what happened after the warm-up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, statSync } from 'node:fs';
 import postgres from 'postgres';
 import { startTestNats, startTestPostgres } from '../test/support/global-setup.ts';
 import { writeChildConfig } from '../test/support/child-daemon.ts';
@@ -48,7 +51,9 @@ const nats = await startTestNats();
 const port = await freePort();
 const dir = await writeChildConfig({ databaseUrl: pg.url, natsUrl: nats.url, prefix: 'profile', port, accounts: { 'bench-wa.yaml': whatsappChannelYaml() } });
 const flags = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...flags, 'bin/omnibus.mjs', 'start', '--config', dir], { stdio: 'ignore' });
+const out = process.env.DAEMON_OUT ? openSync(process.env.DAEMON_OUT, 'w') : 'ignore';
+const child = spawn(process.execPath, [...flags, 'bin/omnibus.mjs', 'start', '--config', dir], { stdio: ['ignore', out, out] });
+const outSize = (): number => (process.env.DAEMON_OUT ? statSync(process.env.DAEMON_OUT).size : 0);
 const url = `http://127.0.0.1:${port}`;
 const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
 try {
@@ -62,6 +67,7 @@ try {
     ? spawn('perf', ['record', '-F', '999', '-g', ...(process.env.PERF_ALL === '1' ? ['-a'] : ['-p', String(child.pid)]), '-o', process.env.PERF], { stdio: 'ignore' })
     : null;
   if (perf) await new Promise((resolve) => setTimeout(resolve, 500));
+  const out0 = outSize();
   const io0 = syscalls(child.pid!);
   const daemon0 = processCpuMs(child.pid!);
   const pg0 = clusterCpuMs(postmaster);
@@ -69,6 +75,7 @@ try {
   const daemonMs = (processCpuMs(child.pid!) - daemon0) / N;
   const pgMs = (clusterCpuMs(postmaster) - pg0) / N;
   const io1 = syscalls(child.pid!);
+  const out1 = outSize();
   if (perf) {
     perf.kill('SIGINT');
     await new Promise((resolve) => perf.on('exit', resolve));
@@ -79,6 +86,7 @@ try {
     non2xx: run.non2xx,
     cpuMsPerWebhook: { daemon: Number(daemonMs.toFixed(3)), postgres: Number(pgMs.toFixed(3)) },
     syscallsPerWebhook: { writes: Number(((io1.writes - io0.writes) / N).toFixed(2)), reads: Number(((io1.reads - io0.reads) / N).toFixed(2)) },
+    ...(process.env.DAEMON_OUT ? { daemonOutDuringRun: { start: out0 + 1, length: out1 - out0 } } : {}),
   }));
 } finally {
   await sql.end({ timeout: 2 });
