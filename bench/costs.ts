@@ -43,6 +43,24 @@ export function clusterCpuMs(postmasterPid: number): number {
   return total;
 }
 
+/**
+ * CPU ms so far of each live child of a PostgreSQL postmaster by pid, and of the reaped ones
+ * (exited autovacuum workers, closed connections) under pid 0, for telling where a cluster's
+ * CPU goes between two readings.
+ */
+export function clusterCpuByPid(postmasterPid: number): Map<number, number> {
+  const byPid = new Map<number, number>();
+  const postmaster = procTimes(postmasterPid);
+  if (!postmaster) return byPid;
+  byPid.set(0, postmaster.own + postmaster.children);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const child = procTimes(Number(name));
+    if (child && child.ppid === postmasterPid) byPid.set(Number(name), child.own);
+  }
+  return byPid;
+}
+
 /** CPU ms used so far by one process (all its threads), e.g. a daemon in a child process. */
 export function processCpuMs(pid: number): number {
   const times = procTimes(pid);

@@ -30,13 +30,23 @@ export function whatsappChannelYaml(): string {
 // A typical customer message; the whole webhook body comes to about 590 B, like real text webhooks.
 const TEXT = 'Hello, I ordered the blue jacket last week (order 4471) and would like to know whether it ships before Friday, and if it also comes in another colour?';
 
+// The timestamp the next batch of webhooks starts from: an hour ago, then onwards, so every
+// call's messages come after the previous call's.
+let nextTimestamp = Math.floor(Date.now() / 1000) - 3600;
+
 /**
  * `count` signed webhooks, one text message each, with unique wamids; senders cycle through
  * `senders` numbers so conversations get several messages (the common case) but consecutive
- * requests belong to different conversations, as with real traffic.
+ * requests belong to different conversations, as with real traffic. Each sender's messages
+ * carry timestamps a second apart, as a real customer's differ: with one timestamp for all,
+ * a known sender's `last_seen`, its conversation's `last_message_at` and its window's expiry
+ * would stay unchanged, and PostgreSQL would update those rows in place (HOT) instead of adding
+ * an entry to every index of theirs, which real traffic does (measured: 85-94% HOT updates
+ * against none, about 0.04 ms of PostgreSQL's CPU per webhook less than real traffic costs).
  */
 export function signedWebhooks(options: { count: number; senders: number; tag: string; senderOffset?: number }): PreparedRequest[] {
-  const now = Math.floor(Date.now() / 1000);
+  const first = nextTimestamp;
+  nextTimestamp += Math.ceil(options.count / options.senders) + 1;
   const requests: PreparedRequest[] = [];
   for (let i = 0; i < options.count; i++) {
     const sender = String(16_505_550_000 + (options.senderOffset ?? 0) + (i % options.senders));
@@ -55,7 +65,7 @@ export function signedWebhooks(options: { count: number; senders: number; tag: s
                   {
                     from: sender,
                     id: `wamid.BENCH${options.tag}${String(i).padStart(7, '0')}`,
-                    timestamp: String(now),
+                    timestamp: String(first + Math.floor(i / options.senders)),
                     type: 'text',
                     text: { body: TEXT },
                   },

@@ -3,7 +3,9 @@
  * comparing two versions of the code (not a benchmark: `npm run bench` is). A durable PostgreSQL
  * (fsync on), the daemon as `omnibus start` runs it, 4,200 webhooks of warm-up, then N at C in
  * flight (N=8000 C=32 by default) from this process. Prints req/s, p99, the daemon's and
- * PostgreSQL's CPU ms per webhook (from /proc, so the load generator is not counted) and the
+ * PostgreSQL's CPU ms per webhook (from /proc, so the load generator is not counted), the
+ * latter split by PostgreSQL process (a connection named by the last statement it ran: the pool
+ * hands connections round, so this tells busy connections apart rather than jobs), and the
  * daemon's write/read syscalls per webhook.
  *
  * The box is shared and noisy: compare versions in alternating runs in one sitting (A B A B A B)
@@ -24,7 +26,7 @@ import { writeChildConfig } from '../test/support/child-daemon.ts';
 import { freePort } from '../test/support/services.ts';
 import { signedWebhooks, whatsappChannelYaml } from './fixtures.ts';
 import { runLoad } from './load.ts';
-import { clusterCpuMs, postmasterOf, processCpuMs } from './costs.ts';
+import { clusterCpuByPid, clusterCpuMs, postmasterOf, processCpuMs } from './costs.ts';
 
 const N = Number(process.env.N ?? 8000);
 const C = Number(process.env.C ?? 32);
@@ -35,6 +37,23 @@ const SENDER_OFFSET = 800_000;
 function syscalls(pid: number): { writes: number; reads: number } {
   const fields = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((line) => line.split(': ')));
   return { writes: Number(fields.syscw), reads: Number(fields.syscr) };
+}
+
+/**
+ * PostgreSQL's CPU between two readings per process, in ms per webhook: a background process by
+ * its type, a connection by the start of the last statement it ran (which tells the ingest lane
+ * from the relay), the postmaster with the processes that exited during the run as one row.
+ */
+async function postgresCpuByProcess(db: postgres.Sql, before: Map<number, number>, after: Map<number, number>): Promise<Record<string, number>> {
+  const rows = await db<{ pid: number; backend_type: string; query: string }[]>`
+    select pid, backend_type, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 72) as query from pg_stat_activity`;
+  const labels = new Map(rows.map((row) => [row.pid, row.backend_type === 'client backend' ? `connection: ${row.query}` : row.backend_type]));
+  const perLabel: Record<string, number> = {};
+  for (const [pid, ms] of after) {
+    const label = pid === 0 ? 'postmaster + processes that exited' : (labels.get(pid) ?? 'other');
+    perLabel[label] = (perLabel[label] ?? 0) + (ms - (before.get(pid) ?? 0)) / N;
+  }
+  return Object.fromEntries(Object.entries(perLabel).filter(([, ms]) => ms >= 0.001).sort((a, b) => b[1] - a[1]).map(([label, ms]) => [label, Number(ms.toFixed(3))]));
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
@@ -71,9 +90,12 @@ try {
   const io0 = syscalls(child.pid!);
   const daemon0 = processCpuMs(child.pid!);
   const pg0 = clusterCpuMs(postmaster);
+  const pgByPid0 = clusterCpuByPid(postmaster);
   const run = await runLoad(url, requests, C);
   const daemonMs = (processCpuMs(child.pid!) - daemon0) / N;
   const pgMs = (clusterCpuMs(postmaster) - pg0) / N;
+  const pgByPid1 = clusterCpuByPid(postmaster);
+  const postgresByProcess = await postgresCpuByProcess(sql, pgByPid0, pgByPid1);
   const io1 = syscalls(child.pid!);
   const out1 = outSize();
   if (perf) {
@@ -85,6 +107,7 @@ try {
     p99: Number(run.p99.toFixed(1)),
     non2xx: run.non2xx,
     cpuMsPerWebhook: { daemon: Number(daemonMs.toFixed(3)), postgres: Number(pgMs.toFixed(3)) },
+    postgresCpuMsPerWebhookByProcess: postgresByProcess,
     syscallsPerWebhook: { writes: Number(((io1.writes - io0.writes) / N).toFixed(2)), reads: Number(((io1.reads - io0.reads) / N).toFixed(2)) },
     ...(process.env.DAEMON_OUT ? { daemonOutDuringRun: { start: out0 + 1, length: out1 - out0 } } : {}),
   }));
