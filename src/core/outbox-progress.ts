@@ -166,23 +166,30 @@ export interface RelayProgress {
 // The lease row is locked, so a replica taking the lease over waits for this statement (and
 // then reads its progress) or makes it a no-op; and it is renewed, so a batch that took longer
 // than the lease's time to live still records its progress when nobody took over meanwhile.
-const SAVE = `with lease as (
-    update leases set expires_at = greatest(expires_at, now() + ($8::bigint * interval '1 millisecond'))
+const RENEW_LEASE = `lease as (
+    update leases set expires_at = greatest(expires_at, now() + ($5::bigint * interval '1 millisecond'))
     where name = $1 and holder = $2 returning 1
-  ),
-  deferring as (
-    update outbox set deferred = true where id = any($3::bigint[]) and exists (select 1 from lease) returning id
-  ),
-  marking as (
-    update outbox set published_at = now() where id = any($4::bigint[]) and published_at is null returning id
-  )
-  update outbox_progress set
-    done = case when $5 then $6::pg_snapshot else done end,
-    target = case when $5 then null else $6::pg_snapshot end,
-    cursor = case when $5 then 0 else $7::bigint end,
+  )`;
+const SAVE_PROGRESS = `update outbox_progress set
+    done = case when $3 then $4::pg_snapshot else done end,
+    target = case when $3 then null else $4::pg_snapshot end,
+    cursor = case when $3 then 0 else $6::bigint end,
     updated_at = now()
   where id = 1 and exists (select 1 from lease)
   returning 1`;
+// Most batches defer nothing and publish no deferred row. Their statement has no id arrays, so
+// PostgreSQL settles on one generic plan for it; with the arrays, an empty one makes every custom
+// plan look cheaper than the generic one, and the statement was planned anew on every batch
+// (0.3 ms of PostgreSQL's CPU each time, more than running it).
+const SAVE_PLAIN = `with ${RENEW_LEASE} ${SAVE_PROGRESS}`;
+const SAVE_WITH_ROWS = `with ${RENEW_LEASE},
+  deferring as (
+    update outbox set deferred = true where id = any($7::bigint[]) and exists (select 1 from lease) returning id
+  ),
+  marking as (
+    update outbox set published_at = now() where id = any($8::bigint[]) and published_at is null returning id
+  )
+  ${SAVE_PROGRESS}`;
 
 /**
  * Writes a batch's progress and deferrals, and renews the lease, only while `holder` still holds
@@ -192,7 +199,11 @@ const SAVE = `with lease as (
  */
 export async function saveRelayProgress(db: Db, lease: { name: string; holder: string; ttlMs: number }, progress: RelayProgress): Promise<boolean> {
   const list = (ids: number[]) => `{${ids.join(',')}}`;
-  const rows = await runStatement(db, SAVE, [lease.name, lease.holder, list(progress.defer), list(progress.published), progress.finished, progress.target, progress.cursor, lease.ttlMs]);
+  const params: unknown[] = [lease.name, lease.holder, progress.finished, progress.target, lease.ttlMs, progress.cursor];
+  const plain = progress.defer.length === 0 && progress.published.length === 0;
+  const rows = plain
+    ? await runStatement(db, SAVE_PLAIN, params)
+    : await runStatement(db, SAVE_WITH_ROWS, [...params, list(progress.defer), list(progress.published)]);
   return rows.length > 0;
 }
 
