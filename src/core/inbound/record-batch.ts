@@ -57,6 +57,11 @@ function setCandidate(event: InboundEvent): event is InboundMessage {
   return !event.parts.some((part) => (MEDIA_PART_TYPES as readonly string[]).includes(part.type));
 }
 
+// A batch's set-based statements use their generic plans (see `lookUp`); the rest of the
+// transaction is planned as usual.
+const GENERIC_PLANS = 'set local plan_cache_mode = force_generic_plan';
+const PLAN_AS_USUAL = 'set local plan_cache_mode to default';
+
 /** Records batches set-based where it can, per event where it must, in one transaction. */
 export class BatchRecorder {
   constructor(
@@ -131,14 +136,18 @@ export class BatchRecorder {
     }
     if (written.length > 0) {
       this.finish(write, states);
-      const inserted = await writeBatch(tx, write);
+      // The write is the batch's last set-based statement: planning goes back to PostgreSQL's
+      // own choice in the same pipeline, for the per-event statements and the caller's.
+      const [inserted] = await Promise.all([writeBatch(tx, write), runStatement(tx, PLAN_AS_USUAL, [])]);
       for (const { result, messageId } of written) {
         if (inserted.has(messageId)) result.recorded++;
         else result.duplicates++;
       }
     }
-    // The per-event statements are planned as PostgreSQL sees fit again (see `lookUp`).
-    if (plan.some((item) => item.path === 'per-event')) await runStatement(tx, 'set local plan_cache_mode to default', []);
+    // Nothing written (a batch of redeliveries, say): set back only when per-event statements
+    // follow, not at the cost of a round trip; what a caller runs after (a poll's cursor, one
+    // row by its key) plans the same either way.
+    else if (plan.some((item) => item.path === 'per-event')) await runStatement(tx, PLAN_AS_USUAL, []);
     // Messages here were probed above (not stored), unless the batch repeats a dedupe key.
     const probedKeys = new Set<string>();
     for (const item of plan) {
@@ -172,7 +181,7 @@ export class BatchRecorder {
     // (pipelined: no extra round trip); measured with `bench/profile.ts`: 100-200 ms of planning
     // per 6,000 webhooks down to 10-20 ms, the statements' own time unchanged.
     await Promise.all([
-      runStatement(tx, 'set local plan_cache_mode = force_generic_plan', []),
+      runStatement(tx, GENERIC_PLANS, []),
       ...[...groups].map(async ([key, { scope, messages }]) => {
         const { channel, account } = scope.adapter;
         // Redeliveries first (one index probe each, with the tombstone check in the same
