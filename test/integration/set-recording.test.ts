@@ -20,9 +20,6 @@ const tag = `SR${Date.now()}`;
 const wamid = (name: string) => `wamid.${tag}${name}`;
 const sender = (n: number) => `1631556${String(n).padStart(4, '0')}`;
 
-
-
-
 describe('set-based recording of a batch', () => {
   let t: TestDaemon;
   let admin: postgres.Sql;
@@ -116,7 +113,7 @@ describe('set-based recording of a batch', () => {
     expect(opened).toHaveLength(4);
   });
 
-  it('plans the per-event statements after a set-based write as usual', async () => {
+  it('plans the per-event statements after a set-based write as usual, and after a batch of redeliveries', async () => {
     // Each row records the planning mode its statement ran under.
     await admin.unsafe(`
       create table sr_plan_modes (what text not null, mode text not null);
@@ -127,25 +124,32 @@ describe('set-based recording of a batch', () => {
       end $$;
       create trigger sr_plan_mode_messages after insert on messages for each row execute function sr_plan_mode();
       create trigger sr_plan_mode_receipts after insert on status_receipts for each row execute function sr_plan_mode();`);
-    try {
+    // A text, then a receipt of a message never sent from here (recorded per event, after it).
+    const textAndReceipt = (receiptId: string, status: string) => {
       const body = whatsappTexts(WA.phoneNumberId, [{ id: wamid('PLAN1'), from: sender(2), name: 'Kerry Fisher' }]) as {
         entry: Array<{ changes: Array<{ field: string; value: Record<string, unknown> }> }>;
       };
-      // A receipt of a message never sent from here: recorded per event, after the text.
       body.entry[0]!.changes.push({
         field: 'messages',
         value: {
           messaging_product: 'whatsapp',
           metadata: { display_phone_number: '15550783881', phone_number_id: WA.phoneNumberId },
-          statuses: [{ id: wamid('PLANOUT'), status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: sender(2) }],
+          statuses: [{ id: wamid(receiptId), status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: sender(2) }],
         },
       });
-      expect((await t.postWhatsApp(body)).status).toBe(200);
-      const modes = await admin<{ what: string; mode: string }[]>`select what, mode from sr_plan_modes order by what`;
-      expect(modes).toEqual([
+      return body;
+    };
+    const modes = () => admin<{ what: string; mode: string }[]>`select what, mode from sr_plan_modes order by what`;
+    try {
+      expect((await t.postWhatsApp(textAndReceipt('PLANOUT', 'delivered'))).status).toBe(200);
+      expect(await modes()).toEqual([
         { what: 'messages', mode: 'force_generic_plan' },
         { what: 'status_receipts', mode: 'auto' },
       ]);
+      // The text again (a redelivery: the batch writes nothing set-based) and a new receipt.
+      await admin`truncate sr_plan_modes`;
+      expect((await t.postWhatsApp(textAndReceipt('PLANOUT2', 'read'))).status).toBe(200);
+      expect(await modes()).toEqual([{ what: 'status_receipts', mode: 'auto' }]);
     } finally {
       await admin.unsafe('drop table sr_plan_modes cascade; drop function sr_plan_mode() cascade');
     }
